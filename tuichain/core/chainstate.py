@@ -1,0 +1,447 @@
+"""The chain's state machine: header index, block import, fork choice by work, reorgs.
+
+Synchronous and single-threaded by design: the async Ledger runs every call
+of this class on one writer thread, so no two imports ever interleave.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+
+from .block import Block, BlockHeader
+from .errors import ValidationError
+from .genesis import genesis_block
+from .mempool import Mempool
+from .merkle import merkle_root
+from .params import NetworkParams
+from .pow import is_retarget_height, median_time_past, retarget, work_from_bits
+from .sigcache import SigCache
+from .store import HAVE_DATA, HEADER_ONLY, INVALID, HeaderEntry, Store, encode_undo
+from .tx import Transaction, make_coinbase
+from .validation import (
+    apply_block,
+    check_block_context_free,
+    check_header_context,
+    check_header_context_free,
+    tx_addresses,
+)
+
+MAX_ORPHANS = 256
+HEADER_CACHE = 50_000
+
+
+@dataclass
+class ImportResult:
+    """What importing one block did. `connected`/`disconnected` list every block that
+    joined or left the active chain as a consequence (orphans included)."""
+
+    hash: bytes
+    status: str  # connected | side-branch | orphan | duplicate | invalid
+    error: ValidationError | None = None
+    connected: list[Block] = field(default_factory=list)
+    disconnected: list[Block] = field(default_factory=list)
+    rejected: list[tuple[bytes, ValidationError]] = field(default_factory=list)
+    mempool_added: list[bytes] = field(default_factory=list)
+    mempool_removed: list[bytes] = field(default_factory=list)
+
+    @property
+    def reorg(self) -> bool:
+        return bool(self.disconnected)
+
+
+@dataclass
+class HeadersResult:
+    accepted: list[HeaderEntry] = field(default_factory=list)
+    known: int = 0
+    error: ValidationError | None = None
+
+
+class _BadBlock(Exception):
+    def __init__(self, entry: HeaderEntry, error: ValidationError) -> None:
+        self.entry = entry
+        self.error = error
+
+
+class ChainState:
+    def __init__(self, store: Store, params: NetworkParams, sigcache: SigCache | None = None,
+                 mempool: Mempool | None = None) -> None:
+        self.store = store
+        self.params = params
+        self.sigcache = sigcache or SigCache()
+        self.mempool = mempool or Mempool(params)
+        self._cache: OrderedDict[bytes, HeaderEntry] = OrderedDict()
+        self.orphans: OrderedDict[bytes, Block] = OrderedDict()
+        self._init_genesis()
+        tip_hash = store.tip_hash()
+        assert tip_hash is not None
+        tip = self.entry(tip_hash)
+        assert tip is not None
+        self.tip: HeaderEntry = tip
+
+    # ---- header index -------------------------------------------------
+    def _init_genesis(self) -> None:
+        genesis = genesis_block(self.params)
+        network = self.store.get_meta("network")
+        if network is not None and network.decode() != self.params.name:
+            raise ValidationError(
+                f"this data directory holds a {network.decode()!r} chain, not {self.params.name!r}",
+                "wrong-network",
+            )
+        if self.store.tip_hash() is not None:
+            if self.store.chain_hash(0) != genesis.hash:
+                raise ValidationError("stored chain has a different genesis block", "bad-genesis")
+            return
+        entry = HeaderEntry(genesis.hash, bytes(32), 0, work_from_bits(genesis.header.bits),
+                            genesis.header, HAVE_DATA)
+        delta = apply_block(genesis, 0, self.params, self.store, self.store.account_exists)
+        with self.store.transaction():
+            self.store.set_meta("network", self.params.name.encode())
+            self.store.put_header(entry)
+            self.store.put_block(genesis.hash, genesis.encoded)
+            self._connect_rows(entry, genesis, delta.new, delta.old)
+
+    def entry(self, block_hash: bytes) -> HeaderEntry | None:
+        e = self._cache.get(block_hash)
+        if e is not None:
+            self._cache.move_to_end(block_hash)
+            return e
+        e = self.store.get_header(block_hash)
+        if e is not None:
+            self._remember(e)
+        return e
+
+    def _remember(self, e: HeaderEntry) -> None:
+        self._cache[e.hash] = e
+        if len(self._cache) > HEADER_CACHE:
+            self._cache.popitem(last=False)
+
+    def _set_status(self, e: HeaderEntry, status: int) -> HeaderEntry:
+        self.store.set_status(e.hash, status)
+        e = replace(e, status=status)
+        self._remember(e)
+        return e
+
+    def on_active_chain(self, e: HeaderEntry) -> bool:
+        return e.height <= self.tip.height and self.store.chain_hash(e.height) == e.hash
+
+    def ancestor(self, e: HeaderEntry, height: int) -> HeaderEntry:
+        while e.height > height:
+            if self.on_active_chain(e):
+                h = self.store.chain_hash(height)
+                assert h is not None
+                found = self.entry(h)
+                assert found is not None
+                return found
+            parent = self.entry(e.prev)
+            assert parent is not None
+            e = parent
+        return e
+
+    def previous_times(self, parent: HeaderEntry) -> list[int]:
+        times = [parent.header.time]
+        e = parent
+        while len(times) < self.params.mtp_window and e.height > 0:
+            prev = self.entry(e.prev)
+            assert prev is not None
+            times.append(prev.header.time)
+            e = prev
+        return times
+
+    def expected_bits(self, parent: HeaderEntry) -> int:
+        height = parent.height + 1
+        if not is_retarget_height(self.params, height):
+            return parent.header.bits
+        first = self.ancestor(parent, height - self.params.retarget_interval)
+        return retarget(self.params.pow_limit_bits, self.params.target_timespan,
+                        parent.header.bits, first.header.time, parent.header.time)
+
+    def _check_header(self, header: BlockHeader, now: int) -> tuple[HeaderEntry, int]:
+        """Validate a header against its parent; return (parent, chainwork)."""
+        parent = self.entry(header.prev_hash)
+        if parent is None:
+            raise ValidationError("parent block is unknown", "orphan")
+        if parent.status == INVALID:
+            raise ValidationError("parent block is invalid", "bad-prevblk")
+        check_header_context_free(header, self.params, now)
+        check_header_context(header, self.expected_bits(parent), self.previous_times(parent))
+        return parent, parent.chainwork + work_from_bits(header.bits)
+
+    def process_headers(self, headers: list[BlockHeader], now: int | None = None
+                        ) -> HeadersResult:
+        """Store valid headers (proof of work checked) so their bodies can be fetched."""
+        now = int(time.time()) if now is None else now
+        result = HeadersResult()
+        new: list[HeaderEntry] = []
+        try:
+            for header in headers:
+                known = self.entry(header.hash)
+                if known is not None:
+                    if known.status == INVALID:
+                        raise ValidationError("header of a known-invalid block", "known-invalid")
+                    result.known += 1
+                    continue
+                parent, work = self._check_header(header, now)
+                e = HeaderEntry(header.hash, parent.hash, parent.height + 1, work, header,
+                                HEADER_ONLY)
+                self._remember(e)
+                new.append(e)
+        except ValidationError as exc:
+            result.error = exc
+        if new:
+            with self.store.transaction():
+                for e in new:
+                    self.store.put_header(e)
+        result.accepted = new
+        return result
+
+    # ---- blocks --------------------------------------------------------
+    def process_block(self, block: Block, now: int | None = None) -> ImportResult:
+        now = int(time.time()) if now is None else now
+        result = self._process_one(block, now)
+        if result.status in ("connected", "side-branch"):
+            self._connect_orphans(block.hash, now, result)
+        if result.connected or result.disconnected:
+            self._update_mempool(result)
+        return result
+
+    def _process_one(self, block: Block, now: int) -> ImportResult:
+        h = block.hash
+        known = self.entry(h)
+        if known is not None and known.status == INVALID:
+            return ImportResult(h, "invalid", ValidationError("block is known to be invalid",
+                                                              "known-invalid"))
+        if known is not None and known.status == HAVE_DATA or h in self.orphans:
+            return ImportResult(h, "duplicate")
+        try:
+            check_block_context_free(block, self.params, now, self.sigcache.verify_tx)
+            parent = self.entry(block.header.prev_hash)
+            if parent is None or parent.status == HEADER_ONLY:
+                self._add_orphan(block)
+                return ImportResult(h, "orphan")
+            if known is None:
+                parent, work = self._check_header(block.header, now)
+                entry = HeaderEntry(h, parent.hash, parent.height + 1, work, block.header,
+                                    HAVE_DATA)
+            else:
+                entry = replace(known, status=HAVE_DATA)
+        except ValidationError as exc:
+            return ImportResult(h, "invalid", exc)
+        with self.store.transaction():
+            self.store.put_header(entry)
+            self.store.put_block(h, block.encoded)
+        self._remember(entry)
+        result = ImportResult(h, "side-branch")
+        self._activate_best(result, entry, block)
+        if any(b.hash == h for b in result.connected):
+            result.status = "connected"
+        for bad, err in result.rejected:
+            if bad == h:
+                result.status, result.error = "invalid", err
+        return result
+
+    def _add_orphan(self, block: Block) -> None:
+        self.orphans[block.hash] = block
+        while len(self.orphans) > MAX_ORPHANS:
+            self.orphans.popitem(last=False)
+
+    def _connect_orphans(self, parent_hash: bytes, now: int, result: ImportResult) -> None:
+        queue = [parent_hash]
+        while queue:
+            parent = queue.pop()
+            children = [b for b in self.orphans.values() if b.header.prev_hash == parent]
+            for child in children:
+                del self.orphans[child.hash]
+                sub = self._process_one(child, now)
+                result.connected += sub.connected
+                result.disconnected += sub.disconnected
+                result.rejected += sub.rejected
+                if sub.error is not None:
+                    result.rejected.append((child.hash, sub.error))
+                if sub.status in ("connected", "side-branch"):
+                    queue.append(child.hash)
+
+    def _load_block(self, block_hash: bytes) -> Block:
+        data = self.store.get_block_data(block_hash)
+        if data is None:
+            raise RuntimeError("block data missing for a stored header")
+        return Block.decode(data)
+
+    def _fork_path(self, target: HeaderEntry) -> tuple[list[HeaderEntry], list[HeaderEntry]]:
+        """(active blocks to disconnect, tip first; branch blocks to connect, oldest first)."""
+        down: list[HeaderEntry] = []
+        up: list[HeaderEntry] = []
+        a, b = self.tip, target
+        while a.hash != b.hash:
+            if a.height >= b.height:
+                down.append(a)
+                nxt = self.entry(a.prev)
+                assert nxt is not None
+                a = nxt
+            else:
+                up.append(b)
+                nxt = self.entry(b.prev)
+                assert nxt is not None
+                b = nxt
+        up.reverse()
+        return down, up
+
+    def _activate_best(self, result: ImportResult, new: HeaderEntry | None = None,
+                       new_block: Block | None = None) -> None:
+        while True:
+            if new is not None and new.prev == self.tip.hash:
+                candidate: HeaderEntry | None = new  # plain extension: skip the index query
+            else:
+                candidate = self.store.best_with_data()
+            new = None
+            if candidate is None or candidate.chainwork <= self.tip.chainwork:
+                return
+            down, up = self._fork_path(candidate)
+            try:
+                left, joined = self._switch(down, up, new_block)
+            except _BadBlock as bad:
+                self._mark_invalid(bad.entry)
+                result.rejected.append((bad.entry.hash, bad.error))
+                continue
+            result.disconnected += left
+            result.connected += joined
+
+    def _switch(self, down: list[HeaderEntry], up: list[HeaderEntry],
+                known_block: Block | None) -> tuple[list[Block], list[Block]]:
+        """Disconnect `down`, connect `up`, all in one SQL transaction."""
+        left: list[Block] = []
+        joined: list[Block] = []
+        with self.store.transaction():
+            for e in down:
+                block = self._load_block(e.hash)
+                self.store.disconnect(e, block.txids)
+                left.append(block)
+            for e in up:
+                if known_block is not None and known_block.hash == e.hash:
+                    block = known_block
+                else:
+                    block = self._load_block(e.hash)
+                try:
+                    delta = apply_block(block, e.height, self.params, self.store,
+                                        self.store.account_exists)
+                except ValidationError as exc:
+                    raise _BadBlock(e, exc) from None
+                self._connect_rows(e, block, delta.new, delta.old)
+                joined.append(block)
+        self.tip = up[-1] if up else self.entry(down[-1].prev) or self.tip
+        return left, joined
+
+    def _connect_rows(self, e: HeaderEntry, block: Block,
+                      new: dict[bytes, tuple[int, int]],
+                      old: dict[bytes, tuple[int, int] | None]) -> None:
+        history = [(addr, pos, tx.txid) for pos, tx in enumerate(block.txs)
+                   for addr in set(tx_addresses(tx))]
+        self.store.connect(e, new, encode_undo(old),
+                           ((txid, pos) for pos, txid in enumerate(block.txids)), history)
+
+    def _mark_invalid(self, bad: HeaderEntry) -> None:
+        with self.store.transaction():
+            todo = [bad.hash]
+            while todo:
+                h = todo.pop()
+                e = self.entry(h)
+                if e is not None:
+                    self._set_status(e, INVALID)
+                todo += self.store.children(h)
+
+    # ---- mempool ---------------------------------------------------------
+    def _update_mempool(self, result: ImportResult) -> None:
+        before = set(self.mempool.entries)
+        self.mempool.remove([t for b in result.connected for t in b.txids[1:]])
+        self.mempool.revalidate(self.store)
+        now = time.time()
+        # Disconnected blocks were listed tip first; replay oldest first for nonce order.
+        for block in reversed(result.disconnected):
+            for tx in block.txs[1:]:
+                try:
+                    self.mempool.add(tx, self.store, self.sigcache.verify_tx, now)
+                except ValidationError:
+                    pass
+        after = set(self.mempool.entries)
+        result.mempool_removed = list(before - after)
+        result.mempool_added = list(after - before)
+        self._persist_mempool(result.mempool_added, result.mempool_removed)
+
+    def _persist_mempool(self, added: list[bytes], removed: list[bytes]) -> None:
+        with self.store.transaction():
+            self.store.mempool_delete(removed)
+            for txid in added:
+                entry = self.mempool.entries[txid]
+                self.store.mempool_put(txid, entry.tx.encoded, entry.added)
+
+    def add_tx(self, tx: Transaction, now: float | None = None) -> list[bytes]:
+        """Admit a tx to the mempool; return txids that left it (replaced or evicted)."""
+        res = self.mempool.add(tx, self.store, self.sigcache.verify_tx,
+                               time.time() if now is None else now)
+        gone = res.replaced + res.evicted
+        self._persist_mempool([tx.txid], gone)
+        return gone
+
+    def load_mempool(self) -> int:
+        """Re-admit persisted txs against the current tip; drop what no longer fits."""
+        rows = self.store.mempool_all()
+        stale: list[bytes] = []
+        for raw, added in rows:
+            try:
+                tx = Transaction.decode(raw)
+                self.mempool.add(tx, self.store, self.sigcache.verify_tx, added)
+            except ValidationError:
+                stale.append(Transaction.decode(raw).txid)
+            except Exception:
+                continue
+        if stale:
+            with self.store.transaction():
+                self.store.mempool_delete(stale)
+        return len(self.mempool)
+
+    # ---- mining and sync helpers -------------------------------------------
+    def block_template(self, coinbase_to: bytes, now: int | None = None,
+                       memo: bytes = b"") -> Block:
+        now = int(time.time()) if now is None else now
+        tip = self.tip
+        height = tip.height + 1
+        mtp = median_time_past(self.previous_times(tip))
+        coinbase_size = 145 + len(memo)
+        txs = self.mempool.template(self.params.max_block_size - 80 - 4 - coinbase_size)
+        fees = sum(tx.fee for tx in txs)
+        coinbase = make_coinbase(self.params.network_id, coinbase_to,
+                                 self.params.subsidy(height) + fees, height, memo)
+        all_txs = (coinbase, *txs)
+        header = BlockHeader(1, tip.hash, merkle_root([t.txid for t in all_txs]),
+                             max(now, mtp + 1), self.expected_bits(tip), 0)
+        return Block(header, all_txs)
+
+    def locator(self) -> list[bytes]:
+        hashes: list[bytes] = []
+        height = self.tip.height
+        step = 1
+        while height > 0:
+            h = self.store.chain_hash(height)
+            assert h is not None
+            hashes.append(h)
+            if len(hashes) >= 10:
+                step *= 2
+            height -= step
+        g = self.store.chain_hash(0)
+        assert g is not None
+        hashes.append(g)
+        return hashes
+
+    def missing_blocks(self, limit: int) -> list[bytes]:
+        """Bodies to fetch on the way to the most-work header, lowest height first."""
+        best = self.store.best_header()
+        if best is None or best.chainwork <= self.tip.chainwork:
+            return []
+        path: list[bytes] = []
+        e: HeaderEntry | None = best
+        while e is not None and e.status == HEADER_ONLY:
+            path.append(e.hash)
+            e = self.entry(e.prev)
+        path.reverse()
+        return [h for h in path if h not in self.orphans][:limit]

@@ -1,0 +1,127 @@
+"""Typed ledger events and the bus that delivers them to async subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NewTip:
+    hash: bytes
+    height: int
+    time: int
+    chainwork: int
+    txs: int
+
+
+@dataclass(frozen=True)
+class Reorg:
+    old_tip: bytes
+    new_tip: bytes
+    fork_height: int
+    disconnected: tuple[bytes, ...]
+    connected: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class BlockRejected:
+    hash: bytes
+    code: str
+    reason: str
+    source: str | None
+
+
+@dataclass(frozen=True)
+class TxAccepted:
+    txid: bytes
+    sender: bytes
+    recipient: bytes
+    amount: int
+    fee: int
+    source: str | None
+
+
+@dataclass(frozen=True)
+class TxRejected:
+    txid: bytes
+    code: str
+    reason: str
+    source: str | None
+
+
+@dataclass(frozen=True)
+class BlockFound:
+    hash: bytes
+    height: int
+    reward: int
+
+
+@dataclass(frozen=True)
+class MinerUpdate:
+    running: bool
+    continuous: bool
+    workers: int
+    rate: float
+    hashes: int
+    job_hashes: int
+    height: int | None
+    target: int | None
+    txs: int
+    reward: int
+
+
+@dataclass(frozen=True)
+class PeersChanged:
+    count: int
+    detail: str
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    level: str
+    message: str
+
+
+Event = Any
+Handler = Callable[[Event], Awaitable[None] | None]
+
+
+class EventBus:
+    """Fan-out of events on the event loop; a slow or failing subscriber hurts no one else."""
+
+    def __init__(self) -> None:
+        self._handlers: list[Handler] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def subscribe(self, handler: Handler) -> Callable[[], None]:
+        self._handlers.append(handler)
+
+        def unsubscribe() -> None:
+            if handler in self._handlers:
+                self._handlers.remove(handler)
+
+        return unsubscribe
+
+    def publish(self, event: Event) -> None:
+        for handler in list(self._handlers):
+            try:
+                result = handler(event)
+            except Exception:
+                log.exception("event handler failed for %s", type(event).__name__)
+                continue
+            if inspect.isawaitable(result):
+                task = asyncio.ensure_future(result)
+                self._tasks.add(task)
+                task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("async event handler failed", exc_info=task.exception())

@@ -1,0 +1,86 @@
+"""Ed25519 keys (pycryptodome) and checksummed per-network addresses."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from Crypto.PublicKey import ECC
+from Crypto.Signature import eddsa
+
+from . import bech32
+from .errors import AddressError
+
+ADDRESS_LEN = 20
+PUBKEY_LEN = 32
+SIGNATURE_LEN = 64
+
+
+def address_digest(public_key: bytes) -> bytes:
+    """The 20-byte account id of a public key."""
+    return hashlib.blake2b(public_key, digest_size=ADDRESS_LEN, person=b"tuichain-addr").digest()
+
+
+def encode_address(hrp: str, digest: bytes) -> str:
+    return bech32.encode(hrp, digest)
+
+
+def decode_address(hrp: str, text: str) -> bytes:
+    """Parse an address typed by a person; AddressError says what is wrong."""
+    text = text.strip()
+    if not text:
+        raise AddressError("empty address")
+    try:
+        got_hrp, payload = bech32.decode(text)
+    except ValueError as exc:
+        raise AddressError(f"not a valid address: {exc}") from None
+    if got_hrp != hrp:
+        raise AddressError(f"address is for network prefix {got_hrp!r}, expected {hrp!r}")
+    if len(payload) != ADDRESS_LEN:
+        raise AddressError(f"address payload is {len(payload)} bytes, expected {ADDRESS_LEN}")
+    return payload
+
+
+def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """RFC 8032 Ed25519 verification; any malformed key or signature is just False."""
+    if len(public_key) != PUBKEY_LEN or len(signature) != SIGNATURE_LEN:
+        return False
+    try:
+        key = eddsa.import_public_key(public_key)
+        eddsa.new(key, "rfc8032").verify(message, signature)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateKey:
+    """An Ed25519 key pair held as its 32-byte seed."""
+
+    seed: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.seed) != 32:
+            raise ValueError("an Ed25519 seed is 32 bytes")
+
+    @classmethod
+    def generate(cls) -> PrivateKey:
+        key = ECC.generate(curve="ed25519")
+        return cls(key.seed)
+
+    def _key(self) -> ECC.EccKey:
+        return eddsa.import_private_key(self.seed)
+
+    @property
+    def public_key(self) -> bytes:
+        return bytes(self._key().public_key().export_key(format="raw"))
+
+    @property
+    def address_digest(self) -> bytes:
+        return address_digest(self.public_key)
+
+    def sign(self, message: bytes) -> bytes:
+        return bytes(eddsa.new(self._key(), "rfc8032").sign(message))
+
+    def __repr__(self) -> str:  # never print the seed by accident
+        return "PrivateKey(<hidden>)"

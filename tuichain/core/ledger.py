@@ -1,0 +1,325 @@
+"""The async face of the ledger: one writer thread owns the chain, one reader serves queries.
+
+Everything slow (SQLite, signature checks) runs off the event loop. Writes are
+serialised on a single thread, so concurrent submissions are admitted one at a
+time; reads use their own WAL connection and never wait behind an import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .block import Block, BlockHeader
+from .chainstate import ChainState, HeadersResult, ImportResult
+from .errors import ValidationError
+from .events import BlockRejected, EventBus, NewTip, Reorg, TxAccepted, TxRejected
+from .mempool import MempoolEntry
+from .merkle import merkle_proof
+from .params import NetworkParams
+from .sigcache import SigCache
+from .store import HeaderEntry, Store
+from .tx import Transaction
+
+T = TypeVar("T")
+DB_FILE = "chain.sqlite3"
+
+
+@dataclass(frozen=True)
+class TipInfo:
+    hash: bytes
+    height: int
+    time: int
+    bits: int
+    chainwork: int
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    address: bytes
+    balance: int
+    nonce: int
+    pending_delta: int
+    next_nonce: int
+
+    @property
+    def available(self) -> int:
+        """What can be spent now: confirmed balance less pending outgoing."""
+        return self.balance + min(self.pending_delta, 0)
+
+
+@dataclass(frozen=True)
+class TxInfo:
+    tx: Transaction
+    block_hash: bytes | None
+    height: int | None
+    position: int | None
+    confirmations: int
+    proof: list[bytes]
+    merkle_root: bytes | None
+    in_mempool: bool
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    txid: bytes
+    height: int
+    position: int
+    tx: Transaction
+    confirmations: int
+
+
+def _tip_info(e: HeaderEntry) -> TipInfo:
+    return TipInfo(e.hash, e.height, e.header.time, e.header.bits, e.chainwork)
+
+
+class Ledger:
+    def __init__(self, data_dir: Path, params: NetworkParams) -> None:
+        self.data_dir = data_dir
+        self.params = params
+        self.events = EventBus()
+        self.sigcache = SigCache()
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="ledger-writer")
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="ledger-reader")
+        self._chain: ChainState | None = None
+        self._rstore: Store | None = None
+        self.tip: TipInfo | None = None
+        self.mempool_size = 0
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / DB_FILE
+
+    @classmethod
+    async def open(cls, data_dir: Path, params: NetworkParams) -> Ledger:
+        ledger = cls(data_dir, params)
+        await ledger._write(ledger._open_writer)
+        await ledger._read(ledger._open_reader)
+        return ledger
+
+    def _open_writer(self) -> None:
+        store = Store(self.db_path)
+        self._chain = ChainState(store, self.params, self.sigcache)
+        self._chain.load_mempool()
+        self.tip = _tip_info(self._chain.tip)
+        self.mempool_size = len(self._chain.mempool)
+
+    def _open_reader(self) -> None:
+        self._rstore = Store(self.db_path, readonly=True)
+
+    async def close(self) -> None:
+        if self._chain is not None:
+            await self._write(self._chain.store.close)
+        if self._rstore is not None:
+            await self._read(self._rstore.close)
+        self._writer.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
+        self._chain = None
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._reader, fn, *args)
+
+    @property
+    def chain(self) -> ChainState:
+        if self._chain is None:
+            raise RuntimeError("ledger is closed")
+        return self._chain
+
+    @property
+    def rstore(self) -> Store:
+        if self._rstore is None:
+            raise RuntimeError("ledger is closed")
+        return self._rstore
+
+    # ---- writes --------------------------------------------------------
+    async def submit_block(self, block: Block, source: str | None = None) -> ImportResult:
+        old_tip = self.tip
+        result = await self._write(self.chain.process_block, block)
+        self.tip = _tip_info(self.chain.tip)
+        self.mempool_size = len(self.chain.mempool)
+        if result.error is not None and result.status == "invalid":
+            self.events.publish(BlockRejected(block.hash, result.error.code,
+                                              result.error.reason, source))
+        for bad, err in result.rejected:
+            if bad != block.hash:
+                self.events.publish(BlockRejected(bad, err.code, err.reason, source))
+        if result.disconnected and old_tip is not None:
+            self.events.publish(Reorg(
+                old_tip.hash, self.tip.hash, self.tip.height - len(result.connected),
+                tuple(b.hash for b in result.disconnected),
+                tuple(b.hash for b in result.connected),
+            ))
+        if old_tip is None or self.tip.hash != old_tip.hash:
+            last = result.connected[-1] if result.connected else None
+            self.events.publish(NewTip(self.tip.hash, self.tip.height, self.tip.time,
+                                       self.tip.chainwork, len(last.txs) if last else 0))
+        return result
+
+    async def submit_headers(self, headers: list[BlockHeader]) -> HeadersResult:
+        return await self._write(self.chain.process_headers, headers)
+
+    async def submit_tx(self, tx: Transaction, source: str | None = None) -> Transaction:
+        """Admit to the mempool or raise ValidationError (also published as TxRejected)."""
+        try:
+            await self._write(self.chain.add_tx, tx)
+        except ValidationError as exc:
+            self.events.publish(TxRejected(tx.txid, exc.code, exc.reason, source))
+            raise
+        self.mempool_size = len(self.chain.mempool)
+        self.events.publish(TxAccepted(tx.txid, tx.sender_address, tx.recipient, tx.amount,
+                                       tx.fee, source))
+        return tx
+
+    async def block_template(self, coinbase_to: bytes, memo: bytes = b"") -> Block:
+        return await self._write(self.chain.block_template, coinbase_to, None, memo)
+
+    async def locator(self) -> list[bytes]:
+        return await self._write(self.chain.locator)
+
+    async def missing_blocks(self, limit: int = 128) -> list[bytes]:
+        return await self._write(self.chain.missing_blocks, limit)
+
+    async def mempool_entries(self) -> list[MempoolEntry]:
+        return await self._write(self.chain.mempool.sorted_entries)
+
+    async def mempool_tx(self, txid: bytes) -> Transaction | None:
+        return await self._write(self.chain.mempool.get, txid)
+
+    async def has_tx(self, txid: bytes) -> bool:
+        def check() -> bool:
+            return txid in self.chain.mempool or self.chain.store.tx_location(txid) is not None
+        return await self._write(check)
+
+    async def account(self, address: bytes) -> AccountInfo:
+        def read() -> AccountInfo:
+            balance, nonce = self.chain.store.account(address)
+            mp = self.chain.mempool
+            return AccountInfo(address, balance, nonce, mp.pending_balance_change(address),
+                               nonce + len(mp.by_sender.get(address, {})))
+        return await self._write(read)
+
+    async def header_known(self, block_hash: bytes) -> bool:
+        return await self._write(lambda: self.chain.entry(block_hash) is not None)
+
+    async def orphan_count(self) -> int:
+        return await self._write(lambda: len(self.chain.orphans))
+
+    # ---- reads (own connection, never behind an import) ---------------------
+    async def get_header(self, block_hash: bytes) -> HeaderEntry | None:
+        return await self._read(self.rstore.get_header, block_hash)
+
+    async def get_block(self, block_hash: bytes) -> Block | None:
+        data = await self._read(self.rstore.get_block_data, block_hash)
+        return None if data is None else Block.decode(data)
+
+    async def get_block_data(self, block_hash: bytes) -> bytes | None:
+        return await self._read(self.rstore.get_block_data, block_hash)
+
+    async def hash_at(self, height: int) -> bytes | None:
+        return await self._read(self.rstore.chain_hash, height)
+
+    async def headers_range(self, start: int, count: int) -> list[HeaderEntry]:
+        def read() -> list[HeaderEntry]:
+            out = []
+            for _, h in self.rstore.chain_hashes(start, count):
+                e = self.rstore.get_header(h)
+                if e is not None:
+                    out.append(e)
+            return out
+        return await self._read(read)
+
+    async def headers_after_locator(self, locator: list[bytes], stop: bytes | None,
+                                    limit: int = 2000) -> list[BlockHeader]:
+        def read() -> list[BlockHeader]:
+            start = 0
+            for h in locator:
+                e = self.rstore.get_header(h)
+                if e is not None and self.rstore.chain_hash(e.height) == h:
+                    start = e.height
+                    break
+            out: list[BlockHeader] = []
+            for _, h in self.rstore.chain_hashes(start + 1, limit):
+                e = self.rstore.get_header(h)
+                assert e is not None
+                out.append(e.header)
+                if h == stop:
+                    break
+            return out
+        return await self._read(read)
+
+    async def tx_info(self, txid: bytes) -> TxInfo | None:
+        tip_height = self.tip.height if self.tip else 0
+
+        def read() -> TxInfo | None:
+            loc = self.rstore.tx_location(txid)
+            if loc is None:
+                return None
+            block_hash, pos = loc
+            data = self.rstore.get_block_data(block_hash)
+            e = self.rstore.get_header(block_hash)
+            if data is None or e is None:
+                return None
+            block = Block.decode(data)
+            return TxInfo(block.txs[pos], block_hash, e.height, pos,
+                          max(0, tip_height - e.height + 1), merkle_proof(block.txids, pos),
+                          block.header.merkle_root, False)
+        info = await self._read(read)
+        if info is not None:
+            return info
+        tx = await self.mempool_tx(txid)
+        if tx is None:
+            return None
+        return TxInfo(tx, None, None, None, 0, [], None, True)
+
+    async def history(self, address: bytes, limit: int = 50,
+                      before_height: int | None = None) -> list[HistoryItem]:
+        tip_height = self.tip.height if self.tip else 0
+
+        def read() -> list[HistoryItem]:
+            out = []
+            blocks: dict[int, Block] = {}
+            for height, pos, txid in self.rstore.history(address, limit, before_height):
+                if height not in blocks:
+                    h = self.rstore.chain_hash(height)
+                    data = self.rstore.get_block_data(h) if h else None
+                    if data is None:
+                        continue
+                    blocks[height] = Block.decode(data)
+                out.append(HistoryItem(txid, height, pos, blocks[height].txs[pos],
+                                       tip_height - height + 1))
+            return out
+        return await self._read(read)
+
+    async def side_branches(self, limit: int = 20) -> list[tuple[HeaderEntry, int]]:
+        """Tips of stored branches off the active chain with their fork height."""
+        def read() -> list[tuple[HeaderEntry, int]]:
+            rows = self.rstore.db.execute(
+                "SELECT h.hash FROM headers h WHERE NOT EXISTS "
+                "(SELECT 1 FROM headers c WHERE c.prev = h.hash) "
+                "AND NOT EXISTS (SELECT 1 FROM chain WHERE chain.hash = h.hash) "
+                "ORDER BY h.chainwork DESC LIMIT ?", (limit,),
+            ).fetchall()
+            out = []
+            for (h,) in rows:
+                e = self.rstore.get_header(bytes(h))
+                if e is None:
+                    continue
+                fork = e
+                while self.rstore.chain_hash(fork.height) != fork.hash:
+                    parent = self.rstore.get_header(fork.prev)
+                    if parent is None:
+                        break
+                    fork = parent
+                out.append((e, fork.height))
+            return out
+        return await self._read(read)
+
+    async def supply(self) -> int:
+        return await self._read(self.rstore.total_balance)

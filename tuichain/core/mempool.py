@@ -1,0 +1,200 @@
+"""Pending transactions: validated against the tip plus the sender's earlier pending txs."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from .errors import ValidationError
+from .params import NetworkParams
+from .tx import Transaction
+from .validation import AccountReader, SigVerifier, check_payment_against, check_tx_context_free
+
+
+@dataclass(frozen=True)
+class MempoolEntry:
+    tx: Transaction
+    added: float
+
+    @property
+    def fee_rate(self) -> float:
+        return self.tx.fee / self.tx.size
+
+
+@dataclass
+class AddResult:
+    entry: MempoolEntry
+    replaced: list[bytes] = field(default_factory=list)
+    evicted: list[bytes] = field(default_factory=list)
+
+
+class Mempool:
+    """Not thread-safe: the ledger's writer thread owns it."""
+
+    def __init__(self, params: NetworkParams, max_count: int = 20_000,
+                 max_bytes: int = 8_000_000) -> None:
+        self.params = params
+        self.max_count = max_count
+        self.max_bytes = max_bytes
+        self.entries: dict[bytes, MempoolEntry] = {}
+        # sender address -> nonce -> txid; nonces are contiguous from the account's nonce.
+        self.by_sender: dict[bytes, dict[int, bytes]] = {}
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __contains__(self, txid: bytes) -> bool:
+        return txid in self.entries
+
+    def get(self, txid: bytes) -> Transaction | None:
+        entry = self.entries.get(txid)
+        return None if entry is None else entry.tx
+
+    def pending_of(self, address: bytes) -> list[Transaction]:
+        nonces = self.by_sender.get(address, {})
+        return [self.entries[nonces[n]].tx for n in sorted(nonces)]
+
+    def pending_balance_change(self, address: bytes) -> int:
+        """Net effect of pending txs on an address: received minus sent (with fees)."""
+        delta = 0
+        for entry in self.entries.values():
+            tx = entry.tx
+            if tx.recipient == address:
+                delta += tx.amount
+            if tx.sender_address == address:
+                delta -= tx.amount + tx.fee
+        return delta
+
+    def next_nonce(self, address: bytes, state: AccountReader) -> int:
+        return state.account(address)[1] + len(self.by_sender.get(address, {}))
+
+    def add(self, tx: Transaction, state: AccountReader, verify: SigVerifier,
+            now: float) -> AddResult:
+        if tx.txid in self.entries:
+            raise ValidationError("transaction is already pending", "duplicate")
+        check_tx_context_free(tx, self.params, verify)
+        sender = tx.sender_address
+        balance, nonce = state.account(sender)
+        pending = self.by_sender.get(sender, {})
+        replaced: list[bytes] = []
+        if tx.nonce in pending:
+            old = self.entries[pending[tx.nonce]].tx
+            if tx.fee <= old.fee:
+                raise ValidationError(
+                    f"replacing pending nonce {tx.nonce} needs a fee above {old.fee}",
+                    "replacement-fee-too-low",
+                )
+        expected = nonce + len(pending)
+        if tx.nonce < nonce:
+            raise ValidationError(f"nonce {tx.nonce} already used (next is {nonce})", "bad-nonce")
+        if tx.nonce > expected:
+            raise ValidationError(f"nonce {tx.nonce} skips ahead (next is {expected})",
+                                  "bad-nonce")
+        spent = 0
+        for n in range(nonce, tx.nonce):
+            ptx = self.entries[pending[n]].tx
+            spent += ptx.amount + ptx.fee
+        check_payment_against(tx, balance - spent, tx.nonce)
+        if tx.nonce in pending:
+            replaced.append(pending[tx.nonce])
+            self._remove(pending[tx.nonce])
+        entry = MempoolEntry(tx, now)
+        self._insert(entry)
+        if replaced:
+            replaced += self._drop_unaffordable(sender, state)
+        evicted = self._evict(protect=tx.txid)
+        if tx.txid not in self.entries:
+            raise ValidationError("mempool is full and the fee rate is too low", "mempool-full")
+        return AddResult(entry, replaced, evicted)
+
+    def _insert(self, entry: MempoolEntry) -> None:
+        tx = entry.tx
+        self.entries[tx.txid] = entry
+        self.by_sender.setdefault(tx.sender_address, {})[tx.nonce] = tx.txid
+        self.bytes += tx.size
+
+    def _remove(self, txid: bytes) -> Transaction | None:
+        entry = self.entries.pop(txid, None)
+        if entry is None:
+            return None
+        tx = entry.tx
+        nonces = self.by_sender.get(tx.sender_address)
+        if nonces is not None:
+            nonces.pop(tx.nonce, None)
+            if not nonces:
+                del self.by_sender[tx.sender_address]
+        self.bytes -= tx.size
+        return tx
+
+    def _drop_unaffordable(self, sender: bytes, state: AccountReader) -> list[bytes]:
+        """Keep the longest run of the sender's txs that follows on from the state."""
+        balance, nonce = state.account(sender)
+        dropped: list[bytes] = []
+        pending = dict(self.by_sender.get(sender, {}))
+        ok = True
+        for n in sorted(pending):
+            tx = self.entries[pending[n]].tx
+            if ok and n == nonce and tx.amount + tx.fee <= balance:
+                balance -= tx.amount + tx.fee
+                nonce += 1
+                continue
+            ok = False
+            self._remove(pending[n])
+            dropped.append(pending[n])
+        return dropped
+
+    def _evict(self, protect: bytes) -> list[bytes]:
+        evicted: list[bytes] = []
+        while len(self.entries) > self.max_count or self.bytes > self.max_bytes:
+            # Only a sender's last pending tx can go without breaking its nonce chain.
+            leaves = [self.entries[n[max(n)]] for n in self.by_sender.values()]
+            victim = min(leaves, key=lambda e: (e.fee_rate, -e.added))
+            if victim.tx.txid == protect and len(leaves) == 1:
+                self._remove(protect)
+                evicted.append(protect)
+                break
+            self._remove(victim.tx.txid)
+            evicted.append(victim.tx.txid)
+        return evicted
+
+    def remove(self, txids: list[bytes]) -> None:
+        for txid in txids:
+            self._remove(txid)
+
+    def revalidate(self, state: AccountReader) -> list[bytes]:
+        """After a new tip or reorg: drop what the state no longer allows; return dropped ids."""
+        dropped: list[bytes] = []
+        for sender in list(self.by_sender):
+            balance, nonce = state.account(sender)
+            for n in sorted(self.by_sender.get(sender, {})):
+                if n < nonce:
+                    txid = self.by_sender[sender][n]
+                    self._remove(txid)
+                    dropped.append(txid)
+            dropped += self._drop_unaffordable(sender, state)
+        return dropped
+
+    def template(self, max_bytes: int) -> list[Transaction]:
+        """Highest fee rate first, each sender's txs in nonce order, within max_bytes."""
+        queues = {s: sorted(n.items()) for s, n in self.by_sender.items()}
+        heap: list[tuple[float, float, bytes, int]] = []
+        for sender, items in queues.items():
+            e = self.entries[items[0][1]]
+            heapq.heappush(heap, (-e.fee_rate, e.added, sender, 0))
+        chosen: list[Transaction] = []
+        used = 0
+        while heap:
+            _, _, sender, i = heapq.heappop(heap)
+            tx = self.entries[queues[sender][i][1]].tx
+            if used + tx.size > max_bytes:
+                continue  # this sender's later txs depend on this one: skip the sender
+            chosen.append(tx)
+            used += tx.size
+            if i + 1 < len(queues[sender]):
+                e = self.entries[queues[sender][i + 1][1]]
+                heapq.heappush(heap, (-e.fee_rate, e.added, sender, i + 1))
+        return chosen
+
+    def sorted_entries(self) -> list[MempoolEntry]:
+        return sorted(self.entries.values(), key=lambda e: e.added)

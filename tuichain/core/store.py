@@ -1,0 +1,287 @@
+"""SQLite storage: the one schema module. Every write path of the chain is one SQL transaction.
+
+Layout (all hashes in internal byte order):
+  headers   hash -> prev, height, chainwork (32-byte big-endian, sorts as a number), header, status
+  blocks    hash -> encoded block
+  chain     height -> hash of the active chain
+  accounts  address -> balance, nonce at the active tip
+  undo      hash -> the account values the block replaced
+  txindex   txid -> block hash, position (active chain only)
+  history   (address, height, position) -> txid (active chain only)
+  mempool   txid -> encoded tx, time added
+  meta      key -> value (tip, schema version, network)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .block import BlockHeader
+
+SCHEMA_VERSION = 1
+
+# Header status values.
+HEADER_ONLY = 1
+HAVE_DATA = 2
+INVALID = 3
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS headers(
+    hash BLOB PRIMARY KEY, prev BLOB NOT NULL, height INTEGER NOT NULL,
+    chainwork BLOB NOT NULL, header BLOB NOT NULL, status INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS headers_prev ON headers(prev);
+CREATE INDEX IF NOT EXISTS headers_best ON headers(status, chainwork);
+CREATE TABLE IF NOT EXISTS blocks(hash BLOB PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chain(height INTEGER PRIMARY KEY, hash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts(
+    address BLOB PRIMARY KEY, balance INTEGER NOT NULL, nonce INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS undo(hash BLOB PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS txindex(
+    txid BLOB PRIMARY KEY, block BLOB NOT NULL, pos INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history(
+    address BLOB NOT NULL, height INTEGER NOT NULL, pos INTEGER NOT NULL, txid BLOB NOT NULL,
+    PRIMARY KEY(address, height, pos)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mempool(txid BLOB PRIMARY KEY, raw BLOB NOT NULL, added REAL NOT NULL)
+    WITHOUT ROWID;
+"""
+
+_UNDO = struct.Struct("<20sQQB")
+
+
+def work_to_blob(work: int) -> bytes:
+    return work.to_bytes(32, "big")
+
+
+def blob_to_work(blob: bytes) -> int:
+    return int.from_bytes(blob, "big")
+
+
+@dataclass(frozen=True)
+class HeaderEntry:
+    hash: bytes
+    prev: bytes
+    height: int
+    chainwork: int
+    header: BlockHeader
+    status: int
+
+
+def encode_undo(old: dict[bytes, tuple[int, int] | None]) -> bytes:
+    parts = [struct.pack("<I", len(old))]
+    for address, value in old.items():
+        if value is None:
+            parts.append(_UNDO.pack(address, 0, 0, 0))
+        else:
+            parts.append(_UNDO.pack(address, value[0], value[1], 1))
+    return b"".join(parts)
+
+
+def decode_undo(data: bytes) -> dict[bytes, tuple[int, int] | None]:
+    (count,) = struct.unpack_from("<I", data)
+    out: dict[bytes, tuple[int, int] | None] = {}
+    for i in range(count):
+        address, balance, nonce, existed = _UNDO.unpack_from(data, 4 + i * _UNDO.size)
+        out[address] = (balance, nonce) if existed else None
+    return out
+
+
+class Store:
+    """One SQLite connection. Not shared between threads: open one per thread."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA busy_timeout=10000")
+        if not readonly:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a process crash at any instant; only an
+            # OS crash may drop the last commits, never half of one.
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+        self.db.execute("PRAGMA cache_size=-16000")
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # meta
+    def get_meta(self, key: str) -> bytes | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def set_meta(self, key: str, value: bytes) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES(?,?)", (key, value))
+
+    # headers and blocks
+    def get_header(self, block_hash: bytes) -> HeaderEntry | None:
+        row = self.db.execute(
+            "SELECT hash, prev, height, chainwork, header, status FROM headers WHERE hash=?",
+            (block_hash,),
+        ).fetchone()
+        return None if row is None else _entry(row)
+
+    def put_header(self, entry: HeaderEntry) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO headers VALUES(?,?,?,?,?,?)",
+            (entry.hash, entry.prev, entry.height, work_to_blob(entry.chainwork),
+             entry.header.encoded, entry.status),
+        )
+
+    def set_status(self, block_hash: bytes, status: int) -> None:
+        self.db.execute("UPDATE headers SET status=? WHERE hash=?", (status, block_hash))
+
+    def children(self, block_hash: bytes) -> list[bytes]:
+        rows = self.db.execute("SELECT hash FROM headers WHERE prev=?", (block_hash,))
+        return [bytes(r[0]) for r in rows]
+
+    def best_with_data(self) -> HeaderEntry | None:
+        row = self.db.execute(
+            "SELECT hash, prev, height, chainwork, header, status FROM headers "
+            "WHERE status=? ORDER BY chainwork DESC LIMIT 1", (HAVE_DATA,),
+        ).fetchone()
+        return None if row is None else _entry(row)
+
+    def best_header(self) -> HeaderEntry | None:
+        row = self.db.execute(
+            "SELECT hash, prev, height, chainwork, header, status FROM headers "
+            "WHERE status IN (?, ?) ORDER BY chainwork DESC LIMIT 1", (HEADER_ONLY, HAVE_DATA),
+        ).fetchone()
+        return None if row is None else _entry(row)
+
+    def headers_with_status(self, status: int, limit: int) -> list[HeaderEntry]:
+        rows = self.db.execute(
+            "SELECT hash, prev, height, chainwork, header, status FROM headers "
+            "WHERE status=? ORDER BY chainwork DESC LIMIT ?", (status, limit),
+        )
+        return [_entry(r) for r in rows]
+
+    def put_block(self, block_hash: bytes, data: bytes) -> None:
+        self.db.execute("INSERT OR REPLACE INTO blocks VALUES(?,?)", (block_hash, data))
+
+    def get_block_data(self, block_hash: bytes) -> bytes | None:
+        row = self.db.execute("SELECT data FROM blocks WHERE hash=?", (block_hash,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def has_block(self, block_hash: bytes) -> bool:
+        row = self.db.execute("SELECT 1 FROM blocks WHERE hash=?", (block_hash,)).fetchone()
+        return row is not None
+
+    # active chain
+    def chain_hash(self, height: int) -> bytes | None:
+        row = self.db.execute("SELECT hash FROM chain WHERE height=?", (height,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def chain_hashes(self, start: int, count: int) -> list[tuple[int, bytes]]:
+        rows = self.db.execute(
+            "SELECT height, hash FROM chain WHERE height>=? ORDER BY height LIMIT ?",
+            (start, count),
+        )
+        return [(int(h), bytes(x)) for h, x in rows]
+
+    def tip_hash(self) -> bytes | None:
+        return self.get_meta("tip")
+
+    # state
+    def account(self, address: bytes) -> tuple[int, int]:
+        row = self.db.execute(
+            "SELECT balance, nonce FROM accounts WHERE address=?", (address,)
+        ).fetchone()
+        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+    def account_exists(self, address: bytes) -> bool:
+        row = self.db.execute("SELECT 1 FROM accounts WHERE address=?", (address,)).fetchone()
+        return row is not None
+
+    def write_accounts(self, values: dict[bytes, tuple[int, int] | None]) -> None:
+        self.db.executemany(
+            "INSERT INTO accounts VALUES(?,?,?) ON CONFLICT(address) DO UPDATE "
+            "SET balance=excluded.balance, nonce=excluded.nonce",
+            [(a, b, n) for a, v in values.items() if v is not None for b, n in [v]],
+        )
+        gone = [(a,) for a, v in values.items() if v is None]
+        if gone:
+            self.db.executemany("DELETE FROM accounts WHERE address=?", gone)
+
+    def total_balance(self) -> int:
+        row = self.db.execute("SELECT COALESCE(SUM(balance), 0) FROM accounts").fetchone()
+        return int(row[0])
+
+    def connect(
+        self, entry: HeaderEntry, new: dict[bytes, tuple[int, int]], undo: bytes,
+        txrows: Iterable[tuple[bytes, int]], history: Iterable[tuple[bytes, int, bytes]],
+    ) -> None:
+        """Record a block joining the active chain (caller holds the transaction)."""
+        self.write_accounts(dict(new))
+        self.db.execute("INSERT OR REPLACE INTO undo VALUES(?,?)", (entry.hash, undo))
+        self.db.executemany(
+            "INSERT OR REPLACE INTO txindex VALUES(?,?,?)",
+            [(txid, entry.hash, pos) for txid, pos in txrows],
+        )
+        self.db.executemany(
+            "INSERT OR REPLACE INTO history VALUES(?,?,?,?)",
+            [(addr, entry.height, pos, txid) for addr, pos, txid in history],
+        )
+        self.db.execute("INSERT OR REPLACE INTO chain VALUES(?,?)", (entry.height, entry.hash))
+        self.set_meta("tip", entry.hash)
+
+    def disconnect(self, entry: HeaderEntry, txids: list[bytes]) -> None:
+        data = self.db.execute("SELECT data FROM undo WHERE hash=?", (entry.hash,)).fetchone()
+        if data is None:
+            raise RuntimeError(f"no undo data for active block at height {entry.height}")
+        self.write_accounts(decode_undo(bytes(data[0])))
+        self.db.executemany("DELETE FROM txindex WHERE txid=?", [(t,) for t in txids])
+        self.db.execute("DELETE FROM history WHERE height=?", (entry.height,))
+        self.db.execute("DELETE FROM chain WHERE height=?", (entry.height,))
+        self.db.execute("DELETE FROM undo WHERE hash=?", (entry.hash,))
+        self.set_meta("tip", entry.prev)
+
+    # indexes
+    def tx_location(self, txid: bytes) -> tuple[bytes, int] | None:
+        row = self.db.execute("SELECT block, pos FROM txindex WHERE txid=?", (txid,)).fetchone()
+        return None if row is None else (bytes(row[0]), int(row[1]))
+
+    def history(self, address: bytes, limit: int, before_height: int | None = None
+                ) -> list[tuple[int, int, bytes]]:
+        top = before_height if before_height is not None else 1 << 62
+        rows = self.db.execute(
+            "SELECT height, pos, txid FROM history WHERE address=? AND height<? "
+            "ORDER BY height DESC, pos DESC LIMIT ?", (address, top, limit),
+        )
+        return [(int(h), int(p), bytes(t)) for h, p, t in rows]
+
+    # mempool persistence
+    def mempool_put(self, txid: bytes, raw: bytes, added: float) -> None:
+        self.db.execute("INSERT OR REPLACE INTO mempool VALUES(?,?,?)", (txid, raw, added))
+
+    def mempool_delete(self, txids: Iterable[bytes]) -> None:
+        self.db.executemany("DELETE FROM mempool WHERE txid=?", [(t,) for t in txids])
+
+    def mempool_all(self) -> list[tuple[bytes, float]]:
+        rows = self.db.execute("SELECT raw, added FROM mempool ORDER BY added")
+        return [(bytes(r), float(a)) for r, a in rows]
+
+
+def _entry(row: tuple[bytes, bytes, int, bytes, bytes, int]) -> HeaderEntry:
+    h, prev, height, work, header, status = row
+    return HeaderEntry(bytes(h), bytes(prev), int(height), blob_to_work(bytes(work)),
+                       BlockHeader.decode(bytes(header)), int(status))

@@ -1,0 +1,156 @@
+"""Consensus rules as pure functions. Each failure is a ValidationError with a stable code.
+
+Context-free checks need only the object, the parameters and the current
+time; contextual checks need the parent (header rules) or the account state
+(transaction rules).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from .block import Block, BlockHeader
+from .errors import ValidationError
+from .params import NetworkParams
+from .pow import check_proof_of_work, median_time_past
+from .tx import COINBASE_SENDER, NO_SIGNATURE, Transaction
+
+SigVerifier = Callable[[Transaction], bool]
+
+
+def check_tx_context_free(tx: Transaction, params: NetworkParams, verify: SigVerifier) -> None:
+    """Rules for a payment that hold whatever the state: network, amounts, signature."""
+    if tx.network_id != params.network_id:
+        raise ValidationError(
+            f"transaction is for network {tx.network_id:#x}, not {params.name}", "wrong-network"
+        )
+    if tx.is_coinbase:
+        raise ValidationError("a coinbase is only valid as a block's first transaction",
+                              "unexpected-coinbase")
+    if tx.amount <= 0:
+        raise ValidationError("amount must be positive", "bad-amount")
+    if tx.amount > params.max_money:
+        raise ValidationError("amount exceeds the maximum money supply", "bad-amount")
+    if tx.fee > params.max_money or tx.amount + tx.fee > params.max_money:
+        raise ValidationError("fee exceeds the maximum money supply", "bad-fee")
+    if not verify(tx):
+        raise ValidationError("signature does not verify", "bad-signature")
+
+
+def check_header_context_free(header: BlockHeader, params: NetworkParams, now: int) -> None:
+    check_proof_of_work(header.hash, header.bits, params.pow_limit_bits)
+    if header.time > now + params.max_future_time:
+        raise ValidationError("block time is too far in the future", "time-too-new")
+
+
+def check_block_context_free(
+    block: Block, params: NetworkParams, now: int, verify: SigVerifier
+) -> None:
+    """Everything about a block that needs neither its parent nor the state."""
+    check_header_context_free(block.header, params, now)
+    if block.size > params.max_block_size:
+        raise ValidationError(f"block is {block.size} bytes, limit {params.max_block_size}",
+                              "block-too-large")
+    if not block.txs:
+        raise ValidationError("block has no transactions", "no-coinbase")
+    coinbase = block.txs[0]
+    if not coinbase.is_coinbase:
+        raise ValidationError("first transaction is not a coinbase", "no-coinbase")
+    if coinbase.network_id != params.network_id:
+        raise ValidationError("coinbase is for another network", "wrong-network")
+    if coinbase.fee != 0 or coinbase.signature != NO_SIGNATURE:
+        raise ValidationError("coinbase carries a fee or signature", "bad-coinbase")
+    txids = block.txids
+    if len(set(txids)) != len(txids):
+        raise ValidationError("block contains a repeated transaction", "duplicate-txid")
+    if block.computed_merkle_root() != block.header.merkle_root:
+        raise ValidationError("Merkle root does not match the transactions", "bad-merkle")
+    for tx in block.txs[1:]:
+        if tx.sender == COINBASE_SENDER:
+            raise ValidationError("block has more than one coinbase", "multiple-coinbase")
+        check_tx_context_free(tx, params, verify)
+
+
+def check_header_context(
+    header: BlockHeader, expected_bits: int, previous_times: Sequence[int]
+) -> None:
+    """Rules that need the parent: difficulty as scheduled, time above median-time-past."""
+    if header.bits != expected_bits:
+        raise ValidationError(
+            f"bits {header.bits:08x} differ from the required {expected_bits:08x}", "bad-bits"
+        )
+    mtp = median_time_past(previous_times)
+    if header.time <= mtp:
+        raise ValidationError(f"block time {header.time} is not above median time past {mtp}",
+                              "time-too-old")
+
+
+class AccountReader(Protocol):
+    def account(self, address: bytes) -> tuple[int, int]:
+        """(balance, nonce) of an address; (0, 0) when it has never been seen."""
+        ...
+
+
+@dataclass
+class StateDelta:
+    """New account values a block produces, and the values they replace (undo data)."""
+
+    new: dict[bytes, tuple[int, int]]
+    old: dict[bytes, tuple[int, int] | None]
+    fees: int
+
+
+def check_payment_against(tx: Transaction, balance: int, nonce: int) -> None:
+    if tx.nonce < nonce:
+        raise ValidationError(f"nonce {tx.nonce} already used (next is {nonce})", "bad-nonce")
+    if tx.nonce > nonce:
+        raise ValidationError(f"nonce {tx.nonce} skips ahead (next is {nonce})", "bad-nonce")
+    if tx.amount + tx.fee > balance:
+        raise ValidationError(
+            f"spends {tx.amount + tx.fee} units but the balance is {balance}", "insufficient-funds"
+        )
+
+
+def apply_block(
+    block: Block, height: int, params: NetworkParams, state: AccountReader,
+    exists: Callable[[bytes], bool],
+) -> StateDelta:
+    """Run a block's transactions against the parent state; raise on the first broken rule."""
+    new: dict[bytes, tuple[int, int]] = {}
+    old: dict[bytes, tuple[int, int] | None] = {}
+
+    def get(address: bytes) -> tuple[int, int]:
+        if address in new:
+            return new[address]
+        value = state.account(address)
+        old[address] = value if exists(address) else None
+        return value
+
+    fees = 0
+    for tx in block.txs[1:]:
+        balance, nonce = get(tx.sender_address)
+        check_payment_against(tx, balance, nonce)
+        new[tx.sender_address] = (balance - tx.amount - tx.fee, nonce + 1)
+        r_balance, r_nonce = get(tx.recipient)
+        new[tx.recipient] = (r_balance + tx.amount, r_nonce)
+        fees += tx.fee
+    coinbase = block.txs[0]
+    if coinbase.nonce != height:
+        raise ValidationError(f"coinbase commits to height {coinbase.nonce}, not {height}",
+                              "bad-coinbase-height")
+    allowed = params.subsidy(height) + fees
+    if coinbase.amount > allowed:
+        raise ValidationError(f"coinbase pays {coinbase.amount}, at most {allowed} allowed",
+                              "bad-coinbase-amount")
+    if coinbase.amount:
+        balance, nonce = get(coinbase.recipient)
+        new[coinbase.recipient] = (balance + coinbase.amount, nonce)
+    return StateDelta(new, old, fees)
+
+
+def tx_addresses(tx: Transaction) -> Iterable[bytes]:
+    if not tx.is_coinbase:
+        yield tx.sender_address
+    yield tx.recipient
