@@ -1,0 +1,191 @@
+"""Mining control: templates from the ledger, hashing in worker processes, results back in.
+
+The controller lives on the event loop but never hashes there: it hands a
+header template to the process pool (core/miner.py) and reacts to its
+solutions and progress, rebuilding the template whenever the tip moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .block import Block
+from .events import BlockFound, MinerUpdate, NewTip
+from .ledger import Ledger
+from .miner import AsyncMiner, MinerProgress, MinerSolution, MiningJob
+from .pow import target_from_bits
+
+log = logging.getLogger(__name__)
+
+# Re-template at most this often to pick up new mempool transactions.
+REFRESH_SECONDS = 5.0
+
+
+@dataclass
+class MiningStats:
+    found: list[bytes] = field(default_factory=list)  # hashes of blocks this node mined
+    stale: list[bytes] = field(default_factory=list)  # of those, ones no longer active
+    rate_history: list[float] = field(default_factory=list)
+
+
+class MiningController:
+    def __init__(self, ledger: Ledger, payout: Callable[[], bytes | None], workers: int = 1,
+                 pace: float | None = None) -> None:
+        self.ledger = ledger
+        self.payout = payout
+        self.pace = ledger.params.mining_pace if pace is None else pace
+        self.workers = max(1, workers)
+        self.stats = MiningStats()
+        self.continuous = False
+        self.running = False
+        self.template: Block | None = None
+        self.progress: MinerProgress | None = None
+        self._job_id = 0
+        self._one_shot: asyncio.Future[Block] | None = None
+        self._miner = AsyncMiner(self.workers, on_progress=self._on_progress,
+                                 on_solution=self._on_solution)
+        self._unsubscribe: Callable[[], None] | None = None
+        self._pace_task: asyncio.Task[None] | None = None
+        self._templated_at = 0.0
+        self._started = False
+
+    async def start(self) -> None:
+        await self._miner.start()
+        self._started = True
+        self._unsubscribe = self.ledger.events.subscribe(self._on_event)
+
+    async def close(self) -> None:
+        self.stop()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self._pace_task is not None:
+            self._pace_task.cancel()
+        if self._started:
+            await self._miner.close()
+            self._started = False
+
+    def set_workers(self, n: int) -> None:
+        self.workers = max(1, n)
+        self._miner.set_workers(self.workers)
+        if self.running:
+            asyncio.ensure_future(self._new_job())
+
+    async def mine_one(self) -> Block:
+        """Mine exactly one block on the current tip (the original app's button)."""
+        if self._one_shot is not None and not self._one_shot.done():
+            return await asyncio.shield(self._one_shot)
+        self._one_shot = asyncio.get_running_loop().create_future()
+        fut = self._one_shot
+        self.running = True
+        await self._new_job()
+        return await asyncio.shield(fut)
+
+    def start_continuous(self) -> None:
+        self.continuous = True
+        self.running = True
+        asyncio.ensure_future(self._new_job())
+
+    def stop(self) -> None:
+        self.continuous = False
+        self.running = False
+        self.template = None
+        if self._started:
+            self._miner.cancel()
+        if self._one_shot is not None and not self._one_shot.done():
+            self._one_shot.cancel()
+        self._publish()
+
+    async def _new_job(self) -> None:
+        if not self.running:
+            return
+        address = self.payout()
+        if address is None:
+            self.stop()
+            raise RuntimeError("no wallet: create or load one to mine")
+        template = await self.ledger.block_template(address)
+        if not self.running:
+            return
+        self._job_id += 1
+        self.template = template
+        self._templated_at = time.monotonic()
+        self._miner.submit(MiningJob(self._job_id, template.header,
+                                     target_from_bits(template.header.bits)))
+        self._publish()
+
+    def _on_event(self, event: object) -> None:
+        if not self.running:
+            return
+        if isinstance(event, NewTip):
+            if self.template is not None and event.hash != self.template.header.prev_hash:
+                asyncio.ensure_future(self._new_job())
+            self._mark_stale()
+        elif (time.monotonic() - self._templated_at > REFRESH_SECONDS
+              and self.template is not None):
+            asyncio.ensure_future(self._new_job())
+
+    def _on_progress(self, progress: MinerProgress) -> None:
+        self.progress = progress
+        self.stats.rate_history.append(progress.rate)
+        del self.stats.rate_history[:-120]
+        self._publish()
+
+    def _on_solution(self, solution: MinerSolution) -> None:
+        template = self.template
+        if template is None or solution.job_id != self._job_id:
+            return
+        self.template = None
+        block = Block(solution.header, template.txs)
+        asyncio.ensure_future(self._submit(block))
+
+    async def _submit(self, block: Block) -> None:
+        result = await self.ledger.submit_block(block, source="miner")
+        if result.status in ("connected", "side-branch"):
+            height = self.ledger.tip.height if self.ledger.tip else 0
+            self.stats.found.append(block.hash)
+            self.ledger.events.publish(BlockFound(block.hash, height, block.txs[0].amount))
+            log.info("mined block %s at height %d", block.hash_hex, height)
+        else:
+            log.warning("mined block rejected: %s", result.error)
+        if self._one_shot is not None and not self._one_shot.done():
+            self._one_shot.set_result(block)
+            if not self.continuous:
+                self.running = False
+                self._publish()
+                return
+        if self.continuous:
+            self._pace_task = asyncio.ensure_future(self._after_pace())
+
+    async def _after_pace(self) -> None:
+        if self.pace > 0:
+            await asyncio.sleep(self.pace)
+        await self._new_job()
+
+    def _mark_stale(self) -> None:
+        # Checked lazily by the UI through stale_blocks(); nothing to do per tip here.
+        return
+
+    async def stale_blocks(self) -> list[bytes]:
+        """Blocks we found that are no longer on the active chain."""
+        stale = []
+        for h in self.stats.found:
+            e = await self.ledger.get_header(h)
+            if e is None or await self.ledger.hash_at(e.height) != h:
+                stale.append(h)
+        self.stats.stale = stale
+        return stale
+
+    def _publish(self) -> None:
+        p = self.progress
+        t = self.template
+        self.ledger.events.publish(MinerUpdate(
+            running=self.running, continuous=self.continuous, workers=self.workers,
+            rate=p.rate if p and self.running else 0.0, hashes=p.hashes if p else 0,
+            job_hashes=p.job_hashes if p and self.running else 0,
+            height=(self.ledger.tip.height + 1) if t and self.ledger.tip else None,
+            target=target_from_bits(t.header.bits) if t else None,
+            txs=len(t.txs) - 1 if t else 0, reward=t.txs[0].amount if t else 0,
+        ))

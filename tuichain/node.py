@@ -1,0 +1,233 @@
+"""The composition root: ledger, mining, wallet, peers and the HTTP server, and their lifetimes.
+
+The TUI and --headless run the same Node; tests start several in one loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from .config import NodeConfig
+from .core import wallet as keystore
+from .core.amounts import format_amount
+from .core.errors import ValidationError, WalletError
+from .core.events import EventBus
+from .core.keys import PrivateKey, decode_address, encode_address
+from .core.ledger import AccountInfo, Ledger
+from .core.mining import MiningController
+from .core.tx import Transaction, make_payment
+from .net.manager import PeerManager
+from .server import make_app
+
+log = logging.getLogger("tuichain.node")
+
+MIN_FEE = 1_000  # units; about 7 units per byte of a typical 145-byte transaction
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    network: str
+    port: int
+    height: int
+    tip: str
+    tip_time: int
+    chainwork: int
+    peers: int
+    mempool: int
+    syncing: bool
+    hash_rate: float
+    mining: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "network": self.network, "port": self.port, "height": self.height,
+            "tip": self.tip, "tip_time": self.tip_time, "chainwork": hex(self.chainwork),
+            "peers": self.peers, "mempool": self.mempool, "syncing": self.syncing,
+            "hash_rate": self.hash_rate, "mining": self.mining,
+        }
+
+
+class Node:
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.params = config.network
+        self.node_id = secrets.token_hex(8)
+        self.started_at = time.time()
+        self._ledger: Ledger | None = None
+        self._mining: MiningController | None = None
+        self._net: PeerManager | None = None
+        self._runner: web.AppRunner | None = None
+        self.wallet: keystore.WalletInfo | None = None
+        self._key: PrivateKey | None = None
+        self.port = config.port
+
+    # ---- lifetime ---------------------------------------------------------
+    async def start(self) -> None:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self._ledger = await Ledger.open(self.config.data_dir, self.params)
+        if keystore.wallet_exists(self.config.data_dir):
+            try:
+                self.wallet = keystore.read_wallet_info(self.config.data_dir)
+                if not self.wallet.encrypted:
+                    await self.unlock_wallet(None)
+            except WalletError as exc:
+                log.error("wallet not loaded: %s", exc.reason)
+        self._mining = MiningController(self.ledger, self._payout, self.config.miner_workers,
+                                        self.config.mining_pace)
+        await self._mining.start()
+        self._net = PeerManager(self)
+        await self._net.start()
+        self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await site.start()
+        if self.config.port == 0:  # tests ask the OS for a free port
+            server = site._server
+            assert server is not None
+            sockets = getattr(server, "sockets", None) or []
+            self.port = sockets[0].getsockname()[1]
+        log.info("node %s listening on %s (%s, height %d)", self.node_id, self.listen_url,
+                 self.params.name, self.ledger.tip.height if self.ledger.tip else 0)
+        for url in self.config.peers:
+            asyncio.ensure_future(self._connect_quietly(url))
+        if self.config.mine:
+            if self.wallet is None:
+                await self.create_wallet(None)
+                log.info("no wallet found: created one at %s", self.wallet_path)
+            self.mining.start_continuous()
+
+    async def stop(self) -> None:
+        if self._mining is not None:
+            await self._mining.close()
+        if self._net is not None:
+            await self._net.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._ledger is not None:
+            await self._ledger.close()
+        self._mining = self._net = self._runner = self._ledger = None
+
+    async def _connect_quietly(self, url: str) -> None:
+        try:
+            await self.net.connect(url)
+        except Exception as exc:
+            log.warning("could not connect to %s: %s", url, exc)
+
+    @property
+    def listen_url(self) -> str:
+        if self.config.advertise_url:
+            return self.config.advertise_url
+        return f"http://{self.config.host}:{self.port}"
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            raise RuntimeError("node is not running")
+        return self._ledger
+
+    @property
+    def mining(self) -> MiningController:
+        if self._mining is None:
+            raise RuntimeError("node is not running")
+        return self._mining
+
+    @property
+    def net(self) -> PeerManager:
+        if self._net is None:
+            raise RuntimeError("node is not running")
+        return self._net
+
+    @property
+    def events(self) -> EventBus:
+        return self.ledger.events
+
+    def status(self) -> NodeStatus:
+        tip = self.ledger.tip
+        assert tip is not None
+        progress = self.mining.progress if self._mining else None
+        running = self._mining is not None and self.mining.running
+        return NodeStatus(
+            network=self.params.name, port=self.port, height=tip.height,
+            tip=tip.hash[::-1].hex(), tip_time=tip.time, chainwork=tip.chainwork,
+            peers=len(self.net.peer_infos()) if self._net else 0,
+            mempool=self.ledger.mempool_size, syncing=self.net.syncing if self._net else False,
+            hash_rate=progress.rate if progress and running else 0.0, mining=running,
+        )
+
+    # ---- wallet (local only: nothing on the network reaches these) -------------
+    @property
+    def wallet_path(self) -> str:
+        return str(keystore.wallet_path(self.config.data_dir))
+
+    @property
+    def address(self) -> str | None:
+        return None if self.wallet is None else self.wallet.address(self.params.hrp)
+
+    @property
+    def wallet_locked(self) -> bool:
+        return self.wallet is not None and self._key is None
+
+    def _payout(self) -> bytes | None:
+        return None if self.wallet is None else self.wallet.address_digest
+
+    async def create_wallet(self, passphrase: str | None) -> keystore.WalletInfo:
+        info, key = await asyncio.to_thread(keystore.create_wallet, self.config.data_dir,
+                                            passphrase)
+        self.wallet, self._key = info, key
+        return info
+
+    async def unlock_wallet(self, passphrase: str | None) -> keystore.WalletInfo:
+        info, key = await asyncio.to_thread(keystore.load_wallet, self.config.data_dir,
+                                            passphrase)
+        self.wallet, self._key = info, key
+        return info
+
+    def parse_address(self, text: str) -> bytes:
+        return decode_address(self.params.hrp, text)
+
+    def format_address(self, digest: bytes) -> str:
+        return encode_address(self.params.hrp, digest)
+
+    async def wallet_account(self) -> AccountInfo | None:
+        if self.wallet is None:
+            return None
+        return await self.ledger.account(self.wallet.address_digest)
+
+    async def suggest_fee(self) -> int:
+        """A fee that beats the median pending fee rate, never below MIN_FEE."""
+        entries = await self.ledger.mempool_entries()
+        if not entries:
+            return MIN_FEE
+        rates = sorted(e.fee_rate for e in entries)
+        return max(MIN_FEE, int(rates[len(rates) // 2] * 150) + 1)
+
+    async def send(self, to: str, amount: int, fee: int, memo: bytes = b"") -> Transaction:
+        """Sign with the wallet key and submit; raises AddressError, WalletError,
+        ValidationError with reasons a person can act on."""
+        recipient = self.parse_address(to)
+        if self.wallet is None:
+            raise WalletError("no wallet: create or load one first")
+        if self._key is None:
+            raise WalletError("the wallet is locked: unlock it with its passphrase")
+        if amount <= 0:
+            raise ValidationError("amount must be more than zero", "bad-amount")
+        if fee < 0:
+            raise ValidationError("fee cannot be negative", "bad-fee")
+        account = await self.ledger.account(self.wallet.address_digest)
+        if amount + fee > account.available:
+            raise ValidationError(
+                f"amount plus fee is {format_amount(amount + fee)} but only "
+                f"{format_amount(account.available)} is available", "insufficient-funds")
+        key = self._key
+        tx = await asyncio.to_thread(make_payment, key, self.params.network_id, recipient,
+                                     amount, fee, account.next_nonce, memo)
+        await self.ledger.submit_tx(tx, source="wallet")
+        log.info("sent %s to %s (txid %s)", format_amount(amount), to, tx.txid_hex)
+        return tx
