@@ -514,32 +514,22 @@ def test_amount_bad_inputs_refused(text: str) -> None:
         parse_amount(text)
 
 
-# Bugs in tuichain/core/amounts.py found by these tests; strict xfail so they
-# turn red (XPASS) once fixed, to be moved into the list above.
-@pytest.mark.xfail(
-    strict=True, raises=OverflowError, reason="BUG amounts.py: '+inf' raises OverflowError"
-)
+# Inputs that once slipped past parse_amount (exponent forms, rounding).
 def test_amount_plus_inf_refused() -> None:
     with pytest.raises(AmountError):
         parse_amount("+inf")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=decimal.InvalidOperation,
-    reason="BUG amounts.py: 'sNaN' raises decimal.InvalidOperation",
-)
+def test_amount_non_ascii_digits_refused() -> None:
+    with pytest.raises(AmountError):
+        parse_amount("\u0661")
+
+
 def test_amount_snan_refused() -> None:
     with pytest.raises(AmountError):
         parse_amount("sNaN")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,  # "DID NOT RAISE": a number comes back
-    reason="BUG amounts.py: value * COIN is rounded to 28 digits by the decimal context, so "
-    "excess decimal places are silently rounded away instead of refused",
-)
 @pytest.mark.parametrize(
     "text", ["1.0000000000000000000000000001", "0.99999999999999999999999999999"]
 )
