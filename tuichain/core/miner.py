@@ -547,7 +547,7 @@ class MinerPool:
             _, gen, nonce, htime = msg
             with self._state:
                 job = self._job
-                if job is None or gen != self._job_gen:
+                if job is None:
                     return None  # found just before the job was replaced or cancelled
                 header = job.header.with_nonce(nonce, htime)
                 if not hash_meets_target(header.hash, job.target):
