@@ -83,20 +83,17 @@ class Node:
                                         self.config.mining_pace)
         await self._mining.start()
         self._net = PeerManager(self)
-        await self._net.start()
         self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()
         if self.config.port == 0:  # tests ask the OS for a free port
-            server = site._server
-            assert server is not None
-            sockets = getattr(server, "sockets", None) or []
-            self.port = sockets[0].getsockname()[1]
+            self.port = int(self._runner.addresses[0][1])
+        # After the site is up, so the version message carries the real listening URL;
+        # the manager dials config.peers first and keeps them connected.
+        await self._net.start()
         log.info("node %s listening on %s (%s, height %d)", self.node_id, self.listen_url,
                  self.params.name, self.ledger.tip.height if self.ledger.tip else 0)
-        for url in self.config.peers:
-            asyncio.ensure_future(self._connect_quietly(url))
         if self.config.mine:
             if self.wallet is None:
                 await self.create_wallet(None)
@@ -113,12 +110,6 @@ class Node:
         if self._ledger is not None:
             await self._ledger.close()
         self._mining = self._net = self._runner = self._ledger = None
-
-    async def _connect_quietly(self, url: str) -> None:
-        try:
-            await self.net.connect(url)
-        except Exception as exc:
-            log.warning("could not connect to %s: %s", url, exc)
 
     @property
     def listen_url(self) -> str:

@@ -1,0 +1,194 @@
+"""Sync benchmark: a fresh node catches up N regtest blocks from a peer over loopback.
+
+Figures, each beside the machine's own limit measured in the same run:
+- blocks/s over the network against importing the same blocks into a fresh
+  Ledger directly (aim >= 0.5);
+- bytes on the wire per block (websocket frames both ways, handshake included)
+  against the blocks' encoded size (aim <= 1.2);
+- bytes to catch up one block at height 100 and at height 10,000 (aim: equal).
+
+Usage: python bench/sync.py [--blocks 2000] [--txs 3] [--deep 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from tuichain.config import NodeConfig
+from tuichain.core.block import Block, BlockHeader
+from tuichain.core.genesis import genesis_block
+from tuichain.core.keys import PrivateKey, address_digest
+from tuichain.core.ledger import Ledger
+from tuichain.core.merkle import merkle_root
+from tuichain.core.params import COIN, REGTEST
+from tuichain.core.pow import hash_meets_target, target_from_bits
+from tuichain.core.tx import Transaction, make_coinbase, make_payment
+from tuichain.node import Node
+
+MINER = bytes([0xAB]) * 20
+TARGET = target_from_bits(REGTEST.genesis_bits)
+
+
+def solve(header: BlockHeader) -> BlockHeader:
+    nonce = 0
+    while not hash_meets_target(header.with_nonce(nonce).hash, TARGET):
+        nonce += 1
+    return header.with_nonce(nonce)
+
+
+def build_chain(n: int, txs_per_block: int) -> list[Block]:
+    """Blocks 1..n: block 1 funds a key, later blocks carry `txs_per_block` payments each."""
+    key = PrivateKey(bytes(range(32)))
+    funder = address_digest(key.public_key)
+    parent = genesis_block(REGTEST).header
+    blocks: list[Block] = []
+    nonce = 0
+    for height in range(1, n + 1):
+        txs: list[Transaction] = []
+        if height > 1:
+            for _ in range(txs_per_block):
+                txs.append(
+                    make_payment(
+                        key,
+                        REGTEST.network_id,
+                        bytes([nonce % 250 + 1]) * 20,
+                        COIN // 1000,
+                        1_000,
+                        nonce,
+                    )
+                )
+                nonce += 1
+        to = funder if height == 1 else MINER
+        cb = make_coinbase(
+            REGTEST.network_id, to, REGTEST.subsidy(height) + sum(t.fee for t in txs), height
+        )
+        all_txs = (cb, *txs)
+        header = BlockHeader(
+            1, parent.hash, merkle_root([t.txid for t in all_txs]), parent.time + 1, parent.bits, 0
+        )
+        block = Block(solve(header), all_txs)
+        blocks.append(block)
+        parent = block.header
+    return blocks
+
+
+async def import_blocks(data_dir: Path, blocks: list[Block]) -> float:
+    """Import straight into a Ledger; return seconds taken."""
+    ledger = await Ledger.open(data_dir, REGTEST)
+    try:
+        start = time.perf_counter()
+        for b in blocks:
+            result = await ledger.submit_block(b, "bench")
+            assert result.status == "connected", result
+        return time.perf_counter() - start
+    finally:
+        await ledger.close()
+
+
+def config(data_dir: Path, peers: list[str] | None = None) -> NodeConfig:
+    return NodeConfig(
+        port=0, data_dir=data_dir, network=REGTEST, peers=peers or [], target_outbound=0
+    )
+
+
+async def sync_from(
+    source_dir: Path, fresh_dir: Path, height: int, base: int = 0
+) -> tuple[float, int]:
+    """Start a node on source_dir and one on fresh_dir linked to it; wait until the second
+    reaches `height`. Return (seconds, wire bytes both ways on the second node)."""
+    a = Node(config(source_dir))
+    await a.start()
+    b = Node(config(fresh_dir))
+    try:
+        await b.start()
+        start = time.perf_counter()  # node start-up (miner processes) is not sync time
+        await b.net.connect(a.listen_url)
+        while b.ledger.tip is None or b.ledger.tip.height < height:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+        elapsed = time.perf_counter() - start
+        wire = sum(p.bytes_received + p.bytes_sent for p in b.net.peer_infos())
+        assert b.net.stats.blocks_received == height - base, b.net.stats
+        return elapsed, wire
+    finally:
+        await b.stop()
+        await a.stop()
+
+
+async def catch_up_one(work: Path, blocks: list[Block], height: int, tag: str) -> int:
+    """Bytes a node at `height` spends to fetch block height+1 from a peer."""
+    behind = work / f"behind-{tag}"
+    ahead = work / f"ahead-{tag}"
+    await import_blocks(behind, blocks[:height])
+    shutil.copytree(behind, ahead)
+    await import_blocks(ahead, blocks[height : height + 1])
+    _, wire = await sync_from(ahead, behind, height + 1, base=height)
+    return wire
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--blocks", type=int, default=2000)
+    ap.add_argument("--txs", type=int, default=3)
+    ap.add_argument("--deep", type=int, default=10_000)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="tuichain-bench-sync-"))
+    try:
+        t0 = time.perf_counter()
+        blocks = build_chain(args.blocks, args.txs)
+        print(
+            f"built {len(blocks)} blocks with {args.txs} txs each "
+            f"in {time.perf_counter() - t0:.1f} s"
+        )
+        local_s = await import_blocks(work / "source", blocks)
+        net_s, wire = await sync_from(work / "source", work / "fresh", len(blocks))
+        # A second local import after the sync (warm caches): the faster one is the bar.
+        local_s = min(local_s, await import_blocks(work / "local-again", blocks))
+        local_rate = len(blocks) / local_s
+        print(f"local import into a fresh Ledger: {local_rate:,.0f} blocks/s (best of two)")
+        net_rate = len(blocks) / net_s
+        encoded = sum(b.size for b in blocks)
+        print(
+            f"network sync over loopback:       {net_rate:,.0f} blocks/s "
+            f"(ratio {net_rate / local_rate:.2f}, aim >= 0.5)"
+        )
+        print(
+            f"wire bytes per block: {wire / len(blocks):,.0f} against an encoded size of "
+            f"{encoded / len(blocks):,.0f} (ratio {wire / encoded:.3f}, aim <= 1.2)"
+        )
+
+        deep = build_chain(args.deep + 1, 0)
+        shallow_bytes = await catch_up_one(work, deep, 100, "100")
+        deep_bytes = await catch_up_one(work, deep, args.deep, "deep")
+        print(
+            f"catch up one block: {shallow_bytes:,} bytes at height 100, {deep_bytes:,} bytes "
+            f"at height {args.deep:,} (ratio {deep_bytes / shallow_bytes:.3f}, aim ~1)"
+        )
+        print(
+            json.dumps(
+                {
+                    "blocks": len(blocks),
+                    "txs_per_block": args.txs,
+                    "local_import_blocks_per_s": round(local_rate, 1),
+                    "sync_blocks_per_s": round(net_rate, 1),
+                    "sync_vs_local": round(net_rate / local_rate, 3),
+                    "wire_bytes_per_block": round(wire / len(blocks), 1),
+                    "encoded_bytes_per_block": round(encoded / len(blocks), 1),
+                    "wire_vs_encoded": round(wire / encoded, 3),
+                    "catch_up_bytes_h100": shallow_bytes,
+                    f"catch_up_bytes_h{args.deep}": deep_bytes,
+                    "catch_up_ratio": round(deep_bytes / shallow_bytes, 3),
+                }
+            )
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,222 @@
+"""Known peer addresses and bans, kept in peers.toml in the data directory.
+
+Ban keys. A misbehaving peer is banned by its IP address, as real nodes do,
+EXCEPT when it connects from a loopback address (127.0.0.0/8, ::1). Devnets and
+tests run every honest node on 127.0.0.1, so an IP ban there would cut a node
+off from all its honest neighbours at once. On loopback the key is the peer's
+advertised listening address ("127.0.0.1:5001"), or, for an inbound peer that
+advertised none, "node:<node id>". The price: a hostile local process can come
+back under a new port or node id; anything local can do worse anyway.
+
+Bans are persisted with the addresses so a restart does not forgive a peer.
+Both files are written atomically (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import random
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import tomli_w
+
+log = logging.getLogger(__name__)
+
+PEERS_FILE = "peers.toml"
+MAX_ADDRESSES = 1000
+MAX_BANS = 10_000
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def normalize_url(text: str) -> str:
+    """A peer's base URL as 'http://host:port', or ValueError saying what is wrong."""
+    text = text.strip()
+    if "://" not in text:
+        text = "http://" + text
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"not a peer URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("a peer URL starts with http:// or https://")
+    host = (parts.hostname or "").lower()
+    if not host or len(text) > 200:
+        raise ValueError("a peer URL needs a host name")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError("a peer URL is just scheme, host and port")
+    if port is None:
+        port = 443 if parts.scheme == "https" else 80
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}:{port}"
+
+
+def url_host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return (parts.hostname or ""), (parts.port or 80)
+
+
+def ban_key(ip: str | None, listen_url: str | None, node_id: str | None) -> str:
+    """The key a peer is banned under (see the module docstring)."""
+    if ip and not is_loopback(ip):
+        return ip
+    if listen_url:
+        try:
+            host, port = url_host_port(normalize_url(listen_url))
+            return f"{host}:{port}"
+        except ValueError:
+            pass
+    return f"node:{node_id}" if node_id else f"ip:{ip}"
+
+
+def url_ban_key(url: str) -> str | None:
+    """The ban key of a URL we are about to dial, when it can be known before connecting."""
+    host, port = url_host_port(url)
+    if is_loopback(host):
+        return f"{host}:{port}"
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return host
+    except ValueError:
+        return None  # a name: checked again with the IP once connected
+
+
+@dataclass(frozen=True)
+class BanInfo:
+    key: str
+    until: float
+    reason: str
+
+
+@dataclass
+class AddrEntry:
+    url: str
+    last_seen: float
+    source: str = ""
+
+
+class AddressBook:
+    """Addresses learned from config, addr gossip and connections; bans with expiry."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / PEERS_FILE
+        self.entries: dict[str, AddrEntry] = {}
+        self.bans: dict[str, BanInfo] = {}
+        self.dirty = False
+
+    # ---- persistence (blocking: call through asyncio.to_thread) -------------
+    def load(self) -> None:
+        if not self.path.exists():
+            return
+        try:
+            with self.path.open("rb") as f:
+                data = tomllib.load(f)
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            log.warning("ignoring unreadable %s: %s", self.path, exc)
+            return
+        for row in data.get("addresses", []):
+            try:
+                url = normalize_url(str(row["url"]))
+                self.entries[url] = AddrEntry(
+                    url, float(row.get("last_seen", 0)), str(row.get("source", ""))
+                )
+            except (KeyError, TypeError, ValueError):
+                continue
+        now = time.time()
+        for row in data.get("bans", []):
+            try:
+                ban = BanInfo(str(row["key"]), float(row["until"]), str(row.get("reason", "")))
+            except (KeyError, TypeError, ValueError):
+                continue
+            if ban.until > now:
+                self.bans[ban.key] = ban
+
+    def save(self) -> None:
+        data = {
+            "addresses": [
+                {"url": e.url, "last_seen": e.last_seen, "source": e.source}
+                for e in self.entries.values()
+            ],
+            "bans": [
+                {"key": b.key, "until": b.until, "reason": b.reason} for b in self.bans.values()
+            ],
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_bytes(tomli_w.dumps(data).encode())
+        os.replace(tmp, self.path)
+        self.dirty = False
+
+    # ---- addresses -------------------------------------------------------------
+    def add(self, url: str, source: str, seen: float | None = None) -> bool:
+        """Remember a URL (normalized); True when it was new."""
+        try:
+            url = normalize_url(url)
+        except ValueError:
+            return False
+        now = time.time() if seen is None else seen
+        entry = self.entries.get(url)
+        if entry is not None:
+            entry.last_seen = max(entry.last_seen, now)
+            self.dirty = True
+            return False
+        if len(self.entries) >= MAX_ADDRESSES:
+            oldest = min(self.entries.values(), key=lambda e: e.last_seen)
+            del self.entries[oldest.url]
+        self.entries[url] = AddrEntry(url, now, source)
+        self.dirty = True
+        return True
+
+    def urls(self) -> list[str]:
+        return sorted(self.entries, key=lambda u: -self.entries[u].last_seen)
+
+    def sample(self, n: int) -> list[str]:
+        urls = self.urls()
+        return urls[:n] if len(urls) <= n else random.sample(urls, n)
+
+    # ---- bans ----------------------------------------------------------------
+    def ban(self, key: str, seconds: float, reason: str) -> BanInfo:
+        info = BanInfo(key, time.time() + seconds, reason)
+        self.bans[key] = info
+        if len(self.bans) > MAX_BANS:
+            first = min(self.bans.values(), key=lambda b: b.until)
+            del self.bans[first.key]
+        self.dirty = True
+        return info
+
+    def unban(self, key: str) -> bool:
+        found = self.bans.pop(key, None) is not None
+        self.dirty = self.dirty or found
+        return found
+
+    def banned(self, key: str | None) -> BanInfo | None:
+        if key is None:
+            return None
+        info = self.bans.get(key)
+        if info is not None and info.until <= time.time():
+            del self.bans[key]
+            self.dirty = True
+            return None
+        return info
+
+    def ban_list(self) -> list[BanInfo]:
+        now = time.time()
+        for key in [k for k, b in self.bans.items() if b.until <= now]:
+            del self.bans[key]
+            self.dirty = True
+        return sorted(self.bans.values(), key=lambda b: b.until)

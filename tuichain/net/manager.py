@@ -1,0 +1,428 @@
+"""Peer connections: dialing and accepting, the handshake, scores and bans, outbound upkeep.
+
+The manager owns the connections; gossip and sync live in `sync.SyncEngine`.
+Ban keys follow `addrbook` (IP address, or the advertised listening address
+on loopback so that local honest nodes are never banned together).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
+
+from ..core.errors import DecodeError
+from ..core.events import PeersChanged
+from ..core.genesis import genesis_block
+from .addrbook import AddressBook, BanInfo, is_loopback, normalize_url, url_ban_key
+from .handshake import Refused, run_handshake
+from .peer import Peer, PeerInfo
+from .protocol import (
+    PROTOCOL_VERSION,
+    Cmd,
+    ProtocolError,
+    Version,
+    decode_addr,
+    decode_nonce,
+    decode_reject,
+    encode_addr,
+    encode_nonce,
+    max_frame,
+    split,
+)
+from .sync import NetStats, SyncEngine
+
+if TYPE_CHECKING:
+    from ..node import Node
+
+__all__ = ["BanInfo", "PeerError", "PeerInfo", "PeerManager"]
+
+log = logging.getLogger(__name__)
+
+HANDSHAKE_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 10.0
+MAX_INBOUND = 32
+BAN_SECONDS = 86_400.0
+BAN_SCORE = 100
+PING_INTERVAL = 20.0
+IDLE_TIMEOUT = 90.0
+TICK = 0.5
+MAX_BACKOFF = 300.0
+
+
+class PeerError(Exception):
+    """A connection that could not be made, with a reason a person can read."""
+
+
+class PeerManager:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.params = node.params
+        self.book = AddressBook(node.config.data_dir)
+        self.sync = SyncEngine(self)
+        self._peers: dict[str, Peer] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._own_session = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._dialing: set[str] = set()
+        self._backoff: dict[str, tuple[int, float]] = {}
+        self._unsubscribe: Any = None
+        self._running = False
+
+    # ---- lifetime ------------------------------------------------------------
+    def bind_session(self, session: aiohttp.ClientSession) -> None:
+        """The server's cleanup context hands over the one shared client session."""
+        self._session = session
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.book.load)
+        self._unsubscribe = self.node.events.subscribe(self.sync.on_event)
+        self._running = True
+        self.spawn(self._upkeep())
+
+    async def stop(self) -> None:
+        if not self._running:
+            return
+        self._running = False
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(
+            *[p.close() for p in list(self._peers.values())], return_exceptions=True
+        )
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._peers.clear()
+        if self.book.dirty:
+            await asyncio.to_thread(self.book.save)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        if not self._running:
+            coro.close()
+            return
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("network task failed", exc_info=task.exception())
+
+    # ---- queries -------------------------------------------------------------
+    @property
+    def stats(self) -> NetStats:
+        return self.sync.stats
+
+    @property
+    def syncing(self) -> bool:
+        return self.sync.syncing
+
+    def peer(self, peer_id: str) -> Peer | None:
+        return self._peers.get(peer_id)
+
+    def ready_peers(self) -> list[Peer]:
+        return [p for p in self._peers.values() if p.ready]
+
+    def peer_infos(self) -> list[PeerInfo]:
+        return [p.info() for p in self.ready_peers()]
+
+    def ban_list(self) -> list[BanInfo]:
+        return self.book.ban_list()
+
+    # ---- bans and misbehaviour -------------------------------------------------
+    def ban(self, key: str, seconds: float = BAN_SECONDS, reason: str = "manual") -> None:
+        self.book.ban(key, seconds, reason)
+        for p in list(self._peers.values()):
+            if p.ban_key == key:
+                self.spawn(self._drop(p, "banned"))
+        log.warning("banned %s for %.0f s: %s", key, seconds, reason)
+        self._changed(f"banned {key}: {reason}")
+
+    def unban(self, key: str) -> None:
+        if self.book.unban(key):
+            self._changed(f"unbanned {key}")
+
+    async def misbehave(self, peer: Peer, points: int, reason: str) -> None:
+        if points <= 0 or peer.closed:
+            return
+        peer.score += points
+        log.info("%s misbehaved (+%d = %d): %s", peer.label, points, peer.score, reason)
+        if peer.score >= BAN_SCORE:
+            self.ban(peer.ban_key, BAN_SECONDS, reason)
+
+    # ---- dialing ----------------------------------------------------------------
+    async def connect(self, url: str) -> PeerInfo:
+        try:
+            url = normalize_url(url)
+        except ValueError as exc:
+            raise PeerError(str(exc)) from None
+        if url == normalize_url(self.node.listen_url):
+            raise PeerError(f"{url} is this node itself")
+        if any(p.url == url for p in self._peers.values()) or url in self._dialing:
+            raise PeerError(f"already connected to {url}")
+        ban = self.book.banned(url_ban_key(url))
+        if ban is not None:
+            raise PeerError(f"{url} is banned: {ban.reason}")
+        if self._session is None or self._session.closed:
+            raise PeerError("the network is not running")
+        self._dialing.add(url)
+        try:
+            ws = await self._session.ws_connect(
+                url + "/p2p",
+                max_msg_size=max_frame(self.params),
+                autoping=True,
+                timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
+            )
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            self._dialing.discard(url)
+            raise PeerError(f"cannot reach {url}: {exc or type(exc).__name__}") from None
+        peername = ws.get_extra_info("peername")
+        peer = Peer(ws, "out", peername[0] if peername else None, url)
+        try:
+            await self._handshake(peer)
+        except Refused as exc:
+            raise PeerError(f"{url} refused the connection: {exc.reason}") from None
+        finally:
+            self._dialing.discard(url)
+        self.book.add(url, "connected")
+        self._register(peer)
+        self.spawn(self._serve(peer))
+        return peer.info()
+
+    async def disconnect(self, peer_id: str) -> None:
+        peer = self._peers.get(peer_id)
+        if peer is not None:
+            await self._drop(peer, "disconnected by user")
+
+    async def sync_now(self) -> int:
+        """'Resolve conflicts': ask every peer for headers beyond our locator now."""
+        peers = self.ready_peers()
+        for p in peers:
+            p.headers_requested_at = None
+            await self.sync.request_headers(p)
+        return len(peers)
+
+    # ---- the /p2p websocket -------------------------------------------------------
+    async def handle_ws(self, request: web.Request) -> web.StreamResponse:
+        ip = request.remote
+        if ip and not is_loopback(ip) and self.book.banned(ip) is not None:
+            raise web.HTTPForbidden(reason="banned")
+        ws = web.WebSocketResponse(
+            max_msg_size=max_frame(self.params), compress=False, autoping=True
+        )
+        await ws.prepare(request)
+        peer = Peer(ws, "in", ip, None)
+        inbound = sum(1 for p in self._peers.values() if p.direction == "in")
+        try:
+            if not self._running:
+                raise Refused("shutting-down", "the node is shutting down")
+            if inbound >= MAX_INBOUND:
+                raise Refused("too-many", "too many inbound connections")
+            await self._handshake(peer)
+        except (Refused, PeerError) as exc:
+            log.info("refused inbound %s: %s", ip, exc)
+            await peer.close()
+            return ws
+        self._register(peer)
+        await self._serve(peer)
+        return ws
+
+    # ---- handshake (net/handshake.py) ----------------------------------------------
+    def _version(self) -> Version:
+        tip = self.node.ledger.tip
+        assert tip is not None
+        return Version(
+            self.params.name,
+            self.params.network_id,
+            genesis_block(self.params).hash,
+            PROTOCOL_VERSION,
+            self.node.node_id,
+            self.node.listen_url,
+            tip.height,
+            tip.chainwork,
+        )
+
+    def _check_version(self, peer: Peer, v: Version) -> None:
+        if v.network_id != self.params.network_id:
+            raise Refused(
+                "wrong-network",
+                f"peer is on network {v.network!r}, this node on {self.params.name!r}",
+            )
+        if v.genesis != genesis_block(self.params).hash:
+            raise Refused("wrong-genesis", "peer has a different genesis block")
+        if v.protocol != PROTOCOL_VERSION:
+            raise Refused(
+                "wrong-protocol", f"peer speaks protocol {v.protocol}, this node {PROTOCOL_VERSION}"
+            )
+        if v.node_id == self.node.node_id:
+            raise Refused("self-connection", "that is this node itself")
+        ban = self.book.banned(peer.ban_key)
+        if ban is not None:
+            raise Refused("banned", f"banned: {ban.reason}")
+        if any(p.node_id == v.node_id for p in self._peers.values()):
+            raise Refused("duplicate", "already connected to that node")
+
+    async def _handshake(self, peer: Peer) -> None:
+        await run_handshake(peer, self.params, self._version(), self._check_version)
+        if any(p.node_id == peer.node_id for p in self._peers.values()):
+            await peer.close()
+            raise Refused("duplicate", "already connected to that node")
+
+    # ---- a connected peer -----------------------------------------------------------
+    def _register(self, peer: Peer) -> None:
+        peer.ready = True
+        peer.start()
+        self._peers[peer.peer_id] = peer
+        if peer.url:
+            self.book.add(peer.url, "peer")
+        log.info(
+            "connected %s (%s, node %s, height %d)",
+            peer.label,
+            peer.direction,
+            peer.node_id,
+            peer.height,
+        )
+        self._changed(f"connected {peer.url or peer.ip}")
+        peer.send(encode_addr(self.book.sample(100)))
+        self._ping(peer)
+
+    async def _serve(self, peer: Peer) -> None:
+        try:
+            await self.sync.peer_ready(peer)
+            await self._read_loop(peer)
+        except (TimeoutError, ConnectionError, RuntimeError) as exc:
+            log.info("%s: connection lost: %s", peer.label, exc)
+        finally:
+            await self._drop(peer, "connection closed")
+
+    async def _read_loop(self, peer: Peer) -> None:
+        async for msg in peer.ws:
+            if msg.type == WSMsgType.BINARY:
+                peer.count_received(len(msg.data))
+                self.stats.messages_received += 1
+                self.stats.bytes_received += len(msg.data)
+                await self._on_message(peer, msg.data)
+            elif msg.type == WSMsgType.TEXT:
+                await self.misbehave(peer, 20, "text frame on a binary protocol")
+            elif msg.type == WSMsgType.ERROR:
+                if isinstance(msg.data, WebSocketError):
+                    big = msg.data.code == WSCloseCode.MESSAGE_TOO_BIG
+                    await self.misbehave(
+                        peer, BAN_SCORE if big else 50, f"websocket protocol error: {msg.data}"
+                    )
+                break
+            if peer.closed:
+                break
+
+    async def _on_message(self, peer: Peer, data: bytes) -> None:
+        try:
+            cmd, payload = split(data, self.params)
+            if not self.sync.solicited(peer, cmd, payload) and not peer.bucket.take():
+                await self.misbehave(peer, 1, "message flood")
+                return
+            if self.sync.handles(cmd):
+                await self.sync.handle(peer, cmd, payload)
+            else:
+                await self._on_control(peer, cmd, payload)
+        except ProtocolError as exc:
+            await self.misbehave(peer, exc.penalty, exc.reason)
+        except (DecodeError, ValueError) as exc:
+            await self.misbehave(peer, 20, f"malformed message: {exc}")
+
+    async def _on_control(self, peer: Peer, cmd: Cmd, payload: bytes) -> None:
+        if cmd == Cmd.PING:
+            peer.send(encode_nonce(Cmd.PONG, decode_nonce(payload)))
+        elif cmd == Cmd.PONG:
+            if decode_nonce(payload) == peer.ping_nonce:
+                peer.latency_ms = (time.monotonic() - peer.ping_sent) * 1000
+                peer.ping_nonce = None
+        elif cmd == Cmd.ADDR:
+            own = normalize_url(self.node.listen_url)
+            for url in decode_addr(payload):
+                if url != own:
+                    self.book.add(url, f"addr from {peer.peer_id}")
+        elif cmd == Cmd.GETADDR:
+            peer.send(encode_addr(self.book.sample(100)))
+        elif cmd == Cmd.REJECT:
+            code, reason = decode_reject(payload)
+            log.info("%s rejected something: %s (%s)", peer.label, reason, code)
+        else:  # version/verack again after the handshake
+            raise ProtocolError(f"unexpected {cmd.name.lower()} after the handshake")
+
+    def _ping(self, peer: Peer) -> None:
+        peer.ping_nonce = random.getrandbits(64)
+        peer.ping_sent = time.monotonic()
+        peer.send(encode_nonce(Cmd.PING, peer.ping_nonce))
+
+    async def _drop(self, peer: Peer, why: str) -> None:
+        if self._peers.pop(peer.peer_id, None) is None:
+            await peer.close()
+            return
+        peer.ready = False
+        await peer.close()
+        self.sync.peer_gone(peer)
+        log.info("disconnected %s: %s", peer.label, why)
+        self._changed(f"disconnected {peer.url or peer.ip}: {why}")
+
+    def _changed(self, detail: str) -> None:
+        self.node.events.publish(PeersChanged(len(self.ready_peers()), detail))
+
+    # ---- upkeep: timeouts, pings, outbound connections, saving ------------------------
+    async def _upkeep(self) -> None:
+        last_dial = 0.0
+        while self._running:
+            now = time.monotonic()
+            self.sync.tick()
+            for p in self.ready_peers():
+                if now - p.last_message > IDLE_TIMEOUT:
+                    self.spawn(self._drop(p, "idle"))
+                elif p.ping_nonce is None and now - p.ping_sent > PING_INTERVAL:
+                    self._ping(p)
+            if now - last_dial >= 2.0:
+                last_dial = now
+                self._dial_more(now)
+            if self.book.dirty:
+                await asyncio.to_thread(self.book.save)
+            await asyncio.sleep(TICK)
+
+    def _dial_more(self, now: float) -> None:
+        connected = {p.url for p in self._peers.values()}
+        own = normalize_url(self.node.listen_url)
+        pinned = []
+        for u in self.node.config.peers:
+            with contextlib.suppress(ValueError):
+                pinned.append(normalize_url(u))
+        outbound = sum(1 for p in self._peers.values() if p.direction == "out")
+        outbound += len(self._dialing)
+        choices = pinned + [u for u in self.book.urls() if u not in pinned]
+        for url in choices:
+            if url in connected or url in self._dialing or url == own:
+                continue
+            if url not in pinned and outbound >= self.node.config.target_outbound:
+                break
+            if self._backoff.get(url, (0, 0.0))[1] > now:
+                continue
+            if self.book.banned(url_ban_key(url)) is not None:
+                continue
+            outbound += 1
+            self._dialing.add(url)
+            self.spawn(self._dial(url))
+
+    async def _dial(self, url: str) -> None:
+        self._dialing.discard(url)  # connect() re-adds it while dialing
+        try:
+            await self.connect(url)
+            self._backoff.pop(url, None)
+        except PeerError as exc:
+            failures = self._backoff.get(url, (0, 0.0))[0] + 1
+            delay = min(MAX_BACKOFF, 2.0**failures) * random.uniform(0.8, 1.2)
+            self._backoff[url] = (failures, time.monotonic() + delay)
+            log.info("%s (retry in %.0f s)", exc, delay)

@@ -1,0 +1,210 @@
+"""One peer connection: its websocket, an outgoing queue, counters, score and rate limit.
+
+Sends never wait on the peer: frames go into a queue drained by a writer task,
+so a slow peer cannot stall gossip to the others; a peer that lets too much
+pile up is dropped. Announcements are coalesced: a burst of new objects goes
+out as one `inv` rather than one message each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from aiohttp import ClientWebSocketResponse, web
+
+from .addrbook import ban_key
+from .protocol import MAX_INV, Cmd, InvType, Version, encode_inv
+
+log = logging.getLogger(__name__)
+
+MAX_QUEUED_BYTES = 32 * 1024 * 1024
+KNOWN_INVENTORY = 50_000
+INV_INTERVAL = 0.01  # seconds between coalesced announcements to one peer
+BUCKET_CAPACITY = 500.0  # messages a peer may send in a burst
+BUCKET_RATE = 200.0  # messages per second sustained
+
+WebSocket = web.WebSocketResponse | ClientWebSocketResponse
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class PeerInfo:
+    peer_id: str
+    url: str | None
+    direction: str
+    node_id: str
+    height: int
+    chainwork: int
+    latency_ms: float | None
+    score: int
+    connected_since: float
+    bytes_sent: int
+    bytes_received: int
+
+
+def wire_size(payload_len: int, masked: bool) -> int:
+    """Bytes a websocket binary frame of this payload takes on the wire."""
+    header = 2 if payload_len < 126 else 4 if payload_len < 65536 else 10
+    return payload_len + header + (4 if masked else 0)
+
+
+class TokenBucket:
+    def __init__(self, capacity: float, rate: float) -> None:
+        self.capacity = capacity
+        self.rate = rate
+        self.tokens = capacity
+        self.stamp = time.monotonic()
+
+    def take(self, n: float = 1.0) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < n:
+            return False
+        self.tokens -= n
+        return True
+
+
+class Peer:
+    def __init__(
+        self, ws: WebSocket, direction: str, ip: str | None, dialed_url: str | None
+    ) -> None:
+        self.peer_id = f"p{next(_ids)}"
+        self.ws = ws
+        self.direction = direction
+        self.ip = ip
+        self.url = dialed_url  # replaced by the advertised listening URL after handshake
+        self.version: Version | None = None
+        self.node_id = ""
+        self.height = 0
+        self.chainwork = 0
+        self.score = 0
+        self.latency_ms: float | None = None
+        self.connected_since = time.time()
+        self.last_message = time.monotonic()
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.messages_sent = 0
+        self.messages_received = 0
+        self.bucket = TokenBucket(BUCKET_CAPACITY, BUCKET_RATE)
+        self.known: OrderedDict[bytes, None] = OrderedDict()
+        self.blocks_inflight: set[bytes] = set()
+        self.headers_requested_at: float | None = None
+        self.headers_again = False
+        self.ping_nonce: int | None = None
+        self.ping_sent = 0.0
+        self.ready = False
+        self.closed = False
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._queued = 0
+        self._pending_inv: list[tuple[InvType, bytes]] = []
+        self._inv_event = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ---- identity ---------------------------------------------------------
+    @property
+    def ban_key(self) -> str:
+        return ban_key(self.ip, self.url, self.node_id or None)
+
+    @property
+    def label(self) -> str:
+        return f"{self.peer_id} {self.url or self.ip or '?'}"
+
+    def info(self) -> PeerInfo:
+        return PeerInfo(
+            self.peer_id,
+            self.url,
+            self.direction,
+            self.node_id,
+            self.height,
+            self.chainwork,
+            self.latency_ms,
+            self.score,
+            self.connected_since,
+            self.bytes_sent,
+            self.bytes_received,
+        )
+
+    # ---- inventory this peer is known to have ---------------------------------
+    def learn(self, h: bytes) -> None:
+        self.known[h] = None
+        self.known.move_to_end(h)
+        if len(self.known) > KNOWN_INVENTORY:
+            self.known.popitem(last=False)
+
+    def knows(self, h: bytes) -> bool:
+        return h in self.known
+
+    # ---- sending ------------------------------------------------------------
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._write_loop()),
+            asyncio.create_task(self._inv_loop()),
+        ]
+
+    def send(self, data: bytes) -> None:
+        if self.closed:
+            return
+        self._queued += len(data)
+        if self._queued > MAX_QUEUED_BYTES:
+            log.warning("%s is not reading; dropping it", self.label)
+            self.closed = True
+            asyncio.ensure_future(self.ws.close())
+            return
+        self._queue.put_nowait(data)
+
+    def announce(self, kind: InvType, h: bytes) -> None:
+        if self.closed or self.knows(h):
+            return
+        self.learn(h)
+        self._pending_inv.append((kind, h))
+        self._inv_event.set()
+
+    async def _write_loop(self) -> None:
+        masked = self.direction == "out"
+        while True:
+            data = await self._queue.get()
+            if data is None:
+                return
+            self._queued -= len(data)
+            try:
+                await self.ws.send_bytes(data)
+            except (ConnectionError, RuntimeError):
+                self.closed = True
+                return
+            self.bytes_sent += wire_size(len(data), masked)
+            self.messages_sent += 1
+
+    async def _inv_loop(self) -> None:
+        while True:
+            await self._inv_event.wait()
+            self._inv_event.clear()
+            items, self._pending_inv = self._pending_inv, []
+            for i in range(0, len(items), MAX_INV):
+                self.send(encode_inv(Cmd.INV, items[i : i + MAX_INV]))
+            await asyncio.sleep(INV_INTERVAL)
+
+    def count_received(self, size: int) -> None:
+        self.bytes_received += wire_size(size, self.direction == "in")
+        self.messages_received += 1
+        self.last_message = time.monotonic()
+
+    async def close(self) -> None:
+        """Flush what is queued (briefly), then close the websocket."""
+        self.closed = True
+        self._queue.put_nowait(None)
+        if self._tasks:
+            writer, inv = self._tasks
+            inv.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(writer, 1.0)
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await inv
+        with contextlib.suppress(Exception):
+            await self.ws.close()

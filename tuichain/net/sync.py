@@ -1,0 +1,434 @@
+"""Gossip and sync: announcements, requests in flight, headers-first download.
+
+Every object the ledger accepts is announced (`inv`) once to each peer not
+known to have it. A node asks (`getdata`) only for what it lacks and what is
+not already requested from another peer, so each body crosses each link at
+most once; a request that times out or whose peer leaves is asked elsewhere.
+Blocks are found through headers: an unknown block hash leads to
+`getheaders`, accepted headers (proof of work checked by the ledger) lead to
+body requests in a window per peer, lowest height first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..core.block import Block
+from ..core.errors import DecodeError, ValidationError
+from ..core.events import NewTip, TxAccepted
+from ..core.hashing import sha256d
+from ..core.ledger import Ledger
+from ..core.store import HEADER_ONLY
+from ..core.tx import Transaction
+from .peer import Peer
+from .protocol import (
+    MAX_HEADERS,
+    Cmd,
+    InvType,
+    ProtocolError,
+    decode_getheaders,
+    decode_headers,
+    decode_inv,
+    encode_getheaders,
+    encode_headers,
+    encode_inv,
+    frame,
+)
+
+if TYPE_CHECKING:
+    from .manager import PeerManager
+
+log = logging.getLogger(__name__)
+
+TX_TIMEOUT = 10.0
+BLOCK_TIMEOUT = 20.0
+HEADERS_TIMEOUT = 30.0
+BLOCK_WINDOW = 64  # block bodies in flight per peer
+BIG_PAYLOAD = 64 * 1024  # decode larger blocks off the loop
+
+# Rejections that say nothing bad about the sender: races between mempools and
+# tips, and clock skew. Anything else is invalid data and costs score.
+HARMLESS_TX = {
+    "duplicate",
+    "bad-nonce",
+    "insufficient-funds",
+    "replacement-fee-too-low",
+    "mempool-full",
+}
+HARMLESS_BLOCK = {"time-too-new"}
+TX_PENALTY = 50
+BLOCK_PENALTY = 100
+
+
+@dataclass
+class NetStats:
+    """Counters the tests and benchmarks read: bodies received must match bodies needed."""
+
+    blocks_received: int = 0
+    txs_received: int = 0
+    blocks_sent: int = 0
+    txs_sent: int = 0
+    duplicate_blocks: int = 0
+    duplicate_txs: int = 0
+    headers_received: int = 0
+    messages_received: int = 0
+    bytes_received: int = 0
+
+
+@dataclass
+class Request:
+    peer_id: str
+    deadline: float
+
+
+class SyncEngine:
+    def __init__(self, manager: PeerManager) -> None:
+        self.m = manager
+        self.stats = NetStats()
+        self.tx_inflight: dict[bytes, Request] = {}
+        self.tx_announcers: dict[bytes, list[str]] = {}
+        self.block_inflight: dict[bytes, Request] = {}
+        self.recent_rejects: OrderedDict[bytes, None] = OrderedDict()
+        self.best_header_work = 0
+        self._fetching = False
+        self._fetch_again = False
+        self._handlers = {
+            Cmd.INV: self._on_inv,
+            Cmd.GETDATA: self._on_getdata,
+            Cmd.NOTFOUND: self._on_notfound,
+            Cmd.TX: self._on_tx,
+            Cmd.BLOCK: self._on_block,
+            Cmd.GETHEADERS: self._on_getheaders,
+            Cmd.HEADERS: self._on_headers,
+        }
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.m.node.ledger
+
+    @property
+    def syncing(self) -> bool:
+        tip = self.ledger.tip
+        return (
+            bool(self.block_inflight)
+            or self.best_header_work > (tip.chainwork if tip else 0)
+            or any(p.headers_requested_at is not None for p in self.m.ready_peers())
+        )
+
+    def handles(self, cmd: Cmd) -> bool:
+        return cmd in self._handlers
+
+    def solicited(self, peer: Peer, cmd: Cmd, payload: bytes) -> bool:
+        """Answers to our own requests do not count against a peer's rate limit."""
+        if cmd == Cmd.HEADERS:
+            return peer.headers_requested_at is not None
+        if cmd == Cmd.NOTFOUND:
+            return bool(peer.blocks_inflight) or any(
+                r.peer_id == peer.peer_id for r in self.tx_inflight.values()
+            )
+        if cmd == Cmd.BLOCK and len(payload) >= 80:
+            return sha256d(payload[:80]) in peer.blocks_inflight
+        if cmd == Cmd.TX:
+            req = self.tx_inflight.get(sha256d(payload))
+            return req is not None and req.peer_id == peer.peer_id
+        return False
+
+    async def handle(self, peer: Peer, cmd: Cmd, payload: bytes) -> None:
+        await self._handlers[cmd](peer, payload)
+
+    # ---- the ledger's news, announced to peers ---------------------------------
+    def on_event(self, event: object) -> None:
+        if isinstance(event, TxAccepted):
+            for p in self.m.ready_peers():
+                if p.peer_id != event.source:
+                    p.announce(InvType.TX, event.txid)
+        elif isinstance(event, NewTip):
+            self.recent_rejects.clear()  # a new tip can make a rejected tx valid
+            for p in self.m.ready_peers():
+                if p.knows(event.hash) and event.chainwork > p.chainwork:
+                    p.height, p.chainwork = event.height, event.chainwork  # it sent us this
+                p.announce(InvType.BLOCK, event.hash)
+
+    # ---- peer lifecycle ------------------------------------------------------------
+    async def peer_ready(self, peer: Peer) -> None:
+        tip = self.ledger.tip
+        if tip is not None and peer.chainwork > tip.chainwork:
+            await self.request_headers(peer)
+
+    def peer_gone(self, peer: Peer) -> None:
+        for txid, req in list(self.tx_inflight.items()):
+            if req.peer_id == peer.peer_id:
+                del self.tx_inflight[txid]
+                self._retry_tx(txid)
+        for h in peer.blocks_inflight:
+            self.block_inflight.pop(h, None)
+        if peer.blocks_inflight:
+            peer.blocks_inflight.clear()
+            self.m.spawn(self.fetch_blocks())
+
+    async def request_headers(self, peer: Peer, after: bytes | None = None) -> None:
+        """One getheaders in flight per peer; asks again afterwards if more was announced."""
+        if peer.headers_requested_at is not None and after is None:
+            peer.headers_again = True
+            return
+        locator = await self.ledger.locator()
+        if after is not None:
+            locator = [after, *locator]
+        peer.headers_requested_at = time.monotonic()
+        peer.send(encode_getheaders(locator))
+
+    def tick(self) -> None:
+        """Expire stalled requests and ask elsewhere."""
+        now = time.monotonic()
+        for txid, req in list(self.tx_inflight.items()):
+            if req.deadline < now:
+                del self.tx_inflight[txid]
+                self._retry_tx(txid)
+        stalled = False
+        for h, req in list(self.block_inflight.items()):
+            if req.deadline < now:
+                del self.block_inflight[h]
+                peer = self.m.peer(req.peer_id)
+                if peer is not None:
+                    peer.blocks_inflight.discard(h)
+                    peer.known.pop(h, None)  # do not ask it for this block again soon
+                stalled = True
+        for p in self.m.ready_peers():
+            asked = p.headers_requested_at
+            if asked is not None and asked + HEADERS_TIMEOUT < now:
+                p.headers_requested_at = None
+        if stalled or (not self.block_inflight and self.syncing):
+            self.m.spawn(self.fetch_blocks())
+
+    def _retry_tx(self, txid: bytes) -> None:
+        announcers = self.tx_announcers.get(txid, [])
+        while announcers:
+            peer = self.m.peer(announcers.pop(0))
+            if peer is not None and peer.ready and not peer.closed:
+                self.tx_inflight[txid] = Request(peer.peer_id, time.monotonic() + TX_TIMEOUT)
+                peer.send(encode_inv(Cmd.GETDATA, [(InvType.TX, txid)]))
+                return
+        self.tx_announcers.pop(txid, None)
+
+    # ---- announcements and requests ----------------------------------------------
+    async def _on_inv(self, peer: Peer, payload: bytes) -> None:
+        want: list[tuple[InvType, bytes]] = []
+        unknown_block = False
+        for kind, h in decode_inv(payload):
+            peer.learn(h)
+            if kind == InvType.TX:
+                if h in self.recent_rejects or self._note_inflight_tx(peer, h):
+                    continue
+                if await self.ledger.has_tx(h) or self._note_inflight_tx(peer, h):
+                    continue
+                self.tx_inflight[h] = Request(peer.peer_id, time.monotonic() + TX_TIMEOUT)
+                want.append((kind, h))
+                continue
+            entry = await self.ledger.get_header(h)
+            if entry is None:
+                unknown_block = True
+                continue
+            if entry.chainwork > peer.chainwork:
+                peer.height, peer.chainwork = entry.height, entry.chainwork
+            if entry.status == HEADER_ONLY and h not in self.block_inflight:
+                self._track_block(peer, h)
+                want.append((kind, h))
+        if want:
+            peer.send(encode_inv(Cmd.GETDATA, want))
+        if unknown_block:
+            await self.request_headers(peer)
+
+    def _note_inflight_tx(self, peer: Peer, txid: bytes) -> bool:
+        req = self.tx_inflight.get(txid)
+        if req is None:
+            return False
+        if req.peer_id != peer.peer_id:
+            self.tx_announcers.setdefault(txid, []).append(peer.peer_id)
+        return True
+
+    def _track_block(self, peer: Peer, h: bytes) -> None:
+        self.block_inflight[h] = Request(peer.peer_id, time.monotonic() + BLOCK_TIMEOUT)
+        peer.blocks_inflight.add(h)
+
+    async def _on_getdata(self, peer: Peer, payload: bytes) -> None:
+        missing: list[tuple[InvType, bytes]] = []
+        for kind, h in decode_inv(payload):
+            if kind == InvType.TX:
+                tx = await self.ledger.mempool_tx(h)
+                if tx is None:
+                    missing.append((kind, h))
+                    continue
+                peer.send(frame(Cmd.TX, tx.encoded))
+                self.stats.txs_sent += 1
+            else:
+                data = await self.ledger.get_block_data(h)
+                if data is None:
+                    missing.append((kind, h))
+                    continue
+                peer.send(frame(Cmd.BLOCK, data))
+                self.stats.blocks_sent += 1
+            peer.learn(h)
+        if missing:
+            peer.send(encode_inv(Cmd.NOTFOUND, missing))
+
+    async def _on_notfound(self, peer: Peer, payload: bytes) -> None:
+        blocks = False
+        for kind, h in decode_inv(payload):
+            peer.known.pop(h, None)
+            if kind == InvType.TX:
+                req = self.tx_inflight.get(h)
+                if req is not None and req.peer_id == peer.peer_id:
+                    del self.tx_inflight[h]
+                    self._retry_tx(h)
+            elif h in peer.blocks_inflight:
+                peer.blocks_inflight.discard(h)
+                self.block_inflight.pop(h, None)
+                blocks = True
+        if blocks:
+            await self.fetch_blocks()
+
+    # ---- bodies -----------------------------------------------------------------
+    async def _on_tx(self, peer: Peer, payload: bytes) -> None:
+        try:
+            tx = Transaction.decode(payload)
+        except DecodeError as exc:
+            raise ProtocolError(f"malformed transaction: {exc.reason}") from None
+        txid = tx.txid
+        self.stats.txs_received += 1
+        peer.learn(txid)
+        try:
+            await self.ledger.submit_tx(tx, source=peer.peer_id)
+        except ValidationError as exc:
+            if exc.code == "duplicate":
+                self.stats.duplicate_txs += 1
+            if exc.code not in HARMLESS_TX:
+                self._remember_reject(txid)
+                await self.m.misbehave(peer, TX_PENALTY, f"invalid transaction: {exc.reason}")
+        finally:
+            req = self.tx_inflight.get(txid)
+            if req is not None and req.peer_id == peer.peer_id:
+                del self.tx_inflight[txid]
+            self.tx_announcers.pop(txid, None)
+
+    def _remember_reject(self, txid: bytes) -> None:
+        self.recent_rejects[txid] = None
+        if len(self.recent_rejects) > 10_000:
+            self.recent_rejects.popitem(last=False)
+
+    async def _on_block(self, peer: Peer, payload: bytes) -> None:
+        try:
+            if len(payload) > BIG_PAYLOAD:
+                block = await asyncio.to_thread(Block.decode, payload)
+            else:
+                block = Block.decode(payload)
+        except DecodeError as exc:
+            raise ProtocolError(f"malformed block: {exc.reason}", 50) from None
+        h = block.hash
+        self.stats.blocks_received += 1
+        peer.learn(h)
+        try:
+            result = await self.ledger.submit_block(block, source=peer.peer_id)
+        finally:
+            req = self.block_inflight.get(h)
+            if req is not None and req.peer_id == peer.peer_id:
+                del self.block_inflight[h]
+            peer.blocks_inflight.discard(h)
+        if result.status == "duplicate":
+            self.stats.duplicate_blocks += 1
+        elif result.status == "orphan":
+            await self.request_headers(peer)  # the ledger keeps it; fill the gap
+        elif result.status == "invalid" and result.error is not None:
+            if result.error.code not in HARMLESS_BLOCK:
+                await self.m.misbehave(peer, BLOCK_PENALTY, f"invalid block: {result.error.reason}")
+                return
+        else:
+            tip = self.ledger.tip
+            if tip is not None and tip.hash == h and tip.chainwork > peer.chainwork:
+                peer.height, peer.chainwork = tip.height, tip.chainwork
+        if len(peer.blocks_inflight) <= BLOCK_WINDOW // 2:
+            await self.fetch_blocks()
+
+    async def fetch_blocks(self) -> None:
+        """Ask peers for the bodies on the way to the most-work header, a window each."""
+        if self._fetching:
+            self._fetch_again = True
+            return
+        self._fetching = True
+        try:
+            while True:
+                self._fetch_again = False
+                await self._fetch_round()
+                if not self._fetch_again:
+                    break
+        finally:
+            self._fetching = False
+
+    async def _fetch_round(self) -> None:
+        tip = self.ledger.tip
+        tip_work = tip.chainwork if tip else 0
+        peers = [p for p in self.m.ready_peers() if not p.closed]
+        free = sum(max(0, BLOCK_WINDOW - len(p.blocks_inflight)) for p in peers)
+        if free <= 0:
+            return
+        missing = await self.ledger.missing_blocks(len(self.block_inflight) + free)
+        if not missing and not self.block_inflight:
+            self.best_header_work = tip_work
+        requests: dict[str, list[tuple[InvType, bytes]]] = {}
+        for h in missing:
+            if h in self.block_inflight:
+                continue
+            able = [
+                p
+                for p in peers
+                if len(p.blocks_inflight) < BLOCK_WINDOW and (p.knows(h) or p.chainwork > tip_work)
+            ]
+            if not able:
+                continue
+            best = min(able, key=lambda p: (not p.knows(h), len(p.blocks_inflight)))
+            self._track_block(best, h)
+            requests.setdefault(best.peer_id, []).append((InvType.BLOCK, h))
+        for peer_id, items in requests.items():
+            peer = self.m.peer(peer_id)
+            if peer is not None:
+                peer.send(encode_inv(Cmd.GETDATA, items))
+
+    # ---- headers ----------------------------------------------------------------
+    async def _on_getheaders(self, peer: Peer, payload: bytes) -> None:
+        locator, stop = decode_getheaders(payload)
+        headers = await self.ledger.headers_after_locator(locator, stop, MAX_HEADERS)
+        peer.send(encode_headers(headers))
+
+    async def _on_headers(self, peer: Peer, payload: bytes) -> None:
+        headers = decode_headers(payload)
+        peer.headers_requested_at = None
+        self.stats.headers_received += len(headers)
+        if headers:
+            result = await self.ledger.submit_headers(headers)
+            for e in result.accepted:
+                self.best_header_work = max(self.best_header_work, e.chainwork)
+            if result.error is not None:
+                code = result.error.code
+                if code == "orphan":
+                    await self.m.misbehave(peer, 10, "headers that do not connect")
+                elif code not in HARMLESS_BLOCK:
+                    await self.m.misbehave(
+                        peer, BLOCK_PENALTY, f"invalid header: {result.error.reason}"
+                    )
+                    return
+            else:
+                for header in headers:
+                    peer.learn(header.hash)
+                last = await self.ledger.get_header(headers[-1].hash)
+                if last is not None and last.chainwork > peer.chainwork:
+                    peer.height, peer.chainwork = last.height, last.chainwork
+                if len(headers) == MAX_HEADERS:
+                    await self.request_headers(peer, after=headers[-1].hash)
+        if peer.headers_again and peer.headers_requested_at is None:
+            peer.headers_again = False
+            await self.request_headers(peer)
+        await self.fetch_blocks()
