@@ -149,10 +149,27 @@ class SyncEngine:
                     p.announce(InvType.TX, event.txid)
         elif isinstance(event, NewTip):
             self.recent_rejects.clear()  # a new tip can make a rejected tx valid
+            targets = []
             for p in self.m.ready_peers():
-                if p.knows(event.hash) and event.chainwork > p.chainwork:
-                    p.height, p.chainwork = event.height, event.chainwork  # it sent us this
-                p.announce(InvType.BLOCK, event.hash)
+                if p.knows(event.hash):
+                    if event.chainwork > p.chainwork:
+                        p.height, p.chainwork = event.height, event.chainwork  # it sent us this
+                    continue
+                p.learn(event.hash)
+                targets.append(p)
+            if targets:
+                self.m.spawn(self._announce_header(event.hash, targets))
+
+    async def _announce_header(self, block_hash: bytes, peers: list[Peer]) -> None:
+        """Announce a new tip by its header: the peer checks its work and asks for the
+        body at once, and catching up one block costs the same at any height (no locator)."""
+        entry = await self.ledger.get_header(block_hash)
+        if entry is None:
+            return
+        message = encode_headers([entry.header])
+        for p in peers:
+            if not p.closed:
+                p.send(message)
 
     # ---- peer lifecycle ------------------------------------------------------------
     async def peer_ready(self, peer: Peer) -> None:
@@ -405,6 +422,7 @@ class SyncEngine:
 
     async def _on_headers(self, peer: Peer, payload: bytes) -> None:
         headers = decode_headers(payload)
+        solicited = peer.headers_requested_at is not None
         peer.headers_requested_at = None
         self.stats.headers_received += len(headers)
         if headers:
@@ -413,6 +431,10 @@ class SyncEngine:
                 self.best_header_work = max(self.best_header_work, e.chainwork)
             if result.error is not None:
                 code = result.error.code
+                if code == "orphan" and not solicited and len(headers) == 1:
+                    # An announced tip we cannot place yet: we are behind, so sync.
+                    await self.request_headers(peer)
+                    return
                 if code == "orphan":
                     await self.m.misbehave(peer, 10, "headers that do not connect")
                 elif code not in HARMLESS_BLOCK:
