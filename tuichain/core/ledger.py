@@ -156,6 +156,15 @@ class Ledger:
                 tuple(b.hash for b in result.disconnected),
                 tuple(b.hash for b in result.connected),
             ))
+        if result.mempool_added:
+            # Transactions a reorg put back in the mempool are news to peers that
+            # only saw them inside the losing blocks: announce them like new ones.
+            returned = {tx.txid: tx for b in result.disconnected for tx in b.txs[1:]}
+            for txid in result.mempool_added:
+                tx = returned.get(txid)
+                if tx is not None:
+                    self.events.publish(TxAccepted(tx.txid, tx.sender_address, tx.recipient,
+                                                   tx.amount, tx.fee, "reorg"))
         if old_tip is None or self.tip.hash != old_tip.hash:
             last = result.connected[-1] if result.connected else None
             self.events.publish(NewTip(self.tip.hash, self.tip.height, self.tip.time,
@@ -232,6 +241,19 @@ class Ledger:
                 e = self.rstore.get_header(h)
                 if e is not None:
                     out.append(e)
+            return out
+        return await self._read(read)
+
+    async def block_sizes(self, hashes: list[bytes]) -> dict[bytes, tuple[int, int]]:
+        """(size in bytes, transaction count) of stored blocks, read without decoding them."""
+        def read() -> dict[bytes, tuple[int, int]]:
+            out: dict[bytes, tuple[int, int]] = {}
+            for h in hashes:
+                row = self.rstore.db.execute(
+                    "SELECT length(data), substr(data, 81, 4) FROM blocks WHERE hash=?", (h,),
+                ).fetchone()
+                if row is not None and len(row[1]) == 4:
+                    out[h] = (int(row[0]), int.from_bytes(bytes(row[1]), "little"))
             return out
         return await self._read(read)
 
