@@ -11,7 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 
 from .block import Block, BlockHeader
-from .errors import ValidationError
+from .errors import DecodeError, ValidationError
 from .genesis import genesis_block
 from .mempool import Mempool
 from .merkle import merkle_root
@@ -69,8 +69,9 @@ class ChainState:
                  mempool: Mempool | None = None) -> None:
         self.store = store
         self.params = params
-        self.sigcache = sigcache or SigCache()
-        self.mempool = mempool or Mempool(params)
+        self.sigcache = sigcache if sigcache is not None else SigCache()
+        # `is not None`, not `or`: an empty Mempool is falsy (it has __len__).
+        self.mempool = mempool if mempool is not None else Mempool(params)
         self._cache: OrderedDict[bytes, HeaderEntry] = OrderedDict()
         self.orphans: OrderedDict[bytes, Block] = OrderedDict()
         self._init_genesis()
@@ -79,6 +80,9 @@ class ChainState:
         tip = self.entry(tip_hash)
         assert tip is not None
         self.tip: HeaderEntry = tip
+        # A crash between storing a block and connecting it (two SQL transactions)
+        # leaves a stored block with more work than the tip: connect it now.
+        self._activate_best(ImportResult(tip.hash, "side-branch"))
 
     # ---- header index -------------------------------------------------
     def _init_genesis(self) -> None:
@@ -352,9 +356,9 @@ class ChainState:
 
     # ---- mempool ---------------------------------------------------------
     def _update_mempool(self, result: ImportResult) -> None:
-        before = set(self.mempool.entries)
+        before = dict(self.mempool.entries)
         self.mempool.remove([t for b in result.connected for t in b.txids[1:]])
-        self.mempool.revalidate(self.store)
+        dropped = self.mempool.revalidate(self.store)
         now = time.time()
         # Disconnected blocks were listed tip first; replay oldest first for nonce order.
         for block in reversed(result.disconnected):
@@ -363,9 +367,17 @@ class ChainState:
                     self.mempool.add(tx, self.store, self.sigcache.verify_tx, now)
                 except ValidationError:
                     pass
+        # A pending tx whose predecessor was in a disconnected block was dropped by
+        # revalidate (its nonce no longer followed on); now the predecessor is back.
+        if result.disconnected:
+            for entry in sorted((before[t] for t in dropped), key=lambda e: e.tx.nonce):
+                try:
+                    self.mempool.add(entry.tx, self.store, self.sigcache.verify_tx, entry.added)
+                except ValidationError:
+                    pass
         after = set(self.mempool.entries)
-        result.mempool_removed = list(before - after)
-        result.mempool_added = list(after - before)
+        result.mempool_removed = list(before.keys() - after)
+        result.mempool_added = list(after - before.keys())
         self._persist_mempool(result.mempool_added, result.mempool_removed)
 
     def _persist_mempool(self, added: list[bytes], removed: list[bytes]) -> None:
@@ -385,16 +397,21 @@ class ChainState:
 
     def load_mempool(self) -> int:
         """Re-admit persisted txs against the current tip; drop what no longer fits."""
-        rows = self.store.mempool_all()
-        stale: list[bytes] = []
-        for raw, added in rows:
+        rows: list[tuple[Transaction, float]] = []
+        for raw, added in self.store.mempool_all():
             try:
-                tx = Transaction.decode(raw)
+                rows.append((Transaction.decode(raw), added))
+            except DecodeError:
+                continue
+        # Nonce order, not arrival order: a replacement of nonce n may have come
+        # after the sender's nonce n+1, which could not be re-admitted before it.
+        rows.sort(key=lambda row: (row[0].nonce, row[1]))
+        stale: list[bytes] = []
+        for tx, added in rows:
+            try:
                 self.mempool.add(tx, self.store, self.sigcache.verify_tx, added)
             except ValidationError:
-                stale.append(Transaction.decode(raw).txid)
-            except Exception:
-                continue
+                stale.append(tx.txid)
         if stale:
             with self.store.transaction():
                 self.store.mempool_delete(stale)

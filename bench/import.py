@@ -1,0 +1,198 @@
+"""Block import throughput against the machine's raw Ed25519 verification rate.
+
+Figures (each beside its raw limit, measured in this same run):
+  cold   tx/s importing 1000-tx blocks into a fresh Ledger (no signature cached)
+         vs raw pycryptodome verification of the same txs      (aim >= 0.8x)
+  warm   tx/s importing the same blocks into a Ledger whose mempool already
+         holds the txs (signatures cached)                      (aim >= 3x raw)
+  empty  empty blocks/s through Ledger.submit_block             (aim >= 2,000)
+
+Usage: python bench/import.py [--blocks 5] [--empty 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from Crypto.Signature import eddsa
+
+from tuichain.core.block import Block, BlockHeader
+from tuichain.core.genesis import genesis_block
+from tuichain.core.keys import PrivateKey
+from tuichain.core.ledger import Ledger
+from tuichain.core.merkle import merkle_root
+from tuichain.core.params import REGTEST
+from tuichain.core.pow import hash_meets_target, target_from_bits
+from tuichain.core.tx import Transaction, make_coinbase
+
+PARAMS = REGTEST
+TXS_PER_BLOCK = 1000
+SENDERS = 50
+MINER = bytes([0xEE]) * 20
+
+
+def mine(parent: BlockHeader, height: int, txs: list[Transaction], to: bytes = MINER) -> Block:
+    reward = PARAMS.subsidy(height) + sum(t.fee for t in txs)
+    cb = make_coinbase(PARAMS.network_id, to, reward, height)
+    all_txs = (cb, *txs)
+    header = BlockHeader(
+        1, parent.hash, merkle_root([t.txid for t in all_txs]), parent.time + 1, parent.bits, 0
+    )
+    target = target_from_bits(header.bits)
+    nonce = 0
+    while not hash_meets_target(header.with_nonce(nonce).hash, target):
+        nonce += 1
+    return Block(header.with_nonce(nonce), all_txs)
+
+
+def build_chain(blocks: int) -> tuple[list[Block], list[Block]]:
+    """(funding blocks, blocks of TXS_PER_BLOCK payments). Signing reuses one signer
+    per key: importing the key for every signature would double the build time."""
+    keys = [PrivateKey(hashlib.sha256(b"bench-%d" % i).digest()) for i in range(SENDERS)]
+    signers = [eddsa.new(eddsa.import_private_key(k.seed), "rfc8032") for k in keys]
+    pubs = [k.public_key for k in keys]
+    addrs = [k.address_digest for k in keys]
+    parent = genesis_block(PARAMS).header
+    funding: list[Block] = []
+    for i in range(SENDERS):
+        block = mine(parent, i + 1, [], to=addrs[i])
+        funding.append(block)
+        parent = block.header
+    nonces = [0] * SENDERS
+    payments: list[Block] = []
+    per_sender = TXS_PER_BLOCK // SENDERS
+    for b in range(blocks):
+        txs = []
+        for s in range(SENDERS):
+            for _ in range(per_sender):
+                unsigned = Transaction(
+                    PARAMS.network_id, pubs[s], addrs[(s + 1) % SENDERS], 1000, 10, nonces[s]
+                )
+                sig = bytes(signers[s].sign(unsigned.signing_digest()))
+                txs.append(
+                    Transaction(
+                        unsigned.network_id,
+                        unsigned.sender,
+                        unsigned.recipient,
+                        unsigned.amount,
+                        unsigned.fee,
+                        unsigned.nonce,
+                        b"",
+                        sig,
+                    )
+                )
+                nonces[s] += 1
+        block = mine(parent, SENDERS + b + 1, txs)
+        payments.append(block)
+        parent = block.header
+    return funding, payments
+
+
+def raw_verify_rate(txs: list[Transaction]) -> float:
+    """The machine's limit: pycryptodome verification alone, digests precomputed."""
+    items = [(t.sender, t.signing_digest(), t.signature) for t in txs]
+    start = time.perf_counter()
+    for pub, digest, sig in items:
+        eddsa.new(eddsa.import_public_key(pub), "rfc8032").verify(digest, sig)
+    return len(items) / (time.perf_counter() - start)
+
+
+async def import_blocks(ledger: Ledger, blocks: list[Block]) -> float:
+    start = time.perf_counter()
+    for block in blocks:
+        res = await ledger.submit_block(block)
+        if res.status != "connected":
+            raise SystemExit(f"import failed: {res.status} {res.error}")
+    return time.perf_counter() - start
+
+
+def fresh(blocks: list[Block]) -> list[Block]:
+    """Undo the caches a Block carries (txids, encodings): a node gets bytes off the wire."""
+    return [Block.decode(b.encoded) for b in blocks]
+
+
+async def run(n_blocks: int, n_empty: int) -> dict[str, float]:
+    t0 = time.perf_counter()
+    funding, payments = build_chain(n_blocks)
+    build_s = time.perf_counter() - t0
+    txs = [t for b in payments for t in b.txs[1:]]
+    n_tx = len(txs)
+    print(f"built {n_blocks} blocks of {TXS_PER_BLOCK} txs in {build_s:.1f} s")
+
+    # The machine is shared: alternate raw verification and cold import, best of 3 each.
+    raws: list[float] = []
+    colds: list[float] = []
+    for _ in range(3):
+        raws.append(raw_verify_rate(txs))
+        with tempfile.TemporaryDirectory() as d:
+            ledger = await Ledger.open(Path(d), PARAMS)
+            await import_blocks(ledger, funding)
+            colds.append(n_tx / await import_blocks(ledger, fresh(payments)))
+            await ledger.close()
+    raw, cold = max(raws), max(colds)
+    print(f"raw Ed25519 verify (pycryptodome):  {raw:9.0f} sig/s   (best of 3)")
+    print(
+        f"cold import (fresh ledger):         {cold:9.0f} tx/s   {cold / raw:5.2f}x raw verify"
+        "  (aim >= 0.8x; best of 3)"
+    )
+
+    with tempfile.TemporaryDirectory() as d:
+        ledger = await Ledger.open(Path(d), PARAMS)
+        await import_blocks(ledger, funding)
+        t = time.perf_counter()
+        for tx in [tx for b in fresh(payments) for tx in b.txs[1:]]:
+            await ledger.submit_tx(tx)
+        admit = n_tx / (time.perf_counter() - t)
+        warm_s = await import_blocks(ledger, fresh(payments))
+        hits, misses = ledger.sigcache.hits, ledger.sigcache.misses
+        await ledger.close()
+    warm = n_tx / warm_s
+    print(f"mempool admission:                  {admit:9.0f} tx/s   {admit / raw:5.2f}x raw verify")
+    print(
+        f"warm import (sigs cached):          {warm:9.0f} tx/s   {warm / raw:5.2f}x raw verify"
+        f"  (aim >= 3x)  cache hits {hits} misses {misses}"
+    )
+
+    parent = genesis_block(PARAMS).header
+    empties = []
+    for h in range(1, n_empty + 1):
+        block = mine(parent, h, [])
+        empties.append(block)
+        parent = block.header
+    with tempfile.TemporaryDirectory() as d:
+        ledger = await Ledger.open(Path(d), PARAMS)
+        empty_s = await import_blocks(ledger, fresh(empties))
+        await ledger.close()
+    empty = n_empty / empty_s
+    print(f"empty blocks (Ledger.submit_block): {empty:9.0f} blocks/s  (aim >= 2000)")
+    return {
+        "txs": n_tx,
+        "raw_verify_per_s": round(raw),
+        "cold_tx_per_s": round(cold),
+        "cold_vs_raw": round(cold / raw, 3),
+        "warm_tx_per_s": round(warm),
+        "warm_vs_raw": round(warm / raw, 3),
+        "mempool_admit_tx_per_s": round(admit),
+        "empty_blocks_per_s": round(empty),
+        "empty_vs_aim": round(empty / 2000, 3),
+        "build_s": round(build_s, 2),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--blocks", type=int, default=5)
+    ap.add_argument("--empty", type=int, default=2000)
+    args = ap.parse_args()
+    result = asyncio.run(run(args.blocks, args.empty))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

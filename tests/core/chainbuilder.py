@@ -1,0 +1,209 @@
+"""Small helpers to build test chains by hand (after py-evm's chain builders).
+
+A `Link` is a block plus its height: everything needed to build a child on it.
+`make_block` builds (and by default mines) one block on a parent with chosen
+transactions, time and bits; every consensus field can be overridden so a test
+can build exactly the bad block it wants. `extend` mines a line of blocks and
+`fork` is the one-line fork: a line off any block whose hashes differ from the
+existing children of that block.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tuichain.core.block import Block, BlockHeader
+from tuichain.core.chainstate import ChainState
+from tuichain.core.genesis import genesis_block
+from tuichain.core.keys import PrivateKey
+from tuichain.core.merkle import merkle_root
+from tuichain.core.params import REGTEST, NetworkParams
+from tuichain.core.pow import hash_meets_target, target_from_bits
+from tuichain.core.store import Store
+from tuichain.core.tx import Transaction, make_coinbase, make_payment
+
+MINER = bytes([0xEE]) * 20
+
+
+def key(n: int) -> PrivateKey:
+    """A deterministic test key: the same n always gives the same account."""
+    return PrivateKey(hashlib.sha256(b"tuichain-test-key-%d" % n).digest())
+
+
+@dataclass(frozen=True)
+class Link:
+    block: Block
+    height: int
+
+    @property
+    def hash(self) -> bytes:
+        return self.block.hash
+
+    @property
+    def header(self) -> BlockHeader:
+        return self.block.header
+
+    @property
+    def time(self) -> int:
+        return self.block.header.time
+
+    @property
+    def bits(self) -> int:
+        return self.block.header.bits
+
+
+def genesis_link(params: NetworkParams = REGTEST) -> Link:
+    return Link(genesis_block(params), 0)
+
+
+def grind(header: BlockHeader, start: int = 0) -> BlockHeader:
+    """The first nonce from `start` whose hash meets the header's own target."""
+    target = target_from_bits(header.bits)
+    nonce = start
+    while True:
+        h = header.with_nonce(nonce)
+        if hash_meets_target(h.hash, target):
+            return h
+        nonce += 1
+
+
+def grind_fail(header: BlockHeader) -> BlockHeader:
+    """A nonce whose hash does NOT meet the target (for bad-pow tests)."""
+    target = target_from_bits(header.bits)
+    nonce = 0
+    while hash_meets_target(header.with_nonce(nonce).hash, target):
+        nonce += 1
+    return header.with_nonce(nonce)
+
+
+def with_mined_genesis(params: NetworkParams) -> NetworkParams:
+    """The same parameters with a genesis nonce that really meets the genesis bits."""
+    mined = grind(genesis_block(params).header)
+    return dataclasses.replace(params, genesis_nonce=mined.nonce)
+
+
+def make_block(
+    params: NetworkParams,
+    parent: Link,
+    txs: Sequence[Transaction] = (),
+    *,
+    time: int | None = None,
+    bits: int | None = None,
+    miner: bytes = MINER,
+    coinbase_amount: int | None = None,
+    coinbase_height: int | None = None,
+    memo: bytes = b"",
+    coinbase: Transaction | None = None,
+    all_txs: Sequence[Transaction] | None = None,
+    merkle: bytes | None = None,
+    mine: bool = True,
+) -> Link:
+    """A child of `parent`. Defaults make a valid block; each keyword breaks one thing.
+
+    The coinbase claims subsidy plus all fees unless `coinbase_amount` says
+    otherwise. `memo` (on the coinbase) is how two siblings get different hashes.
+    `all_txs` replaces the whole list, coinbase included.
+    """
+    height = parent.height + 1
+    if all_txs is None:
+        if coinbase is None:
+            fees = sum(tx.fee for tx in txs)
+            amount = params.subsidy(height) + fees if coinbase_amount is None else coinbase_amount
+            coinbase = make_coinbase(
+                params.network_id,
+                miner,
+                amount,
+                height if coinbase_height is None else coinbase_height,
+                memo,
+            )
+        all_txs = (coinbase, *txs)
+    header = BlockHeader(
+        1,
+        parent.hash,
+        merkle_root([t.txid for t in all_txs]) if merkle is None else merkle,
+        parent.time + params.target_spacing if time is None else time,
+        parent.bits if bits is None else bits,
+        0,
+    )
+    if mine:
+        header = grind(header)
+    return Link(Block(header, tuple(all_txs)), height)
+
+
+def extend(
+    params: NetworkParams,
+    parent: Link,
+    count: int,
+    *,
+    tag: bytes = b"",
+    miner: bytes = MINER,
+    spacing: int | None = None,
+) -> list[Link]:
+    """`count` empty blocks in a line on `parent`; `tag` goes in each coinbase memo."""
+    out: list[Link] = []
+    step = params.target_spacing if spacing is None else spacing
+    for _ in range(count):
+        parent = make_block(params, parent, memo=tag, miner=miner, time=parent.time + step)
+        out.append(parent)
+    return out
+
+
+def fork(params: NetworkParams, base: Link, count: int, tag: bytes = b"fork") -> list[Link]:
+    """A one-line fork: `count` blocks off `base`, distinct from any untagged line."""
+    return extend(params, base, count, tag=tag)
+
+
+def pay(
+    sender: PrivateKey,
+    recipient: bytes,
+    amount: int,
+    nonce: int,
+    fee: int = 1000,
+    params: NetworkParams = REGTEST,
+    memo: bytes = b"",
+) -> Transaction:
+    return make_payment(sender, params.network_id, recipient, amount, fee, nonce, memo)
+
+
+def open_chain(path: Path, params: NetworkParams = REGTEST) -> ChainState:
+    return ChainState(Store(path / "chain.sqlite3"), params)
+
+
+def import_all(chain: ChainState, links: Iterable[Link]) -> None:
+    """Import blocks that must all be accepted; fail loudly otherwise."""
+    for link in links:
+        result = chain.process_block(link.block, now=link.time)
+        assert result.status in ("connected", "side-branch"), (result.status, result.error)
+
+
+def replay_state(
+    params: NetworkParams, blocks: Iterable[Block], path: Path
+) -> dict[bytes, tuple[int, int]]:
+    """Accounts after importing `blocks` (genesis excluded) in order into a fresh store."""
+    chain = ChainState(Store(path), params)
+    try:
+        for block in blocks:
+            result = chain.process_block(block, now=block.header.time)
+            assert result.status == "connected", (result.status, result.error)
+        return accounts(chain.store)
+    finally:
+        chain.store.close()
+
+
+def accounts(store: Store) -> dict[bytes, tuple[int, int]]:
+    rows = store.db.execute("SELECT address, balance, nonce FROM accounts")
+    return {bytes(a): (int(b), int(n)) for a, b, n in rows}
+
+
+def active_blocks(chain: ChainState) -> list[Block]:
+    """Blocks of the active chain from height 1 up to the tip."""
+    out = []
+    for _, h in chain.store.chain_hashes(1, chain.tip.height):
+        data = chain.store.get_block_data(h)
+        assert data is not None
+        out.append(Block.decode(data))
+    return out

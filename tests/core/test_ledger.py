@@ -1,0 +1,220 @@
+"""The async Ledger over a real SQLite file: restart, indexed reads, txindex and history
+through reorgs, headers first, events."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tuichain.core.block import Block
+from tuichain.core.errors import ValidationError
+from tuichain.core.events import NewTip, Reorg
+from tuichain.core.ledger import Ledger
+from tuichain.core.merkle import verify_proof
+from tuichain.core.params import COIN, REGTEST
+from tuichain.core.store import Store
+
+from .chainbuilder import Link, extend, fork, genesis_link, key, make_block, pay
+
+ALICE, BOB = key(1), key(2)
+DAVE = key(4).address_digest
+
+
+async def _submit(ledger: Ledger, links: list[Link]) -> None:
+    for link in links:
+        res = await ledger.submit_block(link.block)
+        assert res.status in ("connected", "side-branch"), (res.status, res.error)
+
+
+async def test_restart_resumes_at_committed_tip(tmp_path: Path) -> None:
+    ledger = await Ledger.open(tmp_path, REGTEST)
+    links = extend(REGTEST, genesis_link(), 5)
+    await _submit(ledger, links)
+    side = fork(REGTEST, links[2], 1)
+    await _submit(ledger, side)
+    assert ledger.tip is not None
+    tip = ledger.tip
+    await ledger.close()
+
+    ledger = await Ledger.open(tmp_path, REGTEST)
+    try:
+        assert ledger.tip == tip
+        assert ledger.tip.hash == links[-1].hash
+        assert await ledger.hash_at(5) == links[-1].hash
+        # The side block is still known after the restart.
+        assert await ledger.header_known(side[0].hash)
+        more = extend(REGTEST, links[-1], 1)
+        await _submit(ledger, more)
+        assert ledger.tip.height == 6
+    finally:
+        await ledger.close()
+
+
+async def test_wrong_network_data_dir_is_refused(tmp_path: Path) -> None:
+    ledger = await Ledger.open(tmp_path, REGTEST)
+    await ledger.close()
+    other = dataclasses.replace(REGTEST, name="regtest-other")
+    with pytest.raises(ValidationError) as info:
+        await Ledger.open(tmp_path, other)
+    assert info.value.code == "wrong-network"
+
+
+def test_balance_and_nonce_reads_use_the_primary_key(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite3")
+    try:
+        for sql in (
+            "SELECT balance, nonce FROM accounts WHERE address=?",
+            "SELECT hash FROM chain WHERE height=?",
+            "SELECT block, pos FROM txindex WHERE txid=?",
+        ):
+            plan = " ".join(
+                str(r[-1]) for r in store.db.execute("EXPLAIN QUERY PLAN " + sql, (b"x",))
+            )
+            assert "USING PRIMARY KEY" in plan or "USING INTEGER PRIMARY KEY" in plan, plan
+            assert "SCAN" not in plan, plan
+        plan = " ".join(
+            str(r[-1])
+            for r in store.db.execute(
+                "EXPLAIN QUERY PLAN SELECT height, pos, txid FROM history WHERE address=? AND "
+                "height<? ORDER BY height DESC, pos DESC LIMIT ?",
+                (b"x", 1, 1),
+            )
+        )
+        assert "USING PRIMARY KEY" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
+    finally:
+        store.close()
+
+
+async def test_txindex_and_history_follow_reorgs(tmp_path: Path) -> None:
+    ledger = await Ledger.open(tmp_path, REGTEST)
+    try:
+        funded = make_block(REGTEST, genesis_link(), miner=ALICE.address_digest)
+        await _submit(ledger, [funded])
+        a0 = pay(ALICE, DAVE, COIN, 0)
+        a1 = pay(ALICE, BOB.address_digest, 2 * COIN, 1)
+        main = make_block(REGTEST, funded, [a0, a1])
+        await _submit(ledger, [main])
+
+        info = await ledger.tx_info(a1.txid)
+        assert info is not None
+        assert (info.block_hash, info.height, info.position) == (main.hash, 2, 2)
+        assert info.confirmations == 1
+        assert info.merkle_root is not None
+        assert verify_proof(a1.txid, 2, info.proof, info.merkle_root)
+        hist = await ledger.history(ALICE.address_digest)
+        assert [(h.height, h.position) for h in hist] == [(2, 2), (2, 1), (1, 0)]
+        assert [h.txid for h in await ledger.history(DAVE)] == [a0.txid]
+
+        # A heavier fork confirms only a0, one block later.
+        f1 = make_block(REGTEST, funded, memo=b"f")
+        f2 = make_block(REGTEST, f1, [a0], memo=b"f")
+        await _submit(ledger, [f1])
+        res = await ledger.submit_block(f2.block)
+        assert res.reorg
+        assert res.status == "connected"
+
+        info = await ledger.tx_info(a0.txid)
+        assert info is not None
+        assert (info.block_hash, info.height, info.position) == (f2.hash, 3, 1)
+        assert not info.in_mempool
+        # a1's block left the chain: the tx is back in the mempool, not in the index.
+        info = await ledger.tx_info(a1.txid)
+        assert info is not None
+        assert info.in_mempool
+        assert info.block_hash is None
+        assert [(h.height, h.txid) for h in await ledger.history(ALICE.address_digest)] == [
+            (3, a0.txid),
+            (1, funded.block.txs[0].txid),
+        ]
+        assert await ledger.history(BOB.address_digest) == []
+        assert [h.txid for h in await ledger.history(DAVE)] == [a0.txid]
+        assert await ledger.tx_info(main.block.txs[0].txid) is None
+        # Paging: before_height excludes the newest.
+        older = await ledger.history(ALICE.address_digest, before_height=3)
+        assert [h.height for h in older] == [1]
+
+        acct = await ledger.account(ALICE.address_digest)
+        assert acct.nonce == 1
+        assert acct.next_nonce == 2
+        assert acct.balance == REGTEST.subsidy(1) - COIN - a0.fee
+        assert acct.available == acct.balance - 2 * COIN - a1.fee
+        assert await ledger.supply() == REGTEST.supply_at(3)
+        branches = await ledger.side_branches()
+        assert [(e.hash, h) for e, h in branches] == [(main.hash, 1)]
+    finally:
+        await ledger.close()
+
+
+async def test_events_on_new_tip_and_reorg(tmp_path: Path) -> None:
+    ledger = await Ledger.open(tmp_path, REGTEST)
+    seen: list[object] = []
+    ledger.events.subscribe(seen.append)
+    try:
+        links = extend(REGTEST, genesis_link(), 2)
+        await _submit(ledger, links)
+        assert [type(e) for e in seen] == [NewTip, NewTip]
+        seen.clear()
+        side = fork(REGTEST, links[0], 2)
+        await _submit(ledger, side)
+        reorgs = [e for e in seen if isinstance(e, Reorg)]
+        assert len(reorgs) == 1
+        assert reorgs[0].disconnected == (links[1].hash,)
+        assert reorgs[0].connected == (side[0].hash, side[1].hash)
+        assert reorgs[0].fork_height == 1
+        assert isinstance(seen[-1], NewTip)
+        assert seen[-1].hash == side[1].hash
+    finally:
+        await ledger.close()
+
+
+async def test_headers_first_then_bodies(tmp_path: Path) -> None:
+    ledger = await Ledger.open(tmp_path, REGTEST)
+    try:
+        links = extend(REGTEST, genesis_link(), 6)
+        res = await ledger.submit_headers([link.header for link in links])
+        assert res.error is None
+        assert len(res.accepted) == 6
+        want = [link.hash for link in links]
+        assert await ledger.missing_blocks(100) == want
+        assert await ledger.missing_blocks(2) == want[:2]
+        # Bodies out of order: the later ones wait as orphans, then all connect.
+        for link in reversed(links):
+            await ledger.submit_block(link.block)
+        assert ledger.tip is not None
+        assert ledger.tip.hash == links[-1].hash
+        assert await ledger.missing_blocks(100) == []
+        again = await ledger.submit_headers([links[0].header])
+        assert again.known == 1
+        assert again.accepted == []
+    finally:
+        await ledger.close()
+
+
+async def test_locator_and_headers_after(tmp_path: Path) -> None:
+    ledger = await Ledger.open(tmp_path, REGTEST)
+    try:
+        links = extend(REGTEST, genesis_link(), 30)
+        await _submit(ledger, links)
+        loc = await ledger.locator()
+        assert loc[0] == links[-1].hash
+        assert loc[-1] == genesis_link().hash
+        assert len(loc) < 20
+        got = await ledger.headers_after_locator([links[9].hash], None, 5)
+        assert [h.hash for h in got] == [link.hash for link in links[10:15]]
+        block = await ledger.get_block(links[3].hash)
+        assert isinstance(block, Block)
+        assert block.hash == links[3].hash
+    finally:
+        await ledger.close()
+
+
+def test_database_is_one_wal_file(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite3")
+    store.close()
+    db = sqlite3.connect(tmp_path / "s.sqlite3")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()

@@ -1,0 +1,380 @@
+"""Mempool: admission against tip + pending, templates, eviction, replacement, reorgs,
+persistence, the signature cache and concurrent submissions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tuichain.core.block import Block
+from tuichain.core.chainstate import ChainState
+from tuichain.core.errors import ValidationError
+from tuichain.core.ledger import Ledger
+from tuichain.core.mempool import Mempool
+from tuichain.core.params import COIN, REGTEST
+from tuichain.core.store import Store
+from tuichain.core.tx import Transaction
+
+from .chainbuilder import Link, extend, fork, genesis_link, grind, import_all, key, make_block, pay
+
+ALICE, BOB, CAROL = key(1), key(2), key(3)
+DAVE = key(4).address_digest
+SUBSIDY = REGTEST.subsidy(1)
+
+
+class Node:
+    """A ChainState where Alice, Bob and Carol each mined one block."""
+
+    def __init__(self, path: Path, mempool: Mempool | None = None) -> None:
+        self.cs = ChainState(Store(path / "chain.sqlite3"), REGTEST, mempool=mempool)
+        self.links: list[Link] = []
+        parent = genesis_link()
+        for k in (ALICE, BOB, CAROL):
+            parent = make_block(REGTEST, parent, miner=k.address_digest)
+            self.links.append(parent)
+        import_all(self.cs, self.links)
+
+    @property
+    def tip(self) -> Link:
+        return self.links[-1]
+
+    def mine(self, txs: list[Transaction] | None = None, parent: Link | None = None) -> Link:
+        """A block on `parent` (default: the tip) with `txs`, default the template's txs."""
+        parent = parent or self.tip
+        if txs is None:
+            txs = list(self.cs.block_template(bytes(20)).txs[1:])
+        link = make_block(REGTEST, parent, txs)
+        res = self.cs.process_block(link.block, now=link.time)
+        assert res.status in ("connected", "side-branch"), res.error
+        if res.status == "connected":
+            self.links.append(link)
+        return link
+
+    def pending(self) -> set[bytes]:
+        return set(self.cs.mempool.entries)
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[Node]:
+    n = Node(tmp_path)
+    yield n
+    n.cs.store.close()
+
+
+def _code(node: Node, tx: Transaction) -> str:
+    with pytest.raises(ValidationError) as info:
+        node.cs.add_tx(tx)
+    return info.value.code
+
+
+# ---- admission -------------------------------------------------------------------
+def test_validated_against_tip_plus_earlier_pending(node: Node) -> None:
+    a0 = pay(ALICE, DAVE, 30 * COIN, 0)
+    node.cs.add_tx(a0)
+    # 30 coins are pending: another 30 would overspend, 19 fits.
+    assert _code(node, pay(ALICE, DAVE, 30 * COIN, 1)) == "insufficient-funds"
+    a1 = pay(ALICE, DAVE, 19 * COIN, 1)
+    node.cs.add_tx(a1)
+    assert _code(node, pay(ALICE, DAVE, 1, 3)) == "bad-nonce"
+    assert _code(node, a1) == "duplicate"
+    assert node.pending() == {a0.txid, a1.txid}
+    assert [t.nonce for t in node.cs.mempool.pending_of(ALICE.address_digest)] == [0, 1]
+    assert node.cs.mempool.next_nonce(ALICE.address_digest, node.cs.store) == 2
+
+
+def test_incoming_pending_funds_are_not_spendable(node: Node) -> None:
+    """Only confirmed balance funds a tx: pending receipts might never confirm."""
+    poor = key(9)
+    node.cs.add_tx(pay(ALICE, poor.address_digest, 5 * COIN, 0))
+    assert _code(node, pay(poor, DAVE, COIN, 0)) == "insufficient-funds"
+
+
+def test_template_by_fee_rate_in_nonce_order(node: Node) -> None:
+    a0 = pay(ALICE, DAVE, COIN, 0, fee=100)
+    a1 = pay(ALICE, DAVE, COIN, 1, fee=90_000)
+    b0 = pay(BOB, DAVE, COIN, 0, fee=5_000)
+    c0 = pay(CAROL, DAVE, COIN, 0, fee=50_000)
+    for tx in (a0, a1, b0, c0):
+        node.cs.add_tx(tx)
+    tpl = node.cs.block_template(bytes(20))
+    # Alice's high-fee nonce 1 cannot go before her low-fee nonce 0.
+    assert [t.txid for t in tpl.txs[1:]] == [c0.txid, b0.txid, a0.txid, a1.txid]
+    assert tpl.txs[0].amount == SUBSIDY + 100 + 90_000 + 5_000 + 50_000
+    # The template is a valid block once mined.
+    block = Block(grind(tpl.header), tpl.txs)
+    res = node.cs.process_block(block, now=block.header.time)
+    assert res.status == "connected", res.error
+    assert len(node.cs.mempool) == 0
+    assert node.cs.store.mempool_all() == []
+
+
+def test_template_respects_size(node: Node) -> None:
+    txs = [pay(ALICE, DAVE, COIN, n, fee=1000 + n) for n in range(5)]
+    txs.append(pay(BOB, DAVE, COIN, 0, fee=100_000))
+    for tx in txs:
+        node.cs.add_tx(tx)
+    chosen = node.cs.mempool.template(3 * txs[0].size)
+    assert [t.txid for t in chosen] == [txs[5].txid, txs[0].txid, txs[1].txid]
+
+
+# ---- bounds, eviction, replacement -------------------------------------------------
+def test_bounded_with_lowest_fee_rate_evicted(tmp_path: Path) -> None:
+    node = Node(tmp_path, Mempool(REGTEST, max_count=3))
+    low = pay(ALICE, DAVE, COIN, 0, fee=1_000)
+    mid = pay(BOB, DAVE, COIN, 0, fee=2_000)
+    high = pay(CAROL, DAVE, COIN, 0, fee=3_000)
+    for tx in (low, mid, high):
+        node.cs.add_tx(tx)
+    higher = pay(ALICE, DAVE, COIN, 1, fee=4_000)
+    # Alice's nonce 1 is her leaf; evicting low would orphan it, so mid goes
+    # (Alice's leaf 'higher' and Carol's 'high' both pay more).
+    gone = node.cs.add_tx(higher)
+    assert gone == [mid.txid]
+    assert node.pending() == {low.txid, high.txid, higher.txid}
+    assert _code(node, pay(BOB, DAVE, COIN, 0, fee=500)) == "mempool-full"
+    assert node.pending() == {low.txid, high.txid, higher.txid}
+    persisted = {Transaction.decode(raw).txid for raw, _ in node.cs.store.mempool_all()}
+    assert persisted == node.pending()
+    node.cs.store.close()
+
+
+def test_eviction_by_bytes(tmp_path: Path) -> None:
+    one = pay(ALICE, DAVE, COIN, 0).size
+    node = Node(tmp_path, Mempool(REGTEST, max_bytes=2 * one))
+    node.cs.add_tx(pay(ALICE, DAVE, COIN, 0, fee=10_000))
+    b0 = pay(BOB, DAVE, COIN, 0, fee=1_000)
+    node.cs.add_tx(b0)
+    c0 = pay(CAROL, DAVE, COIN, 0, fee=5_000)
+    assert node.cs.add_tx(c0) == [b0.txid]
+    assert node.cs.mempool.bytes <= 2 * one
+    node.cs.store.close()
+
+
+def test_same_nonce_replacement_needs_higher_fee(node: Node) -> None:
+    a0 = pay(ALICE, DAVE, COIN, 0, fee=1_000)
+    node.cs.add_tx(a0)
+    same = pay(ALICE, BOB.address_digest, COIN, 0, fee=1_000)
+    assert _code(node, same) == "replacement-fee-too-low"
+    lower = pay(ALICE, BOB.address_digest, COIN, 0, fee=999)
+    assert _code(node, lower) == "replacement-fee-too-low"
+    better = pay(ALICE, BOB.address_digest, COIN, 0, fee=1_001)
+    assert node.cs.add_tx(better) == [a0.txid]
+    assert node.pending() == {better.txid}
+    assert {Transaction.decode(r).txid for r, _ in node.cs.store.mempool_all()} == {better.txid}
+
+
+def test_replacement_drops_followers_it_makes_unaffordable(node: Node) -> None:
+    a0 = pay(ALICE, DAVE, COIN, 0)
+    a1 = pay(ALICE, DAVE, 40 * COIN, 1)
+    a2 = pay(ALICE, DAVE, COIN, 2)
+    for tx in (a0, a1, a2):
+        node.cs.add_tx(tx)
+    big = pay(ALICE, DAVE, 20 * COIN, 0, fee=2_000)
+    gone = node.cs.add_tx(big)
+    assert set(gone) == {a0.txid, a1.txid, a2.txid}
+    assert node.pending() == {big.txid}
+
+
+# ---- new tips and reorgs --------------------------------------------------------------
+def test_revalidated_on_new_tip(node: Node) -> None:
+    a0 = pay(ALICE, DAVE, COIN, 0)
+    a1 = pay(ALICE, DAVE, COIN, 1)
+    b0 = pay(BOB, DAVE, COIN, 0)
+    for tx in (a0, a1, b0):
+        node.cs.add_tx(tx)
+    # A block confirms a conflicting Alice nonce 0 that spends almost everything.
+    conflict = pay(ALICE, DAVE, SUBSIDY - COIN // 2, 0)
+    node.mine([conflict])
+    # a0 conflicts (nonce used), a1 can no longer be paid for; Bob's tx stays.
+    assert node.pending() == {b0.txid}
+    node.mine([b0])
+    assert node.pending() == set()
+    assert node.cs.store.mempool_all() == []
+
+
+def test_disconnected_txs_return_to_mempool(node: Node) -> None:
+    a0 = pay(ALICE, DAVE, COIN, 0)
+    b0 = pay(BOB, DAVE, COIN, 0)
+    c0 = pay(CAROL, DAVE, COIN, 0)
+    base = node.tip
+    node.mine([a0, b0])
+    node.cs.add_tx(pay(ALICE, DAVE, COIN, 1))
+    # A longer fork confirms only b0 (and c0).
+    f1 = make_block(REGTEST, base, [b0, c0], memo=b"fork")
+    f2 = make_block(REGTEST, f1, memo=b"fork")
+    import_all(node.cs, [f1])
+    res = node.cs.process_block(f2.block, now=f2.time)
+    assert res.status == "connected"
+    assert res.reorg
+    pending = node.pending()
+    assert a0.txid in pending  # back from the disconnected block
+    assert b0.txid not in pending
+    assert c0.txid not in pending
+    assert a0.txid in res.mempool_added
+    assert {Transaction.decode(r).txid for r, _ in node.cs.store.mempool_all()} == pending
+
+
+def test_pending_follower_survives_reorg_of_its_parent_tx(node: Node) -> None:
+    """Alice's nonce 1 waits in the mempool on nonce 0, which a reorg sends back too."""
+    base = node.tip
+    a0 = pay(ALICE, DAVE, COIN, 0)
+    node.mine([a0])
+    a1 = pay(ALICE, DAVE, COIN, 1)
+    node.cs.add_tx(a1)
+    import_all(node.cs, fork(REGTEST, base, 2))
+    assert node.cs.tip.height == base.height + 2
+    assert node.pending() == {a0.txid, a1.txid}
+    tpl = node.cs.block_template(bytes(20))
+    assert [t.txid for t in tpl.txs[1:]] == [a0.txid, a1.txid]
+
+
+# ---- persistence and the signature cache ---------------------------------------------
+async def _ledger_with_funds(path: Path) -> tuple[Ledger, list[Link]]:
+    ledger = await Ledger.open(path, REGTEST)
+    parent = genesis_link()
+    links = []
+    for k in (ALICE, BOB):
+        parent = make_block(REGTEST, parent, miner=k.address_digest)
+        links.append(parent)
+        res = await ledger.submit_block(parent.block)
+        assert res.status == "connected", res.error
+    return ledger, links
+
+
+async def _mine_template(ledger: Ledger) -> Block:
+    tpl = await ledger.block_template(bytes(20))
+    block = Block(grind(tpl.header), tpl.txs)
+    res = await ledger.submit_block(block)
+    assert res.status == "connected", res.error
+    return block
+
+
+async def test_persisted_across_restart(tmp_path: Path) -> None:
+    ledger, _ = await _ledger_with_funds(tmp_path)
+    a0 = pay(ALICE, DAVE, COIN, 0, fee=1_000)
+    a1 = pay(ALICE, DAVE, COIN, 1)
+    b0 = pay(BOB, DAVE, COIN, 0)
+    for tx in (a0, a1, b0):
+        await ledger.submit_tx(tx)
+    # Replacing nonce 0 after nonce 1 was added: the reload must still keep nonce 1.
+    a0x = pay(ALICE, DAVE, 2 * COIN, 0, fee=5_000)
+    await ledger.submit_tx(a0x)
+    want = {a0x.txid, a1.txid, b0.txid}
+    assert {e.tx.txid for e in await ledger.mempool_entries()} == want
+    await ledger.close()
+
+    ledger = await Ledger.open(tmp_path, REGTEST)
+    try:
+        assert {e.tx.txid for e in await ledger.mempool_entries()} == want
+        assert ledger.mempool_size == 3
+        info = await ledger.account(ALICE.address_digest)
+        assert info.next_nonce == 2
+        assert info.pending_delta == -(3 * COIN + 5_000 + a1.fee)
+        block = await _mine_template(ledger)
+        assert {t.txid for t in block.txs[1:]} == want
+    finally:
+        await ledger.close()
+
+
+async def test_restart_drops_what_no_longer_fits(tmp_path: Path) -> None:
+    ledger, links = await _ledger_with_funds(tmp_path)
+    a0 = pay(ALICE, DAVE, COIN, 0)
+    await ledger.submit_tx(a0)
+    await ledger.close()
+    # Meanwhile the chain confirmed a conflicting nonce 0 (written straight to the store).
+    cs = ChainState(Store(tmp_path / "chain.sqlite3"), REGTEST)
+    cs.mempool.remove(list(cs.mempool.entries))
+    import_all(cs, [make_block(REGTEST, links[-1], [pay(ALICE, DAVE, 2 * COIN, 0)])])
+    cs.store.close()
+    ledger = await Ledger.open(tmp_path, REGTEST)
+    try:
+        assert await ledger.mempool_entries() == []
+        assert ledger.chain.store.mempool_all() == []
+    finally:
+        await ledger.close()
+
+
+async def test_signature_verified_once(tmp_path: Path) -> None:
+    ledger, _ = await _ledger_with_funds(tmp_path)
+    try:
+        txs = [pay(ALICE, DAVE, COIN, n) for n in range(3)]
+        for tx in txs:
+            await ledger.submit_tx(tx)
+        cache = ledger.sigcache
+        assert all(tx.txid in cache for tx in txs)
+        hits, misses = cache.hits, cache.misses
+        await _mine_template(ledger)
+        assert cache.misses == misses
+        assert cache.hits == hits + 3
+        # A tx never seen before is verified when its block arrives.
+        fresh = pay(BOB, DAVE, COIN, 0)
+        tip = ledger.tip
+        assert tip is not None
+        parent_block = await ledger.get_block(tip.hash)
+        assert parent_block is not None
+        link = make_block(REGTEST, Link(parent_block, tip.height), [fresh])
+        assert (await ledger.submit_block(link.block)).status == "connected"
+        assert cache.misses == misses + 1
+    finally:
+        await ledger.close()
+
+
+# ---- concurrency -------------------------------------------------------------------
+async def test_concurrent_whole_balance_sends(tmp_path: Path) -> None:
+    ledger, _ = await _ledger_with_funds(tmp_path)
+    try:
+        fee = 1_000
+        everything = SUBSIDY - 2 * fee  # leaves room for the fee variations below
+        txs = [
+            pay(ALICE, key(100 + i).address_digest, everything, 0, fee=fee + i) for i in range(12)
+        ]
+        txs += [pay(ALICE, key(200 + i).address_digest, everything, 1, fee=fee) for i in range(6)]
+        txs += [pay(ALICE, key(300 + i).address_digest, everything, 2, fee=fee) for i in range(3)]
+        results = await asyncio.gather(
+            *(ledger.submit_tx(tx) for tx in txs), return_exceptions=True
+        )
+        accepted = [r for r in results if isinstance(r, Transaction)]
+        errors = [r for r in results if not isinstance(r, Transaction)]
+        assert all(isinstance(e, ValidationError) for e in errors), errors
+        assert accepted, "at least one send of the balance must get in"
+        assert all(t.nonce == 0 for t in accepted)
+        pending = [e.tx for e in await ledger.mempool_entries()]
+        assert [t.nonce for t in pending] == [0]
+        await _mine_template(ledger)
+        info = await ledger.account(ALICE.address_digest)
+        assert info.balance >= 0
+        assert info.nonce == 1
+        assert info.balance == SUBSIDY - everything - pending[0].fee
+        recipients = [t.recipient for t in txs]
+        got = [(await ledger.account(r)).balance for r in recipients]
+        assert sorted(got, reverse=True)[:2] == [everything, 0]
+        assert await ledger.supply() == REGTEST.supply_at(ledger.tip.height)  # type: ignore[union-attr]
+    finally:
+        await ledger.close()
+
+
+async def test_concurrent_sends_from_many_senders(tmp_path: Path) -> None:
+    ledger, _ = await _ledger_with_funds(tmp_path)
+    try:
+        txs = [pay(k, DAVE, COIN, n, fee=1_000 + n) for k in (ALICE, BOB) for n in range(20)]
+        results = await asyncio.gather(
+            *(ledger.submit_tx(tx) for tx in txs), return_exceptions=True
+        )
+        # The writer admits in submission order, so every chain of nonces fits.
+        assert all(isinstance(r, Transaction) for r in results), results
+        assert ledger.mempool_size == 40
+        await _mine_template(ledger)
+        assert ledger.mempool_size == 0
+        assert (await ledger.account(DAVE)).balance == 40 * COIN
+    finally:
+        await ledger.close()
+
+
+def test_extend_keeps_mempool(node: Node) -> None:
+    a0 = pay(ALICE, DAVE, COIN, 0)
+    node.cs.add_tx(a0)
+    import_all(node.cs, extend(REGTEST, node.tip, 3))
+    assert node.pending() == {a0.txid}
