@@ -134,12 +134,15 @@ def test_solution_meets_target_and_keeps_template(
     solution, _ = wait_for(pool, is_solution)
     assert isinstance(solution, MinerSolution)
     check_solution(solution, job)
-    # Reported once, then idle until the next template.
+    # Reported once, then every worker idles until the next template.
     idle, _ = wait_for(pool, lambda e: True, timeout=2.0)
     assert isinstance(idle, MinerProgress)
     assert idle.job_id is None
     assert idle.job_hashes >= 1
+    time.sleep(0.05)
+    before = pool.total_hashes
     assert not [e for e in collect(pool, 0.3) if is_solution(e)]
+    assert pool.total_hashes == before
 
 
 def test_two_workers_share_the_nonce_space(make_pool: Callable[..., MinerPool]) -> None:
@@ -179,6 +182,26 @@ def test_time_rolls_forward_when_the_nonce_share_runs_out() -> None:
     assert counters[0] == (htime - tpl.time) * CHUNK + nonce + 1
 
 
+@pytest.mark.parametrize(
+    ("current", "solved_gen"), [(2, 0), (1, 1)], ids=["replaced", "solved-elsewhere"]
+)
+@pytest.mark.parametrize("target", [IMPOSSIBLE, (1 << 256) - 1], ids=["hashing", "finding"])
+def test_worker_drops_a_stale_or_solved_job(current: int, solved_gen: int, target: int) -> None:
+    # Worker loop in-process on generation 1 while the shared state says the
+    # job was replaced, or already solved by another worker: it stops after
+    # one chunk and never reports a solution.
+    generation, solved = ctypes.c_int64(current), ctypes.c_int64(solved_gen)
+    counters = (ctypes.c_uint64 * 1)()
+    reader, writer = multiprocessing.Pipe(duplex=False)
+    assert _mine(
+        0, 1, template().encoded, target, 1,
+        generation, solved, threading.Lock(), counters, writer, os.getppid(),
+    )  # fmt: skip
+    assert not reader.poll(0)
+    assert counters[0] == (CHUNK if target == IMPOSSIBLE else 1)
+    assert solved.value == solved_gen
+
+
 def test_submit_abandons_the_old_job(make_pool: Callable[..., MinerPool]) -> None:
     pool = make_pool(2)
     pool.submit(MiningJob(1, template(seed=1), IMPOSSIBLE))
@@ -195,10 +218,13 @@ def test_submit_abandons_the_old_job(make_pool: Callable[..., MinerPool]) -> Non
 
 def test_solutions_of_replaced_jobs_never_arrive(make_pool: Callable[..., MinerPool]) -> None:
     pool = make_pool(2)
-    # Each instant job is solved at its first hash, racing the next submit;
-    # whatever the workers found for it must be dropped.
+    # Every hash meets these targets. Some jobs are replaced at once, racing
+    # the workers; others are solved, the solution is waiting unread when the
+    # next submit replaces the job. Neither kind may come out.
     for i in range(20):
         pool.submit(MiningJob(2 * i, template(seed=i), (1 << 256) - 1))
+        if i % 2:
+            time.sleep(0.02)
         pool.submit(MiningJob(2 * i + 1, template(seed=i), IMPOSSIBLE))
     last = MiningJob(100, template(seed=100), EASY)
     pool.submit(last)
@@ -255,6 +281,20 @@ def test_set_workers_restarts_and_keeps_the_job(make_pool: Callable[..., MinerPo
     check_solution(solution, job)
 
 
+def test_a_killed_worker_is_replaced_on_the_next_submit(
+    make_pool: Callable[..., MinerPool],
+) -> None:
+    pool = make_pool(1)
+    (worker,) = multiprocessing.active_children()
+    os.kill(worker.pid or 0, signal.SIGKILL)
+    worker.join(5.0)
+    job = MiningJob(1, template(), EASY)
+    pool.submit(job)
+    solution, _ = wait_for(pool, is_solution)
+    assert isinstance(solution, MinerSolution)
+    check_solution(solution, job)
+
+
 def test_close_leaves_no_child_processes() -> None:
     pool = MinerPool(2)
     pool.start()
@@ -296,7 +336,10 @@ def test_workers_exit_when_the_parent_dies() -> None:
     deadline = time.monotonic() + 5.0
     while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not [pid for pid in pids if alive(pid)]
+    survivors = [pid for pid in pids if alive(pid)]
+    for pid in survivors:  # do not leave orphans hashing after a failure
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors
 
 
 async def test_async_miner_delivers_events_in_the_loop() -> None:

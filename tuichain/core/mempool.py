@@ -96,6 +96,8 @@ class Mempool:
             ptx = self.entries[pending[n]].tx
             spent += ptx.amount + ptx.fee
         check_payment_against(tx, balance - spent, tx.nonce)
+        if tx.nonce not in pending:
+            self._check_room(tx)
         if tx.nonce in pending:
             replaced.append(pending[tx.nonce])
             self._remove(pending[tx.nonce])
@@ -104,8 +106,6 @@ class Mempool:
         if replaced:
             replaced += self._drop_unaffordable(sender, state)
         evicted = self._evict(protect=tx.txid)
-        if tx.txid not in self.entries:
-            raise ValidationError("mempool is full and the fee rate is too low", "mempool-full")
         return AddResult(entry, replaced, evicted)
 
     def _insert(self, entry: MempoolEntry) -> None:
@@ -144,16 +144,26 @@ class Mempool:
             dropped.append(pending[n])
         return dropped
 
+    def _leaves(self, exclude: bytes | None = None) -> list[MempoolEntry]:
+        # Only a sender's last pending tx can go without breaking its nonce chain.
+        leaves = [self.entries[n[max(n)]] for n in self.by_sender.values()]
+        return [e for e in leaves if e.tx.txid != exclude]
+
+    def _check_room(self, tx: Transaction) -> None:
+        """Refuse before changing anything when the pool is full of better-paying txs."""
+        if len(self.entries) < self.max_count and self.bytes + tx.size <= self.max_bytes:
+            return
+        leaves = self._leaves()
+        if not leaves or min(e.fee_rate for e in leaves) >= tx.fee / tx.size:
+            raise ValidationError("mempool is full and the fee rate is too low", "mempool-full")
+
     def _evict(self, protect: bytes) -> list[bytes]:
         evicted: list[bytes] = []
         while len(self.entries) > self.max_count or self.bytes > self.max_bytes:
-            # Only a sender's last pending tx can go without breaking its nonce chain.
-            leaves = [self.entries[n[max(n)]] for n in self.by_sender.values()]
-            victim = min(leaves, key=lambda e: (e.fee_rate, -e.added))
-            if victim.tx.txid == protect and len(leaves) == 1:
-                self._remove(protect)
-                evicted.append(protect)
+            leaves = self._leaves(exclude=protect)
+            if not leaves:
                 break
+            victim = min(leaves, key=lambda e: (e.fee_rate, -e.added))
             self._remove(victim.tx.txid)
             evicted.append(victim.tx.txid)
         return evicted

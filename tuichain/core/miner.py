@@ -37,7 +37,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -245,6 +245,30 @@ def _claim(
 # Parent side.
 
 
+def _ensure_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with a stderr it can pass on.
+
+    The tracker's process inherits ``sys.stderr.fileno()``; a host that swaps
+    sys.stderr for an object whose fileno() is -1 (Textual does while its app
+    runs) makes that spawn, and so the first Lock, fail with "bad value(s) in
+    fds_to_keep". Borrowing the real stderr for that one start avoids it.
+    """
+    from multiprocessing import resource_tracker
+
+    stderr = sys.stderr
+    try:
+        usable = stderr is not None and stderr.fileno() >= 0
+    except (AttributeError, OSError, ValueError):
+        usable = False
+    if usable or sys.__stderr__ is None:
+        return
+    sys.stderr = sys.__stderr__
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        sys.stderr = stderr
+
+
 class MinerPool:
     """Worker processes hashing one job at a time; read events with ``get_event``.
 
@@ -257,6 +281,7 @@ class MinerPool:
             raise ValueError("a miner needs at least one worker")
         if progress_interval <= 0:
             raise ValueError("progress_interval must be positive")
+        _ensure_resource_tracker()
         self._ctx = multiprocessing.get_context("spawn")
         self._n = workers
         self._interval = progress_interval
@@ -312,13 +337,24 @@ class MinerPool:
             if self._started:
                 return
             self._results_r, self._results_w = self._ctx.Pipe(duplex=False)
-            self._spawn(self._n)
+            try:
+                self._spawn(self._n)
+            except BaseException:
+                self._results_r.close()
+                self._results_w.close()
+                self._results_r = self._results_w = None
+                raise
             self._started = True
 
     def submit(self, job: MiningJob) -> None:
         header = job.header.encoded
         with self._control:
             self._require_running()
+            if len(self._procs) != self._n or any(p.exitcode is not None for p in self._procs):
+                # A worker was killed (OOM killer, a stray kill) or a resize
+                # failed half-way: the next template brings up a full set again.
+                self._stop_workers()
+                self._spawn(self._n)
             with self._state:
                 gen = self._bump_locked()
                 total = self._total_locked()
@@ -514,7 +550,10 @@ class MinerPool:
 
     def _send_all(self, msg: _JobMessage) -> None:
         for conn in self._job_conns:
-            conn.send(msg)
+            # A dead worker must not keep the message from the others; the
+            # next submit replaces it.
+            with contextlib.suppress(OSError):
+                conn.send(msg)
 
     def _wake(self) -> None:
         """Cut short a get_event wait, so new state is reported at once."""
@@ -547,7 +586,7 @@ class MinerPool:
             _, gen, nonce, htime = msg
             with self._state:
                 job = self._job
-                if job is None:
+                if job is None or gen != self._job_gen:
                     return None  # found just before the job was replaced or cancelled
                 header = job.header.with_nonce(nonce, htime)
                 if not hash_meets_target(header.hash, job.target):
@@ -607,7 +646,7 @@ class AsyncMiner:
     async def start(self) -> None:
         if self._closed:
             raise RuntimeError("the miner is closed")
-        if self._reader is not None:
+        if self._loop is not None:
             return
         loop = asyncio.get_running_loop()
         self._loop = loop
@@ -619,12 +658,17 @@ class AsyncMiner:
         self._control_call(self._pool.submit, job)
 
     def cancel(self) -> None:
-        self._control_call(self._pool.cancel)
+        if self._loop is not None and not self._closed:
+            self._control_call(self._pool.cancel)
 
     def set_workers(self, n: int) -> None:
         if n < 1:
             raise ValueError("a miner needs at least one worker")
-        self._control_call(self._pool.set_workers, n)
+        if self._loop is None and not self._closed:
+            # Before start() this only records the number: nothing to spawn yet.
+            self._pool.set_workers(n)
+        else:
+            self._control_call(self._pool.set_workers, n)
 
     async def close(self) -> None:
         if self._closed:
@@ -639,9 +683,21 @@ class AsyncMiner:
         self._control.shutdown(wait=False)
 
     def _control_call(self, fn: Callable[..., None], *args: Any) -> None:
-        if self._reader is None or self._closed:
+        # Calls made while start() is still spawning queue up behind it.
+        if self._loop is None or self._closed:
             raise RuntimeError("the miner is not running")
-        self._control.submit(fn, *args)
+        self._control.submit(fn, *args).add_done_callback(self._report_failure)
+
+    def _report_failure(self, future: Future[None]) -> None:
+        # Nobody awaits these calls, so a failure goes to the loop's exception
+        # handler (the node's log) instead of vanishing with the future.
+        exc = future.exception()
+        loop = self._loop
+        if exc is None or loop is None:
+            return
+        context = {"message": "miner control call failed", "exception": exc}
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(loop.call_exception_handler, context)
 
     def _read(self) -> None:
         loop = self._loop
