@@ -18,16 +18,9 @@ import pytest
 
 from tuichain.core.block import BlockHeader
 from tuichain.core.hashing import sha256d
-from tuichain.core.miner import (
-    CHUNK,
-    AsyncMiner,
-    MinerEvent,
-    MinerPool,
-    MinerProgress,
-    MinerSolution,
-    MiningJob,
-    _mine,
-)
+from tuichain.core.miner import MinerEvent, MinerPool, MinerProgress, MinerSolution, MiningJob
+from tuichain.core.miner_async import AsyncMiner
+from tuichain.core.miner_worker import CHUNK, _mine
 from tuichain.core.pow import hash_meets_target, target_from_bits
 
 REPO = Path(__file__).resolve().parents[2]

@@ -23,53 +23,34 @@ shared counters, so nothing piles up when nobody reads.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
-import hashlib
 import multiprocessing
 import os
-import signal
-import struct
 import sys
 import threading
 import time
-import traceback
 from collections import deque
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from .miner_worker import _JobMessage, _worker_main
 from .pow import hash_meets_target
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.context import SpawnProcess
-    from multiprocessing.synchronize import Lock as ProcessLock
     from types import TracebackType
 
     from .block import BlockHeader
 
-# Nonces hashed between two looks at the shared state. At ~1.8 MH/s per core this
-# is ~2 ms, which bounds how long a worker keeps hashing a stale template.
-CHUNK: Final = 4096
-NONCE_SPACE: Final = 1 << 32
-U32_MAX: Final = NONCE_SPACE - 1
 # The rate in a progress event is measured over about this many seconds.
 RATE_WINDOW: Final = 2.0
-# An idle worker wakes this often to notice a parent that died without closing
-# the pipe cleanly (a closed pipe already wakes it at once with EOF).
-_IDLE_POLL: Final = 1.0
 # get_event never blocks longer than this in one wait, so a missed wake-up or a
 # pool closed under it costs at most this much latency.
 _MAX_WAIT: Final = 1.0
 _READY_TIMEOUT: Final = 60.0
 _JOIN_TIMEOUT: Final = 2.0
-_U32: Final = struct.Struct("<I")
-
-# (generation, header bytes or None for idle, target) or None for exit.
-_JobMessage = tuple[int, bytes | None, int] | None
 
 
 @dataclass(frozen=True)
@@ -105,140 +86,6 @@ class MinerSolution:
 
 
 MinerEvent = MinerProgress | MinerSolution
-
-
-# --------------------------------------------------------------------------
-# Worker process side. Kept free of BlockHeader and anything heavy, so a
-# spawned worker imports little and starts fast.
-
-
-def _worker_main(
-    index: int,
-    count: int,
-    jobs: Connection,
-    results: Connection,
-    generation: ctypes.c_int64,
-    solved: ctypes.c_int64,
-    claim_lock: ProcessLock,
-    counters: ctypes.Array[ctypes.c_uint64],
-    ready: ctypes.Array[ctypes.c_uint8],
-    parent_pid: int,
-) -> None:
-    # Ctrl-C reaches the whole process group; the parent decides when we stop,
-    # and a KeyboardInterrupt traceback would be written over the TUI.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
-    sys.stdout = sys.stderr = devnull
-    try:
-        ready[index] = 1
-        while True:
-            msg = _next_job(jobs, generation, parent_pid)
-            if msg is None:
-                return
-            gen, header, target = msg
-            if header is None:
-                continue
-            if not _mine(
-                index, count, header, target, gen,
-                generation, solved, claim_lock, counters, results, parent_pid,
-            ):  # fmt: skip
-                return
-    except Exception:
-        # The parent keeps the text for display; a worker never prints.
-        with contextlib.suppress(OSError):
-            results.send(("error", index, traceback.format_exc()[-2000:]))
-
-
-def _next_job(jobs: Connection, generation: ctypes.c_int64, parent_pid: int) -> _JobMessage:
-    """Block until the message of the newest generation arrives; None means exit."""
-    while True:
-        if not jobs.poll(_IDLE_POLL):
-            if os.getppid() != parent_pid:
-                return None
-            continue
-        try:
-            msg: _JobMessage = jobs.recv()
-        except EOFError:
-            return None
-        # The parent bumps the generation before sending, so an older message
-        # means a newer one is already on its way: skip to it.
-        if msg is None or msg[0] >= generation.value:
-            return msg
-
-
-def _mine(
-    index: int,
-    count: int,
-    header: bytes,
-    target: int,
-    gen: int,
-    generation: ctypes.c_int64,
-    solved: ctypes.c_int64,
-    claim_lock: ProcessLock,
-    counters: ctypes.Array[ctypes.c_uint64],
-    results: Connection,
-    parent_pid: int,
-) -> bool:
-    """Hash this worker's share of the nonces, rolling time; False if the parent died."""
-    lo = index * NONCE_SPACE // count
-    hi = (index + 1) * NONCE_SPACE // count
-    # Version, prev hash and 28 bytes of the Merkle root fill the first SHA-256
-    # block; it is compressed once per job, not once per nonce.
-    first = hashlib.sha256(header[:64])
-    merkle_tail = header[64:68]
-    bits = header[72:76]
-    htime = int.from_bytes(header[68:72], "little")
-    # The hash's last byte is its most significant: a one-byte test rejects
-    # almost every nonce of a real target before the costly int conversion.
-    top = min(target >> 248, 255)
-    sha256 = hashlib.sha256
-    pack = _U32.pack
-    from_bytes = int.from_bytes
-    while True:
-        # The 12 fixed tail bytes only sit in hashlib's buffer; feeding them once
-        # here leaves exactly the 4 nonce bytes for the per-nonce update.
-        mid = first.copy()
-        mid.update(merkle_tail + pack(htime) + bits)
-        copy = mid.copy
-        start = lo
-        while start < hi:
-            end = min(start + CHUNK, hi)
-            for nonce in range(start, end):
-                inner = copy()
-                inner.update(pack(nonce))
-                digest = sha256(inner.digest()).digest()
-                if digest[31] <= top and from_bytes(digest, "little") <= target:
-                    counters[index] += nonce - start + 1
-                    _claim(gen, nonce, htime, generation, solved, claim_lock, results)
-                    return True
-            counters[index] += end - start
-            if generation.value != gen or solved.value >= gen:
-                return True
-            if os.getppid() != parent_pid:
-                return False
-            start = end
-        if htime >= U32_MAX:
-            return True  # nothing left to roll; idle until the next template
-        htime += 1
-
-
-def _claim(
-    gen: int,
-    nonce: int,
-    htime: int,
-    generation: ctypes.c_int64,
-    solved: ctypes.c_int64,
-    claim_lock: ProcessLock,
-    results: Connection,
-) -> None:
-    """Report a solution unless another worker already solved this generation."""
-    with claim_lock:
-        # Generations only grow, so a late claim for an abandoned job can never
-        # reopen a job that was already solved.
-        if solved.value >= gen or generation.value != gen:
-            return
-        solved.value = gen
-    results.send(("solution", gen, nonce, htime))
 
 
 # --------------------------------------------------------------------------
@@ -609,116 +456,3 @@ class MinerPool:
         t0, h0 = samples[0]
         rate = (total - h0) / (now - t0) if now > t0 else 0.0
         return MinerProgress(job.job_id, total, total - self._job_start_hashes, rate, self._n)
-
-
-class AsyncMiner:
-    """asyncio adapter: owns a MinerPool and a daemon reader thread that forwards
-    events into the loop via loop.call_soon_threadsafe.
-
-    Control calls go through a one-thread executor, in order, so the loop never
-    waits on spawning or joining processes.
-    """
-
-    def __init__(
-        self,
-        workers: int = 1,
-        on_progress: Callable[[MinerProgress], None] | None = None,
-        on_solution: Callable[[MinerSolution], None] | None = None,
-        progress_interval: float = 0.25,
-    ) -> None:
-        self._pool = MinerPool(workers, progress_interval)
-        self._on_progress = on_progress
-        self._on_solution = on_solution
-        self._control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="miner-control")
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._reader: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._closed = False
-
-    @property
-    def pool(self) -> MinerPool:
-        return self._pool
-
-    @property
-    def workers(self) -> int:
-        return self._pool.workers
-
-    async def start(self) -> None:
-        if self._closed:
-            raise RuntimeError("the miner is closed")
-        if self._loop is not None:
-            return
-        loop = asyncio.get_running_loop()
-        self._loop = loop
-        await loop.run_in_executor(self._control, self._pool.start)
-        self._reader = threading.Thread(target=self._read, name="miner-events", daemon=True)
-        self._reader.start()
-
-    def submit(self, job: MiningJob) -> None:
-        self._control_call(self._pool.submit, job)
-
-    def cancel(self) -> None:
-        if self._loop is not None and not self._closed:
-            self._control_call(self._pool.cancel)
-
-    def set_workers(self, n: int) -> None:
-        if n < 1:
-            raise ValueError("a miner needs at least one worker")
-        if self._loop is None and not self._closed:
-            # Before start() this only records the number: nothing to spawn yet.
-            self._pool.set_workers(n)
-        else:
-            self._control_call(self._pool.set_workers, n)
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._stop.set()
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._control, self._pool.close)
-        reader = self._reader
-        if reader is not None:
-            await loop.run_in_executor(None, reader.join)
-        self._control.shutdown(wait=False)
-
-    def _control_call(self, fn: Callable[..., None], *args: Any) -> None:
-        # Calls made while start() is still spawning queue up behind it.
-        if self._loop is None or self._closed:
-            raise RuntimeError("the miner is not running")
-        self._control.submit(fn, *args).add_done_callback(self._report_failure)
-
-    def _report_failure(self, future: Future[None]) -> None:
-        # Nobody awaits these calls, so a failure goes to the loop's exception
-        # handler (the node's log) instead of vanishing with the future.
-        exc = future.exception()
-        loop = self._loop
-        if exc is None or loop is None:
-            return
-        context = {"message": "miner control call failed", "exception": exc}
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(loop.call_exception_handler, context)
-
-    def _read(self) -> None:
-        loop = self._loop
-        assert loop is not None
-        while not self._stop.is_set() and not self._pool.closed:
-            try:
-                event = self._pool.get_event(_MAX_WAIT)
-            except (OSError, EOFError):
-                return  # the pool was torn down under us
-            if event is None:
-                continue
-            try:
-                loop.call_soon_threadsafe(self._dispatch, event)
-            except RuntimeError:
-                return  # the loop is closed; nobody is listening any more
-
-    def _dispatch(self, event: MinerEvent) -> None:
-        if self._closed:
-            return
-        if isinstance(event, MinerSolution):
-            if self._on_solution is not None:
-                self._on_solution(event)
-        elif self._on_progress is not None:
-            self._on_progress(event)

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from .block import Block
 from .events import BlockFound, MinerUpdate, NewTip
 from .ledger import Ledger
-from .miner import AsyncMiner, MinerProgress, MinerSolution, MiningJob
+from .miner import MinerProgress, MinerSolution, MiningJob
+from .miner_async import AsyncMiner
 from .pow import target_from_bits
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,125 @@
+"""asyncio adapter for the miner process pool: control off the loop, events into it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from .miner import _MAX_WAIT, MinerEvent, MinerPool, MinerProgress, MinerSolution, MiningJob
+
+
+class AsyncMiner:
+    """asyncio adapter: owns a MinerPool and a daemon reader thread that forwards
+    events into the loop via loop.call_soon_threadsafe.
+
+    Control calls go through a one-thread executor, in order, so the loop never
+    waits on spawning or joining processes.
+    """
+
+    def __init__(
+        self,
+        workers: int = 1,
+        on_progress: Callable[[MinerProgress], None] | None = None,
+        on_solution: Callable[[MinerSolution], None] | None = None,
+        progress_interval: float = 0.25,
+    ) -> None:
+        self._pool = MinerPool(workers, progress_interval)
+        self._on_progress = on_progress
+        self._on_solution = on_solution
+        self._control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="miner-control")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reader: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._closed = False
+
+    @property
+    def pool(self) -> MinerPool:
+        return self._pool
+
+    @property
+    def workers(self) -> int:
+        return self._pool.workers
+
+    async def start(self) -> None:
+        if self._closed:
+            raise RuntimeError("the miner is closed")
+        if self._loop is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        await loop.run_in_executor(self._control, self._pool.start)
+        self._reader = threading.Thread(target=self._read, name="miner-events", daemon=True)
+        self._reader.start()
+
+    def submit(self, job: MiningJob) -> None:
+        self._control_call(self._pool.submit, job)
+
+    def cancel(self) -> None:
+        if self._loop is not None and not self._closed:
+            self._control_call(self._pool.cancel)
+
+    def set_workers(self, n: int) -> None:
+        if n < 1:
+            raise ValueError("a miner needs at least one worker")
+        if self._loop is None and not self._closed:
+            # Before start() this only records the number: nothing to spawn yet.
+            self._pool.set_workers(n)
+        else:
+            self._control_call(self._pool.set_workers, n)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._control, self._pool.close)
+        reader = self._reader
+        if reader is not None:
+            await loop.run_in_executor(None, reader.join)
+        self._control.shutdown(wait=False)
+
+    def _control_call(self, fn: Callable[..., None], *args: Any) -> None:
+        # Calls made while start() is still spawning queue up behind it.
+        if self._loop is None or self._closed:
+            raise RuntimeError("the miner is not running")
+        self._control.submit(fn, *args).add_done_callback(self._report_failure)
+
+    def _report_failure(self, future: Future[None]) -> None:
+        # Nobody awaits these calls, so a failure goes to the loop's exception
+        # handler (the node's log) instead of vanishing with the future.
+        exc = future.exception()
+        loop = self._loop
+        if exc is None or loop is None:
+            return
+        context = {"message": "miner control call failed", "exception": exc}
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(loop.call_exception_handler, context)
+
+    def _read(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        while not self._stop.is_set() and not self._pool.closed:
+            try:
+                event = self._pool.get_event(_MAX_WAIT)
+            except (OSError, EOFError):
+                return  # the pool was torn down under us
+            if event is None:
+                continue
+            try:
+                loop.call_soon_threadsafe(self._dispatch, event)
+            except RuntimeError:
+                return  # the loop is closed; nobody is listening any more
+
+    def _dispatch(self, event: MinerEvent) -> None:
+        if self._closed:
+            return
+        if isinstance(event, MinerSolution):
+            if self._on_solution is not None:
+                self._on_solution(event)
+        elif self._on_progress is not None:
+            self._on_progress(event)
