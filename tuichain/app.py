@@ -1,0 +1,400 @@
+"""The Textual app: modes, key bindings, the node's lifetime and its events as messages.
+
+The app owns one Node and runs it in its own event loop. The first screen is
+shown at once while the node starts in a worker; node events arrive on the
+loop through the EventBus, become `NodeEvent` messages, and are handed to
+every mode screen that exists (miner progress at most a few times a second).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.widget import AwaitMount
+from textual.widgets import Footer
+
+from .config import LOG_FILE, NodeConfig
+from .core.amounts import format_amount
+from .core.events import (
+    BlockFound,
+    LogEvent,
+    MinerUpdate,
+    NewTip,
+    PeersChanged,
+    Reorg,
+    TxAccepted,
+)
+from .logsetup import setup_logging
+from .node import Node
+from .screens.dialogs import InfoDialog
+from .screens.explorer import ExplorerScreen
+from .screens.log import LogScreen
+from .screens.mempool import MempoolScreen
+from .screens.mining import MiningScreen
+from .screens.peers import PeersScreen
+from .screens.wallet import WalletScreen
+from .widgets.actions import NodeActionsApp
+from .widgets.palette import NodeCommands
+from .widgets.status_bar import StatusBar
+
+log = logging.getLogger("tuichain.app")
+
+# Miner progress arrives about four times a second per update source; screens
+# redraw from it, so cap what they see.
+MINER_UPDATE_INTERVAL = 0.2
+RECENT_EVENTS = 500
+# A balance check reads the account on the ledger's writer thread; during a
+# long sync one check per this interval is plenty.
+BALANCE_CHECK_DELAY = 0.5
+
+
+@dataclass(frozen=True)
+class NodeStarted:
+    """Sent to every mode screen once the node runs: screens load their data then."""
+
+    port: int
+
+
+@dataclass(frozen=True)
+class NodeFailed:
+    """The node could not start (or stopped on an error); `reason` says why."""
+
+    reason: str
+
+
+# The app forwards copies to screens; bubbling back up would loop forever. (A
+# class attribute `bubble = False` is not enough: Message.__init_subclass__
+# resets it from the class keyword, which defaults to True.)
+class NodeEvent(Message, bubble=False):
+    """A core event (`.event`) delivered to a screen; `.time` is the wall clock it arrived."""
+
+    def __init__(self, event: Any, when: float | None = None) -> None:
+        super().__init__()
+        self.event = event
+        self.time = time.time() if when is None else when
+
+
+class _EventLogHandler(logging.Handler):
+    """Log records as LogEvents on the node's bus, so the Log screen shows them."""
+
+    def __init__(self, app: TuichainApp, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(logging.INFO)
+        self._app = app
+        self._loop = loop
+        self._loop_thread = threading.get_ident()
+        # Publishing may itself log (a failing subscriber); never recurse.
+        self._busy = threading.local()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(self._busy, "on", False):
+            return
+        self._busy.on = True
+        try:
+            event = LogEvent(record.levelname, record.getMessage())
+            if threading.get_ident() == self._loop_thread:
+                self._app.publish_event(event)
+            elif not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._app.publish_event, event)
+        except Exception:
+            pass  # logging must never take the UI down
+        finally:
+            self._busy.on = False
+
+
+def describe_start_error(exc: BaseException, port: int) -> str:
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} is already in use (another tuichain node?). "
+            "Start with a different --port."
+        )
+    if isinstance(exc, OSError) and exc.errno == errno.EACCES:
+        return f"not allowed to listen on port {port}: choose a port above 1024."
+    reason = getattr(exc, "reason", None)
+    return str(reason or exc) or type(exc).__name__
+
+
+class TuichainApp(NodeActionsApp):
+    CSS_PATH = "tuichain.tcss"
+    TITLE = "tuichain"
+    MODES: ClassVar[dict[str, Any]] = {
+        "wallet": WalletScreen,
+        "mining": MiningScreen,
+        "mempool": MempoolScreen,
+        "explorer": ExplorerScreen,
+        "peers": PeersScreen,
+        "log": LogScreen,
+    }
+    DEFAULT_MODE = "wallet"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Short labels: at 80 columns the footer holds these, the palette key and
+        # a couple of the screen's own keys.
+        Binding("w", "switch_mode('wallet')", "Wallet"),
+        Binding("m", "switch_mode('mining')", "Mine"),
+        Binding("o", "switch_mode('mempool')", "Txs", tooltip="Open transactions"),
+        Binding("e", "switch_mode('explorer')", "Explore"),
+        Binding("p", "switch_mode('peers')", "Peers"),
+        Binding("l", "switch_mode('log')", "Log"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+    COMMANDS = App.COMMANDS | {NodeCommands}
+
+    def __init__(self, config: NodeConfig, node: Node | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.node: Node = node if node is not None else Node(config)
+        self.node_ready = False
+        self.start_error: str | None = None
+        self.clock = time.time
+        self.recent_events: deque[tuple[float, Any]] = deque(maxlen=RECENT_EVENTS)
+        self._mode_screens: dict[str, Screen[Any]] = {}
+        self._unsubscribe: Any = None
+        self._log_handler: _EventLogHandler | None = None
+        self._miner_last = 0.0
+        self._miner_pending: MinerUpdate | None = None
+        self._balance: int | None = None
+        self._expected_rise = 0
+        self._balance_timer: Any = None
+        self._stopping = False
+        self._start_task: asyncio.Future[None] | None = None
+
+    # ---- lifetime ------------------------------------------------------------------
+    def on_mount(self) -> None:
+        setup_logging(self.config.data_dir / LOG_FILE, stdout=False)
+        self._log_handler = _EventLogHandler(self, asyncio.get_running_loop())
+        for name in ("tuichain", "aiohttp"):
+            logging.getLogger(name).addHandler(self._log_handler)
+        self._adopt_screen(self.current_mode, self.screen)
+        # A plain task, not a Textual worker: a worker is cancelled when the app
+        # closes, and a start cut off half way could leave miner processes behind.
+        # Leaving waits for it instead (see _stop_node).
+        self._start_task = asyncio.ensure_future(self._start_node())
+
+    async def _start_node(self) -> None:
+        try:
+            # A node handed in may already run (tests, a host that owns it).
+            if getattr(self.node, "_ledger", None) is None:
+                await self.node.start()
+        except Exception as exc:
+            self.start_error = describe_start_error(exc, self.config.port)
+            log.error("node did not start: %s", self.start_error)
+            await self._stop_node()
+            if not self._stopping:
+                self._show_start_error(self.start_error)
+            return
+        if self._stopping:
+            return  # the app is leaving; _stop_node stops the node
+        self._unsubscribe = self.node.events.subscribe(self._on_core_event)
+        self.node_ready = True
+        self._broadcast(NodeStarted(self.node.port))
+        self.refresh_status()
+        self._schedule_balance_check()
+
+    def _show_start_error(self, reason: str) -> None:
+        self._broadcast(NodeFailed(reason))
+        self.refresh_status()
+        self.push_screen(
+            InfoDialog(
+                "The node did not start",
+                [("Reason", reason), ("Data", str(self.config.data_dir))],
+                footer="Press q to quit, Escape to look around (the Log screen, l).",
+                q_quits=True,
+            )
+        )
+
+    async def _stop_node(self) -> None:
+        task = self._start_task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            await asyncio.wait({task})
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.node_ready = False
+        try:
+            await self.node.stop()
+        except Exception:
+            log.exception("error while stopping the node")
+
+    async def action_quit(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        self.notify("Stopping the node…", timeout=10)
+        self._quit_worker()
+
+    @work(exclusive=True, group="quit", exit_on_error=False)
+    async def _quit_worker(self) -> None:
+        await self._stop_node()
+        code = 1 if self.start_error else 0
+        self.exit(code, return_code=code)
+
+    async def on_unmount(self) -> None:
+        # Any way out of the app (quit, an exception, a test ending) stops the node.
+        self._stopping = True
+        await self._stop_node()
+        if self._log_handler is not None:
+            for name in ("tuichain", "aiohttp"):
+                logging.getLogger(name).removeHandler(self._log_handler)
+            self._log_handler = None
+
+    # ---- modes and chrome ---------------------------------------------------------------
+    def switch_mode(self, mode: str) -> AwaitMount:
+        result = super().switch_mode(mode)
+        self._adopt_screen(mode, self.screen)
+        return result
+
+    def _adopt_screen(self, mode: str, screen: Screen[Any]) -> None:
+        if mode not in self.MODES or mode in self._mode_screens:
+            return
+        self._mode_screens[mode] = screen
+        # After compose, so a screen that brings its own Footer keeps it.
+        self.call_after_refresh(self._add_chrome, screen)
+
+    async def _add_chrome(self, screen: Screen[Any]) -> None:
+        missing: list[Any] = []
+        for footer in screen.query(Footer):
+            footer.compact = True
+        if not screen.query(Footer):
+            missing.append(Footer(compact=True))
+        if not screen.query(StatusBar):
+            missing.append(StatusBar())
+        if missing:
+            await screen.mount(*missing)
+        # A Footer draws its keys when bindings change; one mounted after the
+        # screen took focus would stay empty until the next change.
+        screen.refresh_bindings()
+
+    def mode_screens(self) -> list[Screen[Any]]:
+        return list(self._mode_screens.values())
+
+    def refresh_status(self) -> None:
+        for screen in self.mode_screens():
+            for bar in screen.query(StatusBar):
+                bar.refresh_status()
+
+    # ---- events ---------------------------------------------------------------------------
+    def publish_event(self, event: Any) -> None:
+        """Publish on the node's bus when it runs; before that, straight to the screens."""
+        if self.node_ready and self._unsubscribe is not None:
+            self.node.events.publish(event)
+        else:
+            self.post_message(NodeEvent(event))
+
+    def _on_core_event(self, event: Any) -> None:
+        self.post_message(NodeEvent(event))
+
+    def _broadcast(self, event: Any, when: float | None = None) -> None:
+        stamp = time.time() if when is None else when
+        for screen in self.mode_screens():
+            screen.post_message(NodeEvent(event, stamp))
+
+    def on_node_event(self, message: NodeEvent) -> None:
+        event = message.event
+        if isinstance(event, MinerUpdate):
+            self._throttle_miner(event)
+            return
+        self.recent_events.append((message.time, event))
+        self._broadcast(event, message.time)
+        self._toast(event)
+        if isinstance(event, NewTip | PeersChanged | Reorg):
+            self.refresh_status()
+        if isinstance(event, NewTip | Reorg):
+            self._schedule_balance_check()
+
+    def _throttle_miner(self, event: MinerUpdate) -> None:
+        # Latest wins; a pending update is sent when the interval ends, so the
+        # final "stopped" state is never dropped.
+        now = time.monotonic()
+        if now - self._miner_last >= MINER_UPDATE_INTERVAL and self._miner_pending is None:
+            self._miner_last = now
+            self._broadcast(event)
+            self.refresh_status()
+            return
+        if self._miner_pending is None:
+            delay = max(0.001, MINER_UPDATE_INTERVAL - (now - self._miner_last))
+            self.set_timer(delay, self._flush_miner)
+        self._miner_pending = event
+
+    def _flush_miner(self) -> None:
+        event, self._miner_pending = self._miner_pending, None
+        if event is not None:
+            self._miner_last = time.monotonic()
+            self._broadcast(event)
+            self.refresh_status()
+
+    def _toast(self, event: Any) -> None:
+        node = self.node
+        if isinstance(event, BlockFound):
+            self._expected_rise += event.reward
+            self.notify(
+                f"Block {event.height} found: reward {format_amount(event.reward)}", title="Mined"
+            )
+        elif isinstance(event, Reorg):
+            self.notify(
+                f"Chain reorganised at height {event.fork_height}: "
+                f"{len(event.disconnected)} block(s) replaced by "
+                f"{len(event.connected)}",
+                title="Reorg",
+                severity="warning",
+            )
+        elif isinstance(event, PeersChanged) and "ban" in event.detail.lower():
+            self.notify(event.detail, title="Peer banned", severity="warning")
+        elif (
+            isinstance(event, TxAccepted)
+            and node.wallet is not None
+            and event.recipient == node.wallet.address_digest
+            and event.sender != node.wallet.address_digest
+        ):
+            self.notify(
+                f"{format_amount(event.amount)} incoming (pending confirmation)",
+                title="Funds received",
+            )
+
+    def _schedule_balance_check(self) -> None:
+        if self._balance_timer is None:
+            self._balance_timer = self.set_timer(BALANCE_CHECK_DELAY, self._check_balance)
+
+    @work(exclusive=True, group="balance", exit_on_error=False)
+    async def _check_balance(self) -> None:
+        self._balance_timer = None
+        if not self.node_ready:
+            return
+        try:
+            account = await self.node.wallet_account()
+        except Exception:
+            return  # node stopping; the next tip checks again
+        if account is None:
+            self._balance = None
+            return
+        previous, self._balance = self._balance, account.balance
+        if previous is None:
+            self._expected_rise = 0
+            return
+        received = account.balance - previous - self._expected_rise
+        self._expected_rise = max(0, self._expected_rise - max(0, account.balance - previous))
+        if received > 0:
+            self.notify(
+                f"{format_amount(received)} confirmed; balance {format_amount(account.balance)}",
+                title="Funds received",
+            )
+
+
+def run_tui(config: NodeConfig) -> int:
+    """Run the dashboard until the user quits; the exit code is non-zero if the node failed."""
+    app = TuichainApp(config)
+    result = app.run()
+    if isinstance(result, int):
+        return result
+    return app.return_code or 0

@@ -1,0 +1,336 @@
+"""The chain explorer: the active chain newest first, paged lazily, with search and side branches.
+
+The table never holds the whole chain: it starts with the newest page and
+loads the next one (``Ledger.headers_range``) as the cursor nears the bottom.
+A new tip adds its rows on top; a reorg (the top row's hash no longer on the
+chain) reloads what was shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from ..core.errors import AddressError
+from ..core.hashing import hash_to_hex, hex_to_hash
+from ..core.store import HAVE_DATA, HEADER_ONLY, HeaderEntry
+from ..widgets.chaintext import app_node, format_size, format_work, short_hash, utc_time
+from .explorer_details import AddressScreen, BlockScreen, TxScreen
+
+PAGE = 50
+# Load the next page when the cursor is this close to the last loaded row.
+PREFETCH = 10
+# A reload after a reorg keeps at most this many rows, so a long scroll stays cheap.
+MAX_RELOAD = 4 * PAGE
+HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+STATUS = {HAVE_DATA: "have block", HEADER_ONLY: "header only"}
+
+
+class ExplorerScreen(Screen[None]):
+    AUTO_FOCUS = "#explorer-blocks"
+    DEFAULT_CSS = """
+    ExplorerScreen #explorer-search { display: none; }
+    ExplorerScreen #explorer-search.shown { display: block; }
+    ExplorerScreen #explorer-title { height: 1; padding: 0 1; background: $boost; }
+    ExplorerScreen DataTable { height: 1fr; }
+    ExplorerScreen #explorer-branches { display: none; }
+    ExplorerScreen.branches #explorer-branches { display: block; }
+    ExplorerScreen.branches #explorer-blocks { display: none; }
+    ExplorerScreen #explorer-msg { height: auto; max-height: 3; padding: 0 1; color: $error; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "search", "Search"),
+        Binding("b", "toggle_branches", "Branches"),
+        Binding("escape", "close_search", "Close search", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = asyncio.Lock()
+        self._top: int | None = None  # height of the first (newest) row
+        self._top_hash: bytes | None = None
+        self._low: int | None = None  # height of the last (oldest) row
+
+    def compose(self) -> ComposeResult:
+        yield Input(
+            placeholder="height, block hash, txid or address; Enter searches, Esc closes",
+            id="explorer-search",
+        )
+        yield Static("Active chain", id="explorer-title")
+        blocks: DataTable[Any] = DataTable(
+            id="explorer-blocks", cursor_type="row", zebra_stripes=True
+        )
+        blocks.add_column("Height", key="height")
+        blocks.add_columns("Hash", "Time (UTC)", "Txs", "Size", "Bits")
+        yield blocks
+        branches: DataTable[Any] = DataTable(
+            id="explorer-branches", cursor_type="row", zebra_stripes=True
+        )
+        branches.add_columns("Tip", "Tip hash", "Fork at", "Blocks", "Chainwork", "Status")
+        yield branches
+        yield Static("", id="explorer-msg")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#explorer-blocks", DataTable).focus()
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        # Events may have been missed while another mode was shown; catch up.
+        self.refresh_tip()
+
+    # ---- node events ---------------------------------------------------------
+    def on_node_event(self, message: Any) -> None:
+        name = type(message.event).__name__
+        if name in ("Reorg", "NodeStarted"):
+            self.reload()
+        elif name == "NewTip":
+            self.refresh_tip()
+        if name in ("NewTip", "Reorg", "BlockRejected") and self.has_class("branches"):
+            self.load_branches()
+
+    # ---- loading the active chain ------------------------------------------
+    @property
+    def blocks(self) -> DataTable[Any]:
+        return self.query_one("#explorer-blocks", DataTable)
+
+    def _say(self, text: str) -> None:
+        self.query_one("#explorer-msg", Static).update(Text(text))
+
+    async def _rows(self, start: int, count: int) -> list[tuple[HeaderEntry, tuple[int, int]]]:
+        node = app_node(self.app)
+        if node is None or count <= 0:
+            return []
+        entries = await node.ledger.headers_range(start, count)
+        sizes = await node.ledger.block_sizes([e.hash for e in entries])
+        return [(e, sizes.get(e.hash, (-1, -1))) for e in reversed(entries)]
+
+    def _add(self, rows: list[tuple[HeaderEntry, tuple[int, int]]]) -> None:
+        table = self.blocks
+        for e, (size, txs) in rows:
+            if e.hash.hex() in table.rows:
+                continue
+            table.add_row(
+                e.height,
+                short_hash(e.hash),
+                utc_time(e.header.time),
+                "–" if txs < 0 else txs,
+                "–" if size < 0 else format_size(size),
+                f"{e.header.bits:08x}",
+                key=e.hash.hex(),
+            )
+
+    def _set_title(self) -> None:
+        node = app_node(self.app)
+        tip = node.ledger.tip if node is not None else None
+        text = "Active chain, newest first"
+        if tip is not None:
+            text += f"  ·  tip {tip.height}  ·  {short_hash(tip.hash)}"
+        self.query_one("#explorer-title", Static).update(text)
+
+    @work(exclusive=True, group="explorer-reload", exit_on_error=False)
+    async def reload(self) -> None:
+        """Newest page again (or what was loaded, up to MAX_RELOAD); keep the cursor's block."""
+        try:
+            async with self._lock:
+                node = app_node(self.app)
+                if node is None or node.ledger.tip is None:
+                    self._say("the node is starting…")
+                    return
+                table = self.blocks
+                keep = max(PAGE, min(table.row_count, MAX_RELOAD))
+                tip = node.ledger.tip.height
+                rows = await self._rows(max(0, tip - keep + 1), keep)
+                selected = None
+                if table.row_count and table.cursor_row > 0:
+                    selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+                table.clear()
+                self._add(rows)
+                self._mark(rows)
+                if selected is not None and selected in table.rows:
+                    table.move_cursor(row=table.get_row_index(selected))
+                self._set_title()
+                self._say("")
+        except Exception as exc:
+            self._say(f"could not load the chain: {exc}")
+
+    def _mark(self, rows: list[tuple[HeaderEntry, tuple[int, int]]]) -> None:
+        if rows:
+            self._top, self._top_hash, self._low = (
+                rows[0][0].height,
+                rows[0][0].hash,
+                rows[-1][0].height,
+            )
+        else:
+            self._top = self._top_hash = self._low = None
+
+    @work(exclusive=True, group="explorer-tip", exit_on_error=False)
+    async def refresh_tip(self) -> None:
+        """Add blocks above the newest row; reload if that row left the chain."""
+        try:
+            async with self._lock:
+                node = app_node(self.app)
+                if node is None or node.ledger.tip is None:
+                    return
+                tip = node.ledger.tip.height
+                if self._top is None or tip < self._top or tip - self._top > PAGE:
+                    reload = True
+                else:
+                    reload = await node.ledger.hash_at(self._top) != self._top_hash
+                if not reload:
+                    rows = await self._rows(self._top + 1, tip - self._top)
+                    if rows:
+                        table = self.blocks
+                        cursor = table.cursor_row
+                        self._add(rows)
+                        table.sort("height", reverse=True)
+                        if cursor > 0:
+                            table.move_cursor(row=cursor + len(rows))
+                        self._top, self._top_hash = rows[0][0].height, rows[0][0].hash
+                    self._set_title()
+            if reload:
+                self.reload()
+        except Exception as exc:
+            self._say(f"could not load the chain: {exc}")
+
+    @work(exclusive=True, group="explorer-more", exit_on_error=False)
+    async def load_more(self) -> None:
+        try:
+            async with self._lock:
+                if self._low is None or self._low == 0:
+                    return
+                start = max(0, self._low - PAGE)
+                rows = await self._rows(start, self._low - start)
+                self._add(rows)
+                if rows:
+                    self._low = rows[-1][0].height
+        except Exception as exc:
+            self._say(f"could not load more blocks: {exc}")
+
+    @on(DataTable.RowHighlighted, "#explorer-blocks")
+    def _near_end(self, event: DataTable.RowHighlighted) -> None:
+        if event.cursor_row >= event.data_table.row_count - PREFETCH:
+            self.load_more()
+
+    @on(DataTable.RowSelected, "#explorer-blocks")
+    @on(DataTable.RowSelected, "#explorer-branches")
+    def _open_block(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.app.push_screen(BlockScreen(bytes.fromhex(event.row_key.value)))
+
+    # ---- side branches -----------------------------------------------------
+    def action_toggle_branches(self) -> None:
+        self.toggle_class("branches")
+        if self.has_class("branches"):
+            self.query_one("#explorer-title", Static).update("Side branches (b: back to chain)")
+            self.query_one("#explorer-branches", DataTable).focus()
+            self.load_branches()
+        else:
+            self._set_title()
+            self.blocks.focus()
+
+    @work(exclusive=True, group="explorer-branches", exit_on_error=False)
+    async def load_branches(self) -> None:
+        node = app_node(self.app)
+        if node is None:
+            return
+        try:
+            branches = await node.ledger.side_branches()
+        except Exception as exc:
+            self._say(f"could not read side branches: {exc}")
+            return
+        table = self.query_one("#explorer-branches", DataTable)
+        table.clear()
+        for entry, fork in branches:
+            table.add_row(
+                entry.height,
+                short_hash(entry.hash),
+                fork,
+                entry.height - fork,
+                format_work(entry.chainwork),
+                STATUS.get(entry.status, "invalid"),
+                key=entry.hash.hex(),
+            )
+        tip = node.ledger.tip
+        title = f"Side branches: {len(branches)}"
+        if tip is not None:
+            title += f"  ·  active chain work {format_work(tip.chainwork)} at {tip.height}"
+        self.query_one("#explorer-title", Static).update(title)
+        self._say("" if branches else "no side branches: every stored block is on the active chain")
+
+    # ---- search ------------------------------------------------------------
+    def action_search(self) -> None:
+        box = self.query_one("#explorer-search", Input)
+        box.add_class("shown")
+        box.focus()
+
+    def action_close_search(self) -> None:
+        box = self.query_one("#explorer-search", Input)
+        if box.has_class("shown"):
+            box.remove_class("shown")
+            self.query_one(
+                "#explorer-branches" if self.has_class("branches") else "#explorer-blocks",
+                DataTable,
+            ).focus()
+
+    @on(Input.Submitted, "#explorer-search")
+    def _submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if text:
+            self.search(text)
+
+    @work(exclusive=True, group="explorer-search", exit_on_error=False)
+    async def search(self, text: str) -> None:
+        node = app_node(self.app)
+        if node is None:
+            self._say("the node is starting; try again in a moment")
+            return
+        try:
+            screen = await self._resolve(text)
+        except Exception as exc:
+            self._say(f"search failed: {exc}")
+            return
+        if isinstance(screen, str):
+            self._say(screen)
+            return
+        self._say("")
+        self.action_close_search()
+        self.app.push_screen(screen)
+
+    async def _resolve(self, text: str) -> BlockScreen | TxScreen | AddressScreen | str:
+        """The screen to open for a query, or a sentence saying why there is none."""
+        node = app_node(self.app)
+        assert node is not None
+        ledger = node.ledger
+        if text.isdigit():
+            height = int(text)
+            h = await ledger.hash_at(height)
+            if h is None:
+                tip = ledger.tip.height if ledger.tip else 0
+                return f"not found: no block at height {height} (the tip is {tip})"
+            return BlockScreen(h)
+        if HEX64.fullmatch(text):
+            h = hex_to_hash(text.lower())
+            if await ledger.get_header(h) is not None:
+                return BlockScreen(h)
+            if await ledger.tx_info(h) is not None:
+                return TxScreen(h)
+            return f"not found: no block or transaction {hash_to_hex(h)[:16]}… on this node"
+        hrp = node.params.hrp
+        if text.lower().startswith(hrp + "1"):
+            try:
+                return AddressScreen(node.parse_address(text))
+            except AddressError as exc:
+                return f"not a valid address: {exc.reason}"
+        return (
+            "not found: type a block height, a 64-digit block hash or txid, "
+            f"or an address starting {hrp}1"
+        )

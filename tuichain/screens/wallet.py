@@ -1,0 +1,407 @@
+"""Wallet: create or unlock, the address, balances, a checked send form, and history."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Input, Label, Static
+
+from ..core.amounts import format_amount, parse_amount
+from ..core.errors import CoreError
+from ..widgets.actions import error_text
+from ..widgets.chaintext import app_node, short_hash, short_text
+from ..widgets.inputs import AddressInput, AmountInput
+from ..widgets.refresh import Refresher
+from ..widgets.txrows import signed_change, tx_direction
+from .dialogs import ConfirmDialog, PassphraseDialog
+
+if TYPE_CHECKING:
+    from ..core.tx import Transaction
+    from ..node import Node
+
+HISTORY_LIMIT = 100
+
+
+class WalletScreen(Screen[None]):
+    AUTO_FOCUS = "#history"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "focus_send", "Send"),
+        Binding("c", "copy_address", "Copy"),
+        Binding("n", "create_wallet", "New wallet", show=False),
+        Binding("u", "unlock", "Unlock", show=False),
+        Binding("escape", "leave_form", "Back", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._refresher = Refresher(self, self._reload)
+        self._fee_touched = False
+        self._setting_fee = False
+        self._state = ""
+        self._amount_message = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="wallet-setup"):
+            yield Static("Starting the node…", id="setup-text")
+            with Horizontal(classes="buttons"):
+                yield Button("Create wallet (n)", id="create", variant="primary", compact=True)
+                yield Button("Unlock (u)", id="unlock", compact=True)
+        with Vertical(id="wallet-main"):
+            with Horizontal(classes="row"):
+                yield Label("Address", classes="key")
+                yield Static("", id="address")
+            with Horizontal(classes="row"):
+                yield Label("Balance", classes="key")
+                yield Static("", id="balances")
+            with Vertical(id="send-form"):
+                with Horizontal(classes="row"):
+                    yield Label("To", classes="key")
+                    yield AddressInput(self._parse_address, id="to")
+                    yield Static("", id="to-check")
+                with Horizontal(classes="row"):
+                    yield Label("Amount", classes="key")
+                    yield AmountInput(id="amount")
+                    yield Label("Fee", classes="key-short")
+                    yield AmountInput(allow_zero=True, id="fee")
+                    yield Button("Send", id="send", variant="primary", compact=True)
+                yield Static("", id="send-message")
+            table: DataTable[Any] = DataTable(id="history", cursor_type="row", zebra_stripes=True)
+            table.border_title = "History"
+            yield table
+
+    def _parse_address(self, text: str) -> bytes:
+        node: Node = self.app.node  # type: ignore[attr-defined]
+        return node.parse_address(text)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#history", DataTable)
+        table.add_columns("Conf", "Kind", "Counterparty", "Amount", "Fee", "Txid")
+        self._show_state()
+        self._refresher.request(now=True)
+
+    # ---- node events -------------------------------------------------------------------
+    def on_node_event(self, message: Any) -> None:
+        name = type(message.event).__name__
+        if name in ("NodeStarted", "NodeFailed"):
+            self._show_state()
+        if name in ("NodeStarted", "NewTip", "Reorg", "TxAccepted", "BlockFound"):
+            self._refresher.request()
+
+    def on_screen_resume(self) -> None:
+        self._refresher.request()
+
+    # ---- state -------------------------------------------------------------------------
+    def _show_state(self) -> None:
+        node = app_node(self.app)
+        setup = self.query_one("#wallet-setup")
+        main = self.query_one("#wallet-main")
+        text = self.query_one("#setup-text", Static)
+        create = self.query_one("#create", Button)
+        unlock = self.query_one("#unlock", Button)
+        if node is None:
+            state = f"none:{getattr(self.app, 'start_error', '')}"
+        else:
+            state = (
+                "no-wallet" if node.wallet is None else "locked" if node.wallet_locked else "ready"
+            )
+        if state == self._state:
+            return
+        self._state = state
+        if node is None or node.wallet is None:
+            setup.display, main.display = True, False
+            unlock.display = False
+            create.display = node is not None
+            error = getattr(self.app, "start_error", None)
+            if node is None:
+                text.update(f"The node did not start: {error}" if error else "Starting the node…")
+            else:
+                text.update(
+                    Text.assemble(
+                        ("No wallet yet.\n\n", "bold"),
+                        "A wallet is one key pair kept in ",
+                        (node.wallet_path, "italic"),
+                        ". You can protect it with a passphrase (asked twice) or leave it "
+                        "empty. Mining pays to this wallet.\n",
+                    )
+                )
+                create.focus()
+            return
+        setup.display, main.display = False, True
+        self.query_one("#address", Static).update(Text(node.address or "", style="bold"))
+        self.query_one("#history", DataTable).focus()
+        if node.wallet_locked:
+            self._message(
+                "Wallet is encrypted and locked: press u to unlock it to send.", "warning"
+            )
+
+    def _message(self, text: str, kind: str = "info") -> None:
+        self._amount_message = False
+        style = {"error": "bold red", "warning": "yellow", "ok": "green"}.get(kind, "")
+        self.query_one("#send-message", Static).update(Text(text, style=style))
+
+    async def _reload(self) -> None:
+        node = app_node(self.app)
+        self._show_state()
+        if node is None or node.wallet is None:
+            return
+        me = node.wallet.address_digest
+        account = await node.wallet_account()
+        history = await node.ledger.history(me, limit=HISTORY_LIMIT)
+        entries = await node.ledger.mempool_entries()
+        fee = await node.suggest_fee()
+        if not self.is_mounted or account is None:
+            return
+        pending = account.pending_delta
+        self.query_one("#balances", Static).update(
+            Text.assemble(
+                ("confirmed ", "dim"),
+                (format_amount(account.balance), "bold"),
+                ("   pending ", "dim"),
+                (
+                    f"{'+' if pending > 0 else ''}{format_amount(pending)}",
+                    "yellow" if pending else "",
+                ),
+                ("   available ", "dim"),
+                (format_amount(account.available), "bold green"),
+            )
+        )
+        if not self._fee_touched:
+            self._setting_fee = True
+            self.query_one("#fee", AmountInput).value = format_amount(fee)
+            self._setting_fee = False
+        table = self.query_one("#history", DataTable)
+        table.clear()
+        for entry in entries:
+            tx = entry.tx
+            if tx.sender_address == me or tx.recipient == me:
+                self._add_row(table, node, "pending", tx, me)
+        for item in history:
+            self._add_row(table, node, str(item.confirmations), item.tx, me)
+
+    def _add_row(
+        self, table: DataTable[Any], node: Node, conf: str, tx: Transaction, me: bytes
+    ) -> None:
+        kind = tx_direction(tx, me)
+        other = tx.recipient if kind == "out" else tx.sender_address
+        who = "coinbase" if tx.is_coinbase else short_text(node.format_address(other), 10, 6)
+        change = signed_change(tx, me)
+        style = "green" if change > 0 else "red" if change < 0 else ""
+        table.add_row(
+            Text(conf, style="yellow" if conf == "pending" else ""),
+            kind,
+            who,
+            Text(
+                f"{'+' if change > 0 else ''}{format_amount(change)}", style=style, justify="right"
+            ),
+            Text(format_amount(tx.fee) if not tx.is_coinbase else "", justify="right"),
+            short_hash(tx.txid, 8, 4),
+        )
+
+    # ---- form --------------------------------------------------------------------------
+    @on(Input.Changed, "#to")
+    def _to_changed(self, event: Input.Changed) -> None:
+        check = self.query_one("#to-check", Static)
+        if not event.value.strip():
+            check.update("")
+        elif event.validation_result is not None and event.validation_result.is_valid:
+            check.update(Text("✓ valid", style="green"))
+        else:
+            reason = self.query_one("#to", AddressInput).error or "invalid"
+            check.update(Text(f"✗ {reason}", style="red"))
+
+    @on(Input.Changed, "#amount")
+    def _amount_changed(self, event: Input.Changed) -> None:
+        # Only replace a message this field put there (not "Sent …" or a send error).
+        error = self.query_one("#amount", AmountInput).error if event.value.strip() else None
+        if error:
+            self._message(f"Amount: {error}", "error")
+            self._amount_message = True
+        elif self._amount_message:
+            self._message("")
+
+    @on(Input.Changed, "#fee")
+    def _fee_changed(self) -> None:
+        if not self._setting_fee:
+            self._fee_touched = True
+
+    @on(Input.Submitted, "#to")
+    def _to_done(self) -> None:
+        self.query_one("#amount", Input).focus()
+
+    @on(Input.Submitted, "#amount")
+    def _amount_done(self) -> None:
+        self.query_one("#fee", Input).focus()
+
+    @on(Input.Submitted, "#fee")
+    @on(Button.Pressed, "#send")
+    def _send_pressed(self) -> None:
+        self.action_send()
+
+    def action_focus_send(self) -> None:
+        node = app_node(self.app)
+        if node is None or node.wallet is None:
+            self.notify("Create a wallet first (n).", severity="warning")
+            return
+        self.query_one("#to", Input).focus()
+
+    def action_leave_form(self) -> None:
+        if isinstance(self.focused, Input):
+            self.query_one("#history", DataTable).focus()
+
+    def action_copy_address(self) -> None:
+        node = app_node(self.app)
+        if node is None or node.address is None:
+            self.notify("No wallet address yet.", severity="warning")
+            return
+        self.app.copy_to_clipboard(node.address)
+        self.notify(f"Copied {node.address}", title="Address")
+
+    def _form_values(self, node: Node) -> tuple[str, int, int] | str:
+        """(to, amount, fee) if the form is well formed, else what is wrong."""
+        to = self.query_one("#to", AddressInput)
+        if to.parsed is None:
+            return f"Recipient: {to.error}" if to.value.strip() else "Enter a recipient address."
+        try:
+            amount = parse_amount(self.query_one("#amount", Input).value)
+            fee = parse_amount(self.query_one("#fee", Input).value or "0", allow_zero=True)
+        except CoreError as exc:
+            return f"Amount: {exc.reason}"
+        if node.wallet is not None and to.parsed == node.wallet.address_digest:
+            return "That is this wallet's own address."
+        return to.value.strip(), amount, fee
+
+    def action_send(self) -> None:
+        node = app_node(self.app)
+        if node is None or node.wallet is None:
+            self._message("Create or load a wallet first.", "error")
+            return
+        values = self._form_values(node)
+        if isinstance(values, str):
+            self._message(values, "error")
+            return
+        self._send(*values)
+
+    @work(exclusive=True, group="wallet-send", exit_on_error=False)
+    async def _send(self, to: str, amount: int, fee: int) -> None:
+        node = app_node(self.app)
+        if node is None:
+            return
+        if node.wallet_locked and not await self._unlock(node):
+            self._message("Not sent: the wallet is still locked.", "error")
+            return
+        try:
+            account = await node.wallet_account()
+            if account is None:
+                raise RuntimeError("no wallet")
+            if amount + fee > account.available:
+                self._message(
+                    f"Amount plus fee is {format_amount(amount + fee)} but only "
+                    f"{format_amount(account.available)} is available.",
+                    "error",
+                )
+                return
+            rows = [
+                ("To", to),
+                ("Amount", format_amount(amount)),
+                ("Fee", format_amount(fee)),
+                ("Nonce", str(account.next_nonce)),
+                ("Total", format_amount(amount + fee)),
+                ("Left", format_amount(account.available - amount - fee)),
+            ]
+            confirmed = await self.app.push_screen_wait(
+                ConfirmDialog(
+                    "Sign and send this transaction?",
+                    rows,
+                    question="Sign with this wallet's key and broadcast?",
+                )
+            )
+            if not confirmed:
+                self._message("Cancelled: nothing was sent.")
+                return
+            tx = await node.send(to, amount, fee)
+        except Exception as exc:
+            self._message(f"Not sent: {error_text(exc)}", "error")
+            return
+        self._message(f"Sent {format_amount(amount)} (txid {short_hash(tx.txid)}).", "ok")
+        self.notify(f"Sent {format_amount(amount)} to {short_text(to)}", title="Sent")
+        self.query_one("#amount", Input).value = ""
+        self._fee_touched = False
+        # Out of the form, so the screen keys (o, m, …) work again at once.
+        self.query_one("#history", DataTable).focus()
+        self._refresher.request(now=True)
+
+    # ---- create / unlock ---------------------------------------------------------------
+    def action_create_wallet(self) -> None:
+        node = app_node(self.app)
+        if node is None:
+            self.notify("The node is still starting.", severity="warning")
+        elif node.wallet is not None:
+            self.notify(f"This node already has a wallet: {node.wallet_path}", severity="warning")
+        else:
+            self._create()
+
+    @work(exclusive=True, group="wallet-create", exit_on_error=False)
+    async def _create(self) -> None:
+        node = app_node(self.app)
+        if node is None:
+            return
+        passphrase = await self.app.push_screen_wait(
+            PassphraseDialog(
+                "New wallet",
+                confirm=True,
+                allow_empty=True,
+                hint="Choose a passphrase to encrypt the key, or leave both empty for none.",
+            )
+        )
+        if passphrase is None:
+            return
+        try:
+            await node.create_wallet(passphrase or None)
+        except Exception as exc:
+            self.notify(f"Wallet not created: {error_text(exc)}", severity="error")
+            return
+        self.notify(f"Wallet created: {node.address}", title="Wallet")
+        self._show_state()
+        self._refresher.request(now=True)
+        await asyncio.sleep(0)
+        self.query_one("#history", DataTable).focus()
+
+    def action_unlock(self) -> None:
+        node = app_node(self.app)
+        if node is not None and node.wallet_locked:
+            self._unlock_worker()
+
+    @work(exclusive=True, group="wallet-unlock", exit_on_error=False)
+    async def _unlock_worker(self) -> None:
+        node = app_node(self.app)
+        if node is not None and await self._unlock(node):
+            self._show_state()
+
+    async def _unlock(self, node: Node) -> bool:
+        """Ask for the passphrase until it is right or the user cancels."""
+        while True:
+            passphrase = await self.app.push_screen_wait(PassphraseDialog("Unlock wallet"))
+            if passphrase is None:
+                return False
+            try:
+                await node.unlock_wallet(passphrase)
+            except Exception as exc:
+                self.notify(f"Not unlocked: {error_text(exc)}", severity="error")
+                continue
+            self._message("Wallet unlocked.", "ok")
+            return True
+
+    @on(Button.Pressed, "#create")
+    def _create_pressed(self) -> None:
+        self.action_create_wallet()
+
+    @on(Button.Pressed, "#unlock")
+    def _unlock_pressed(self) -> None:
+        self.action_unlock()

@@ -1,0 +1,149 @@
+"""Node actions reachable from any screen and from the command palette.
+
+Each runs the node's async API in a worker and reports the outcome as a toast,
+so a key press never waits on the miner or the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import App
+
+from ..core.errors import CoreError
+
+if TYPE_CHECKING:
+    from ..node import Node
+
+log = logging.getLogger("tuichain.app")
+
+NO_WALLET = "Mining pays to your wallet: create one on the Wallet screen (w) first."
+
+
+def error_text(exc: BaseException) -> str:
+    """What went wrong in words a person can act on (CoreError carries a reason)."""
+    if isinstance(exc, CoreError):
+        return exc.reason
+    return str(exc) or type(exc).__name__
+
+
+class NodeActionsApp(App[int]):
+    node: Node
+    node_ready: bool
+
+    def running_node(self) -> Node | None:
+        """The node if it runs, else a toast saying why nothing happened."""
+        if not self.node_ready:
+            self.notify("The node is not running yet.", severity="warning")
+            return None
+        return self.node
+
+    # ---- mining ---------------------------------------------------------------------
+    def action_mine_one(self) -> None:
+        node = self.running_node()
+        if node is None:
+            return
+        if node.wallet is None:
+            self.notify(NO_WALLET, severity="error")
+            return
+        self.notify("Mining one block…", timeout=3)
+        self._mine_one()
+
+    @work(exclusive=True, group="mine-one", exit_on_error=False)
+    async def _mine_one(self) -> None:
+        try:
+            await self.node.mining.mine_one()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the worker itself is being cancelled
+            self.notify("Mining stopped before a block was found.", severity="warning")
+        except Exception as exc:
+            self.notify(f"Mining failed: {error_text(exc)}", severity="error")
+
+    def action_toggle_mining(self) -> None:
+        node = self.running_node()
+        if node is None:
+            return
+        if node.mining.continuous:
+            node.mining.stop()
+            self.notify("Mining stopped.")
+        elif node.wallet is None:
+            self.notify(NO_WALLET, severity="error")
+        else:
+            node.mining.start_continuous()
+            self.notify(f"Mining with {node.mining.workers} worker(s).")
+
+    # ---- network --------------------------------------------------------------------
+    def action_add_peer(self) -> None:
+        from ..screens.dialogs import TextInputDialog
+
+        def connect(url: str | None) -> None:
+            if url:
+                self._connect_peer(url.strip())
+
+        self.push_screen(
+            TextInputDialog(
+                "Add a peer",
+                "Peer address (http://host:port):",
+                placeholder="http://127.0.0.1:5001",
+                check=_check_peer_url,
+            ),
+            connect,
+        )
+
+    @work(group="connect", exit_on_error=False)
+    async def _connect_peer(self, url: str) -> None:
+        node = self.running_node()
+        if node is None:
+            return
+        try:
+            await node.net.connect(url)
+        except Exception as exc:
+            self.notify(f"Could not connect to {url}: {error_text(exc)}", severity="error")
+        else:
+            self.notify(f"Connected to {url}.")
+
+    def action_sync_now(self) -> None:
+        if self.running_node() is not None:
+            self._sync_now()
+
+    @work(exclusive=True, group="sync", exit_on_error=False)
+    async def _sync_now(self) -> None:
+        try:
+            result: Any = self.node.net.sync_now()
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            self.notify(f"Sync failed: {error_text(exc)}", severity="error")
+        else:
+            self.notify("Asked peers for newer blocks.")
+
+    # ---- wallet (the Wallet screen does the work) -------------------------------------
+    async def action_new_wallet(self) -> None:
+        await self.switch_mode("wallet")
+        action = getattr(self.screen, "action_create_wallet", None)
+        if action is not None:
+            action()
+
+    async def action_send(self) -> None:
+        await self.switch_mode("wallet")
+        action = getattr(self.screen, "action_focus_send", None)
+        if action is not None:
+            action()
+
+
+def _check_peer_url(text: str) -> str | None:
+    url = text.strip()
+    if not url:
+        return "enter a peer address"
+    if not url.startswith(("http://", "https://")):
+        return "start with http:// (for example http://127.0.0.1:5001)"
+    host_port = url.split("://", 1)[1].rstrip("/")
+    if ":" not in host_port:
+        return "add the port (for example http://127.0.0.1:5001)"
+    return None

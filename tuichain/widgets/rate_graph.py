@@ -1,0 +1,32 @@
+"""Hash rate as a number and a sparkline of its recent history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Sparkline, Static
+
+from .status_bar import format_rate
+
+
+class HashRateGraph(Vertical):
+    DEFAULT_CSS = """
+    HashRateGraph { height: auto; }
+    HashRateGraph > #rate-label { height: 1; }
+    HashRateGraph > Sparkline { height: 3; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("Hash rate: –", id="rate-label")
+        yield Sparkline([0.0], summary_function=max)
+
+    def update_rates(self, history: Sequence[float], current: float) -> None:
+        peak = max(history, default=0.0)
+        label = f"Hash rate [b]{format_rate(current)}[/b]"
+        if peak > 0:
+            label += f"   [dim]peak {format_rate(peak)}, last {len(history)} samples[/dim]"
+        self.query_one("#rate-label", Static).update(label)
+        # A flat zero line rather than an empty widget when there is no history.
+        self.query_one(Sparkline).data = list(history) or [0.0]
