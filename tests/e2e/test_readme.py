@@ -25,6 +25,13 @@ BLOCK = re.compile(r"^```(?:sh|bash|shell|console)\n(.*?)^```", re.MULTILINE | r
 pytestmark = pytest.mark.timeout(300)
 
 
+def setup_section(text: str) -> str:
+    """The README's set-up section: the two commands a new user runs first."""
+    match = re.search(r"^## Set-up.*?(?=^## )", text, re.MULTILINE | re.DOTALL)
+    assert match, "README.md has no '## Set-up' section"
+    return match.group(0)
+
+
 def readme_commands(text: str) -> list[list[list[str]]]:
     """Every command of every shell block, each as its list of `&&` steps (argv lists)."""
     commands = []
@@ -81,8 +88,8 @@ def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_readme_setup_commands_work_in_a_fresh_venv(tmp_path: Path) -> None:
-    commands = readme_commands(README.read_text())
-    assert commands, "README.md has no shell commands"
+    commands = readme_commands(setup_section(README.read_text()))
+    assert len(commands) == 2, f"the set-up section should hold two commands: {commands}"
     venv = tmp_path / ".venv"
     ran_tuichain = ran_pytest = False
     for command in commands:

@@ -20,7 +20,9 @@ class HashRateGraph(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("Hash rate: –", id="rate-label")
-        yield Sparkline([0.0], summary_function=max)
+        spark = Sparkline([0.0], summary_function=max)
+        spark.display = False
+        yield spark
 
     def update_rates(self, history: Sequence[float], current: float) -> None:
         peak = max(history, default=0.0)
@@ -28,5 +30,8 @@ class HashRateGraph(Vertical):
         if peak > 0:
             label += f"   [dim]peak {format_rate(peak)}, last {len(history)} samples[/dim]"
         self.query_one("#rate-label", Static).update(label)
-        # A flat zero line rather than an empty widget when there is no history.
-        self.query_one(Sparkline).data = list(history) or [0.0]
+        # Textual draws an all-equal series as full bars: hide it until there is a rate.
+        spark = self.query_one(Sparkline)
+        spark.display = peak > 0
+        if peak > 0:
+            spark.data = list(history)
