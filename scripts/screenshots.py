@@ -27,7 +27,7 @@ SCREENS = [("wallet", "w"), ("mining", "m"), ("mempool", "o"), ("explorer", "e")
 
 async def wait_for(condition: Callable[[], bool]) -> None:
     async with asyncio.timeout(20):
-        while not condition():
+        while not condition():  # noqa: ASYNC110 - polling the app's state
             await asyncio.sleep(0.05)
 
 
