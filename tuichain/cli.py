@@ -18,10 +18,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
-from urllib.parse import urlsplit
 
 from .config import NodeConfig, SettingsError, build_config, default_data_dir, load_settings
 from .core.params import NETWORKS, get_network
+from .net.addrbook import normalize_url
 
 DEFAULT_PORT = 5000
 MAX_WORKERS = 256
@@ -87,28 +87,11 @@ def _network(text: str) -> str:
 
 
 def normalize_peer_url(text: str) -> str:
-    """'http://host:port' (scheme and port made explicit); ValueError saying what is wrong.
-
-    Same shape as the address book's URLs, so settings.toml and peers.toml agree.
-    """
-    raw = text.strip()
-    if raw and "://" not in raw:
-        raw = "http://" + raw
+    """'http://host:port', the address book's form, so settings.toml and peers.toml agree."""
     try:
-        parts = urlsplit(raw)
-        port = parts.port
+        return normalize_url(text)
     except ValueError as exc:
         raise ValueError(f"bad peer URL {text!r}: {exc}") from None
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"bad peer URL {text!r}: expected http://HOST:PORT")
-    if not parts.hostname:
-        raise ValueError(f"bad peer URL {text!r}: no host")
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-        raise ValueError(f"bad peer URL {text!r}: give only http://HOST:PORT")
-    if port is None:
-        port = 443 if parts.scheme == "https" else 80
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname.lower()
-    return f"{parts.scheme}://{host}:{port}"
 
 
 def _peer(text: str) -> str:
