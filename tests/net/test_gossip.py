@@ -143,6 +143,20 @@ async def test_addr_gossip_fills_outbound_and_book_persists(start_node: StartNod
     assert "kept across restarts" in text
 
 
+async def test_a_joining_nodes_address_is_relayed_beyond_its_peer(start_node: StartNode) -> None:
+    # target_outbound=0: nobody dials what it learns, so only relayed addr messages
+    # can bring d's address to c, two hops away.
+    a = await start_node("a", target_outbound=0)
+    b = await start_node("b", target_outbound=0)
+    c = await start_node("c", target_outbound=0)
+    await link(b, a)
+    await link(c, b)
+    d = await start_node("d", target_outbound=0)
+    await link(d, a)
+    await wait_for(lambda: d.listen_url in c.net.book.urls(), "c to learn d's address")
+    assert d.listen_url in b.net.book.urls()
+
+
 async def test_sync_now_asks_every_peer(start_node: StartNode) -> None:
     a, b, c = await start_node("a"), await start_node("b"), await start_node("c")
     await link(c, a)

@@ -42,7 +42,7 @@ class NetworkParams:
         """Total subsidy of blocks 1..height (genesis pays nothing)."""
         total = 0
         h = 1
-        while h <= height:
+        while h <= height and self.subsidy(h):
             era_end = min(height, (h // self.halving_interval + 1) * self.halving_interval - 1)
             total += (era_end - h + 1) * self.subsidy(h)
             h = era_end + 1

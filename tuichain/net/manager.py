@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 __all__ = ["BanInfo", "PeerError", "PeerInfo", "PeerManager"]
 
 log = logging.getLogger(__name__)
+# An addr message this small is news (a node joining), not a bulk answer to getaddr.
+ADDR_RELAY_MAX = 10
+ADDR_RELAY_PEERS = 2
 
 HANDSHAKE_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 10.0
@@ -281,8 +284,8 @@ class PeerManager:
         peer.ready = True
         peer.start()
         self._peers[peer.peer_id] = peer
-        if peer.url:
-            self.book.add(peer.url, "peer")
+        if peer.url and self.book.add(peer.url, "peer"):
+            self._relay_addrs([peer.url], peer)
         log.info(
             "connected %s (%s, node %s, height %d)",
             peer.label,
@@ -346,9 +349,10 @@ class PeerManager:
                 peer.ping_nonce = None
         elif cmd == Cmd.ADDR:
             own = normalize_url(self.node.listen_url)
-            for url in decode_addr(payload):
-                if url != own:
-                    self.book.add(url, f"addr from {peer.peer_id}")
+            urls = decode_addr(payload)
+            fresh = [u for u in urls if u != own and self.book.add(u, f"addr from {peer.peer_id}")]
+            if fresh and len(urls) <= ADDR_RELAY_MAX:
+                self._relay_addrs(fresh, peer)
         elif cmd == Cmd.GETADDR:
             peer.send(encode_addr(self.book.sample(100)))
         elif cmd == Cmd.REJECT:
@@ -356,6 +360,13 @@ class PeerManager:
             log.info("%s rejected something: %s (%s)", peer.label, reason, code)
         else:  # version/verack again after the handshake
             raise ProtocolError(f"unexpected {cmd.name.lower()} after the handshake")
+
+    def _relay_addrs(self, urls: list[str], source: Peer) -> None:
+        """Pass newly learned addresses on to a few other peers. Each node relays an
+        address only the first time it learns it, so the gossip dies out by itself."""
+        others = [p for p in self.ready_peers() if p is not source]
+        for p in random.sample(others, min(ADDR_RELAY_PEERS, len(others))):
+            p.send(encode_addr(urls))
 
     def _ping(self, peer: Peer) -> None:
         peer.ping_nonce = random.getrandbits(64)
