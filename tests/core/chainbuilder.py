@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from tuichain.core.block import Block, BlockHeader
@@ -84,6 +85,22 @@ def with_mined_genesis(params: NetworkParams) -> NetworkParams:
     """The same parameters with a genesis nonce that really meets the genesis bits."""
     mined = grind(genesis_block(params).header)
     return dataclasses.replace(params, genesis_nonce=mined.nonce)
+
+
+@cache
+def retarget_params() -> NetworkParams:
+    """REGTEST with retargeting on (every 4 blocks, 60 s spacing) and a mined genesis."""
+    return with_mined_genesis(
+        dataclasses.replace(
+            REGTEST,
+            name="regtest-retarget",
+            no_retarget=False,
+            retarget_interval=4,
+            target_spacing=60,
+            genesis_bits=0x2000FFFF,
+            pow_limit_bits=0x207FFFFF,
+        )
+    )
 
 
 def make_block(

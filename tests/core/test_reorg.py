@@ -3,7 +3,6 @@ and most-work-not-longest with real difficulty."""
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from dataclasses import dataclass
 from functools import cache
@@ -29,7 +28,7 @@ from .chainbuilder import (
     make_block,
     pay,
     replay_state,
-    with_mined_genesis,
+    retarget_params,
 )
 
 KEYS = [key(n) for n in range(1, 5)]
@@ -184,17 +183,7 @@ def test_random_trees_in_random_order(scenario: tuple[list[Spec], list[int]]) ->
 
 
 # ---- most work, not most blocks ------------------------------------------------------
-RT = with_mined_genesis(
-    dataclasses.replace(
-        REGTEST,
-        name="regtest-retarget",
-        no_retarget=False,
-        retarget_interval=4,
-        target_spacing=60,
-        genesis_bits=0x2000FFFF,
-        pow_limit_bits=0x207FFFFF,
-    )
-)
+RT = retarget_params()
 
 
 def _line(count: int, spacing: int, tag: bytes) -> list[Link]:

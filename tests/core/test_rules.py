@@ -36,6 +36,7 @@ from .chainbuilder import (
     key,
     make_block,
     pay,
+    retarget_params,
     with_mined_genesis,
 )
 
@@ -376,17 +377,7 @@ def test_context_free_failure_does_not_mark_hash_invalid(chain: Chain) -> None:
 
 
 # ---- difficulty schedule -------------------------------------------------------------
-RT = with_mined_genesis(
-    dataclasses.replace(
-        REGTEST,
-        name="regtest-retarget",
-        no_retarget=False,
-        retarget_interval=4,
-        target_spacing=60,
-        genesis_bits=0x2000FFFF,
-        pow_limit_bits=0x207FFFFF,
-    )
-)
+RT = retarget_params()
 
 
 def _expected(parent_bits: int, first_time: int, last_time: int) -> int:
