@@ -279,6 +279,25 @@ async def test_persisted_across_restart(tmp_path: Path) -> None:
         await ledger.close()
 
 
+def test_pending_balance_change_follows_adds_replacements_and_blocks(tmp_path: Path) -> None:
+    node = Node(tmp_path)
+    mp = node.cs.mempool
+    bob = BOB.address_digest
+    node.cs.add_tx(pay(ALICE, bob, 2 * COIN, 0, fee=1_000))
+    node.cs.add_tx(pay(CAROL, bob, COIN, 0, fee=1_000))
+    node.cs.add_tx(pay(BOB, DAVE, COIN // 2, 0, fee=3_000))
+    assert mp.pending_balance_change(bob) == 3 * COIN - COIN // 2 - 3_000
+    assert mp.pending_balance_change(ALICE.address_digest) == -(2 * COIN + 1_000)
+    # Alice replaces her payment to Bob with one to Dave: Bob's incoming shrinks.
+    node.cs.add_tx(pay(ALICE, DAVE, COIN, 0, fee=9_000))
+    assert mp.pending_balance_change(bob) == COIN - COIN // 2 - 3_000
+    assert mp.pending_balance_change(DAVE) == COIN + COIN // 2
+    node.mine()
+    assert mp.pending_balance_change(bob) == 0
+    assert mp.pending_balance_change(DAVE) == 0
+    assert not mp.by_recipient
+
+
 async def test_restart_drops_what_no_longer_fits(tmp_path: Path) -> None:
     ledger, links = await _ledger_with_funds(tmp_path)
     a0 = pay(ALICE, DAVE, COIN, 0)

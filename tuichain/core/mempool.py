@@ -39,6 +39,8 @@ class Mempool:
         self.entries: dict[bytes, MempoolEntry] = {}
         # sender address -> nonce -> txid; nonces are contiguous from the account's nonce.
         self.by_sender: dict[bytes, dict[int, bytes]] = {}
+        # recipient address -> txids paying it, so a wallet's pending balance is cheap.
+        self.by_recipient: dict[bytes, set[bytes]] = {}
         self.bytes = 0
 
     def __len__(self) -> int:
@@ -57,13 +59,10 @@ class Mempool:
 
     def pending_balance_change(self, address: bytes) -> int:
         """Net effect of pending txs on an address: received minus sent (with fees)."""
-        delta = 0
-        for entry in self.entries.values():
-            tx = entry.tx
-            if tx.recipient == address:
-                delta += tx.amount
-            if tx.sender_address == address:
-                delta -= tx.amount + tx.fee
+        delta = sum(self.entries[t].tx.amount for t in self.by_recipient.get(address, ()))
+        for txid in self.by_sender.get(address, {}).values():
+            tx = self.entries[txid].tx
+            delta -= tx.amount + tx.fee
         return delta
 
     def next_nonce(self, address: bytes, state: AccountReader) -> int:
@@ -112,6 +111,7 @@ class Mempool:
         tx = entry.tx
         self.entries[tx.txid] = entry
         self.by_sender.setdefault(tx.sender_address, {})[tx.nonce] = tx.txid
+        self.by_recipient.setdefault(tx.recipient, set()).add(tx.txid)
         self.bytes += tx.size
 
     def _remove(self, txid: bytes) -> Transaction | None:
@@ -124,6 +124,11 @@ class Mempool:
             nonces.pop(tx.nonce, None)
             if not nonces:
                 del self.by_sender[tx.sender_address]
+        paid = self.by_recipient.get(tx.recipient)
+        if paid is not None:
+            paid.discard(txid)
+            if not paid:
+                del self.by_recipient[tx.recipient]
         self.bytes -= tx.size
         return tx
 
