@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 from . import devnet_procs as procs
@@ -339,6 +340,10 @@ def start_devnet(ns: argparse.Namespace) -> int:
     return _foreground(net, started)
 
 
+def _running(proc: subprocess.Popen[bytes]) -> bool:
+    return proc.poll() is None
+
+
 def _start_headless(net: Devnet) -> dict[int, subprocess.Popen[bytes]]:
     started: dict[int, subprocess.Popen[bytes]] = {}
     try:
@@ -356,9 +361,7 @@ def _start_headless(net: Devnet) -> dict[int, subprocess.Popen[bytes]]:
             started[node.index] = proc
             write_pid(node, proc.pid)
             print(f"{node.name}: starting on port {node.port} (pid {proc.pid})", flush=True)
-            wait_ready(
-                node, lambda p=proc: p.poll() is None, lambda n=node: procs.tail(n.output_file)
-            )
+            wait_ready(node, partial(_running, proc), partial(procs.tail, node.output_file))
     except BaseException:
         procs.stop_nodes(net, quiet=True)
         raise

@@ -11,6 +11,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from functools import partial
 
 from .devnet_state import Devnet, DevnetError, DevnetNode, node_command, out, wait_ready, write_pid
 
@@ -128,11 +129,11 @@ def start_tmux(net: Devnet) -> None:
         pid = int(_pane_value(net, pane, "#{pane_pid}"))
         write_pid(node, pid)
         out(f"{node.name}: starting on port {node.port} in tmux (pid {pid})")
-        wait_ready(
-            node,
-            lambda p=pane: _pane_value(net, p, "#{pane_dead}") == "0",
-            lambda p=pane: _screen(net, p),
-        )
+        wait_ready(node, partial(_pane_alive, net, pane), partial(_screen, net, pane))
+
+
+def _pane_alive(net: Devnet, pane: str) -> bool:
+    return _pane_value(net, pane, "#{pane_dead}") == "0"
 
 
 def _screen(net: Devnet, pane: str) -> str:

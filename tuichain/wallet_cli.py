@@ -132,10 +132,11 @@ def _resolve(ns: argparse.Namespace) -> WalletContext:
 
 def _node_url(ns: argparse.Namespace, ctx: WalletContext) -> str:
     if ns.node:
-        parts = urlsplit(ns.node)
+        node: str = ns.node
+        parts = urlsplit(node)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise CliError(f"bad --node URL {ns.node!r}: expected http://HOST:PORT")
-        return ns.node.rstrip("/")
+            raise CliError(f"bad --node URL {node!r}: expected http://HOST:PORT")
+        return node.rstrip("/")
     if ctx.port is None:
         raise CliError(f"no node port known for {ctx.data_dir}: pass --node URL or --port")
     host = str(ctx.settings.get("host", "127.0.0.1"))
@@ -348,7 +349,7 @@ def cmd_send(ns: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     where = common.add_argument_group("which wallet")
     where.add_argument(
         "--data-dir", type=Path, default=None, help="the node's data directory (holds wallet.json)"
@@ -366,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="network (default: the data directory's, else default)",
     )
-    remote = argparse.ArgumentParser(add_help=False)
+    remote = Parser(add_help=False)
     remote.add_argument(
         "--node",
         default=None,

@@ -37,7 +37,7 @@ import string
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from Crypto.Cipher import AES
 from Crypto.Protocol.KDF import scrypt
@@ -305,7 +305,7 @@ def _check_encrypted(path: Path, doc: dict[str, Any]) -> None:
     _hex_field(path, cip, "tag", TAG_LEN, "cipher.")
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     # bool is an int subclass; `"n": true` is damage, not the number 1.
     return isinstance(value, int) and not isinstance(value, bool)
 

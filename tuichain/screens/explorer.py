@@ -181,21 +181,22 @@ class ExplorerScreen(Screen[None]):
                 if node is None or node.ledger.tip is None:
                     return
                 tip = node.ledger.tip.height
-                if self._top is None or tip < self._top or tip - self._top > PAGE:
+                top = self._top  # only changed under self._lock, which we hold
+                if top is None or tip < top or tip - top > PAGE:
                     reload = True
                 else:
-                    reload = await node.ledger.hash_at(self._top) != self._top_hash
-                if not reload:
-                    rows = await self._rows(self._top + 1, tip - self._top)
-                    if rows:
-                        table = self.blocks
-                        cursor = table.cursor_row
-                        self._add(rows)
-                        table.sort("height", reverse=True)
-                        if cursor > 0:
-                            table.move_cursor(row=cursor + len(rows))
-                        self._top, self._top_hash = rows[0][0].height, rows[0][0].hash
-                    self._set_title()
+                    reload = await node.ledger.hash_at(top) != self._top_hash
+                    if not reload:
+                        rows = await self._rows(top + 1, tip - top)
+                        if rows:
+                            table = self.blocks
+                            cursor = table.cursor_row
+                            self._add(rows)
+                            table.sort("height", reverse=True)
+                            if cursor > 0:
+                                table.move_cursor(row=cursor + len(rows))
+                            self._top, self._top_hash = rows[0][0].height, rows[0][0].hash
+                        self._set_title()
             if reload:
                 self.reload()
         except Exception as exc:
