@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tuichain.core.events import PeersChanged
@@ -155,6 +157,26 @@ async def test_a_joining_nodes_address_is_relayed_beyond_its_peer(start_node: St
     await link(d, a)
     await wait_for(lambda: d.listen_url in c.net.book.urls(), "c to learn d's address")
     assert d.listen_url in b.net.book.urls()
+
+
+async def test_nodes_dialing_each_other_at_once_keep_one_connection(
+    start_node: StartNode,
+) -> None:
+    for round_ in range(4):
+        a = await start_node(f"a{round_}", target_outbound=0)
+        b = await start_node(f"b{round_}", target_outbound=0)
+        await asyncio.gather(
+            a.net.connect(b.listen_url), b.net.connect(a.listen_url), return_exceptions=True
+        )
+        await asyncio.sleep(0.3)  # let a losing connection close on both sides
+        await wait_for(
+            lambda a=a, b=b: len(a.net.peer_infos()) == 1 and len(b.net.peer_infos()) == 1,
+            "one connection each",
+        )
+        (pa,), (pb,) = a.net.peer_infos(), b.net.peer_infos()
+        assert {pa.direction, pb.direction} == {"in", "out"}, "both ends of one connection"
+        await mine_on(a.ledger)
+        await wait_for(lambda a=a, b=b: b.ledger.tip.hash == a.ledger.tip.hash, "the block")
 
 
 async def test_sync_now_asks_every_peer(start_node: StartNode) -> None:

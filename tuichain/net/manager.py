@@ -270,14 +270,33 @@ class PeerManager:
         ban = self.book.banned(peer.ban_key)
         if ban is not None:
             raise Refused("banned", f"banned: {ban.reason}")
-        if any(p.node_id == v.node_id for p in self._peers.values()):
+        existing = self._peer_of_node(v.node_id)
+        if existing is not None and not self._wins(peer.direction, v.node_id, existing):
             raise Refused("duplicate", "already connected to that node")
 
     async def _handshake(self, peer: Peer) -> None:
         await run_handshake(peer, self.params, self._version(), self._check_version)
-        if any(p.node_id == peer.node_id for p in self._peers.values()):
-            await peer.close()
-            raise Refused("duplicate", "already connected to that node")
+        existing = self._peer_of_node(peer.node_id)
+        if existing is None:
+            return
+        if self._wins(peer.direction, peer.node_id, existing):
+            log.info("%s: keeping the other connection to the same node", existing.label)
+            await existing.close()
+            return
+        await peer.close()
+        raise Refused("duplicate", "already connected to that node")
+
+    def _peer_of_node(self, node_id: str) -> Peer | None:
+        return next((p for p in self._peers.values() if p.node_id == node_id), None)
+
+    def _wins(self, direction: str, remote_id: str, existing: Peer) -> bool:
+        """Two nodes that dial each other at once must keep the same one connection:
+        both keep the one opened by the node with the smaller id."""
+
+        def dialer(d: str, remote: str) -> str:
+            return self.node.node_id if d == "out" else remote
+
+        return dialer(direction, remote_id) < dialer(existing.direction, existing.node_id)
 
     # ---- a connected peer -----------------------------------------------------------
     def _register(self, peer: Peer) -> None:
