@@ -311,11 +311,12 @@ class ExplorerScreen(Screen[None]):
         node = app_node(self.app)
         assert node is not None
         ledger = node.ledger
-        if text.isdigit():
+        if text.isascii() and text.isdigit():  # "²" is a digit to isdigit, not to int
             height = int(text)
-            h = await ledger.hash_at(height)
+            tip = ledger.tip.height if ledger.tip else 0
+            # Checked first: a height past SQLite's 64-bit integers raised OverflowError.
+            h = await ledger.hash_at(height) if height <= tip else None
             if h is None:
-                tip = ledger.tip.height if ledger.tip else 0
                 return f"not found: no block at height {height} (the tip is {tip})"
             return BlockScreen(h)
         if HEX64.fullmatch(text):
@@ -330,7 +331,10 @@ class ExplorerScreen(Screen[None]):
             try:
                 return AddressScreen(node.parse_address(text))
             except AddressError as exc:
-                return f"not a valid address: {exc.reason}"
+                reason = exc.reason
+                if reason.startswith("not a valid address"):
+                    return reason
+                return f"not a valid address: {reason}"
         return (
             "not found: type a block height, a 64-digit block hash or txid, "
             f"or an address starting {hrp}1"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -27,6 +28,11 @@ if TYPE_CHECKING:
     from ..node import Node
 
 HISTORY_LIMIT = 100
+
+
+def _wallet_file_exists(node: Node) -> bool:
+    """A wallet file the node could not load (damaged, unreadable) is still there."""
+    return os.path.lexists(node.wallet_path)
 
 
 class WalletScreen(Screen[None]):
@@ -107,20 +113,32 @@ class WalletScreen(Screen[None]):
         unlock = self.query_one("#unlock", Button)
         if node is None:
             state = f"none:{getattr(self.app, 'start_error', '')}"
+        elif node.wallet is None:
+            state = "unreadable" if _wallet_file_exists(node) else "no-wallet"
         else:
-            state = (
-                "no-wallet" if node.wallet is None else "locked" if node.wallet_locked else "ready"
-            )
+            state = "locked" if node.wallet_locked else "ready"
         if state == self._state:
             return
         self._state = state
         if node is None or node.wallet is None:
             setup.display, main.display = True, False
             unlock.display = False
-            create.display = node is not None
+            create.display = node is not None and state != "unreadable"
             error = getattr(self.app, "start_error", None)
             if node is None:
-                text.update(f"The node did not start: {error}" if error else "Starting the node…")
+                text.update(
+                    Text(f"The node did not start: {error}" if error else "Starting the node…")
+                )
+            elif state == "unreadable":
+                text.update(
+                    Text.assemble(
+                        ("The wallet file could not be read.\n\n", "bold red"),
+                        (node.wallet_path, "italic"),
+                        " exists but is not a wallet this node can load (the Log screen, l, "
+                        "says why). It is left untouched: repair it or move it away, then "
+                        "restart the node.\n",
+                    )
+                )
             else:
                 text.update(
                     Text.assemble(
@@ -344,6 +362,11 @@ class WalletScreen(Screen[None]):
             self.notify("The node is still starting.", severity="warning")
         elif node.wallet is not None:
             self.notify(f"This node already has a wallet: {node.wallet_path}", severity="warning")
+        elif _wallet_file_exists(node):
+            self.notify(
+                f"{node.wallet_path} exists but could not be read; it is left untouched.",
+                severity="warning",
+            )
         else:
             self._create()
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App
+from textual.notifications import SeverityLevel
 
 from ..core.errors import CoreError
 
@@ -34,6 +35,20 @@ def error_text(exc: BaseException) -> str:
 class NodeActionsApp(App[int]):
     node: Node
     node_ready: bool
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        # Toasts carry typed URLs, paths and peers' reasons; parsed as markup, a
+        # stray "[/b]" raised MarkupError while rendering and ended the app. No
+        # toast of ours uses markup, so every caller (screens too) gets plain text.
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def running_node(self) -> Node | None:
         """The node if it runs, else a toast saying why nothing happened."""
