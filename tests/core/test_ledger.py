@@ -171,6 +171,46 @@ async def test_events_on_new_tip_and_reorg(tmp_path: Path) -> None:
         await ledger.close()
 
 
+async def test_events_stay_true_when_submissions_overlap(tmp_path: Path) -> None:
+    """Blocks from several peers are submitted at once; each submission's events must
+    describe its own step, not the tip as it was before all of them were queued."""
+    import asyncio
+
+    ledger = await Ledger.open(tmp_path, REGTEST)
+    seen: list[object] = []
+    ledger.events.subscribe(seen.append)
+    try:
+        main = extend(REGTEST, genesis_link(), 2)
+        side = fork(REGTEST, genesis_link(), 3)
+        await asyncio.gather(*(ledger.submit_block(x.block) for x in [*main, *side]))
+        reorgs = [e for e in seen if isinstance(e, Reorg)]
+        assert len(reorgs) == 1
+        assert reorgs[0].old_tip == main[1].hash
+        assert reorgs[0].new_tip == side[2].hash
+        tips = [e.hash for e in seen if isinstance(e, NewTip)]
+        assert tips == [main[0].hash, main[1].hash, side[2].hash]
+    finally:
+        await ledger.close()
+
+
+async def test_an_invalid_orphan_is_reported_once(tmp_path: Path) -> None:
+    from tuichain.core.events import BlockRejected
+
+    ledger = await Ledger.open(tmp_path, REGTEST)
+    seen: list[BlockRejected] = []
+    ledger.events.subscribe(lambda e: seen.append(e) if isinstance(e, BlockRejected) else None)
+    try:
+        parent = extend(REGTEST, genesis_link(), 1)[0]
+        bad = make_block(REGTEST, parent, coinbase_amount=REGTEST.subsidy(2) + 1)
+        assert (await ledger.submit_block(bad.block)).status == "orphan"
+        result = await ledger.submit_block(parent.block)
+        assert result.status == "connected"
+        assert result.rejected == [(bad.hash, result.rejected[0][1])]
+        assert [(e.hash, e.code) for e in seen] == [(bad.hash, "bad-coinbase-amount")]
+    finally:
+        await ledger.close()
+
+
 async def test_headers_first_then_bodies(tmp_path: Path) -> None:
     ledger = await Ledger.open(tmp_path, REGTEST)
     try:

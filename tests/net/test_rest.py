@@ -134,6 +134,15 @@ async def test_bad_posts_get_json_errors(api, body: bytes, status: int, code: st
     assert node.ledger.mempool_size == before
 
 
+async def test_deeply_nested_json_is_a_400_not_a_500(api) -> None:
+    # Past Python's recursion limit json raises RecursionError, not ValueError.
+    node, s = api
+    body = b"[" * 60_000
+    async with s.post("/api/txs", data=body, headers={"Content-Type": "application/json"}) as r:
+        assert r.status == 400
+        assert (await r.json())["error"]["code"] == "bad-json"
+
+
 async def test_invalid_transactions_get_422(api) -> None:
     node, s = api
     good = make_payment(KEY, REGTEST.network_id, bytes(20), COIN, 1_000, 1)

@@ -261,7 +261,8 @@ class ChainState:
                 result.connected += sub.connected
                 result.disconnected += sub.disconnected
                 result.rejected += sub.rejected
-                if sub.error is not None:
+                # A child that failed on connect is already in sub.rejected.
+                if sub.error is not None and all(h != child.hash for h, _ in sub.rejected):
                     result.rejected.append((child.hash, sub.error))
                 if sub.status in ("connected", "side-branch"):
                     queue.append(child.hash)

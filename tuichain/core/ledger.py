@@ -140,19 +140,24 @@ class Ledger:
 
     # ---- writes --------------------------------------------------------
     async def submit_block(self, block: Block, source: str | None = None) -> ImportResult:
-        old_tip = self.tip
-        result = await self._write(self.chain.process_block, block)
-        self.tip = _tip_info(self.chain.tip)
-        self.mempool_size = len(self.chain.mempool)
+        def process() -> tuple[TipInfo, ImportResult, TipInfo, int]:
+            # Tips read on the writer, around this import only: other submissions
+            # queued beside it must not leak into the events this one publishes.
+            before = _tip_info(self.chain.tip)
+            res = self.chain.process_block(block)
+            return before, res, _tip_info(self.chain.tip), len(self.chain.mempool)
+
+        old_tip, result, new_tip, self.mempool_size = await self._write(process)
+        self.tip = new_tip
         if result.error is not None and result.status == "invalid":
             self.events.publish(BlockRejected(block.hash, result.error.code,
                                               result.error.reason, source))
         for bad, err in result.rejected:
             if bad != block.hash:
                 self.events.publish(BlockRejected(bad, err.code, err.reason, source))
-        if result.disconnected and old_tip is not None:
+        if result.disconnected:
             self.events.publish(Reorg(
-                old_tip.hash, self.tip.hash, self.tip.height - len(result.connected),
+                old_tip.hash, new_tip.hash, new_tip.height - len(result.connected),
                 tuple(b.hash for b in result.disconnected),
                 tuple(b.hash for b in result.connected),
             ))
@@ -165,10 +170,10 @@ class Ledger:
                 if tx is not None:
                     self.events.publish(TxAccepted(tx.txid, tx.sender_address, tx.recipient,
                                                    tx.amount, tx.fee, "reorg"))
-        if old_tip is None or self.tip.hash != old_tip.hash:
+        if new_tip.hash != old_tip.hash:
             last = result.connected[-1] if result.connected else None
-            self.events.publish(NewTip(self.tip.hash, self.tip.height, self.tip.time,
-                                       self.tip.chainwork, len(last.txs) if last else 0))
+            self.events.publish(NewTip(new_tip.hash, new_tip.height, new_tip.time,
+                                       new_tip.chainwork, len(last.txs) if last else 0))
         return result
 
     async def submit_headers(self, headers: list[BlockHeader]) -> HeadersResult:

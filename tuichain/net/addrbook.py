@@ -18,6 +18,7 @@ import ipaddress
 import logging
 import os
 import random
+import re
 import time
 import tomllib
 from dataclasses import dataclass
@@ -42,6 +43,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# Host names (no empty labels), IPv4 and IPv6 literals only: anything else (control
+# characters, lone surrogates from JSON, "a..b") cannot be dialed, and some of it could
+# not even be written to the book.
+_HOST = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*|[0-9a-f.]*:[0-9a-f:.]*")
+
+
 def normalize_url(text: str) -> str:
     """A peer's base URL as 'http://host:port', or ValueError saying what is wrong."""
     text = text.strip()
@@ -57,6 +64,8 @@ def normalize_url(text: str) -> str:
     host = (parts.hostname or "").lower()
     if not host or len(text) > 200:
         raise ValueError("a peer URL needs a host name")
+    if not _HOST.fullmatch(host):
+        raise ValueError("a peer URL's host is a name or an IP address")
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
         raise ValueError("a peer URL is just scheme, host and port")
     if port is None:

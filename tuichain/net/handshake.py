@@ -37,7 +37,11 @@ async def _recv(peer: Peer, params: NetworkParams) -> tuple[Cmd, bytes]:
     except ProtocolError as exc:
         raise Refused("malformed", exc.reason) from None
     if cmd == Cmd.REJECT:
-        code, reason = decode_reject(payload)
+        try:
+            code, reason = decode_reject(payload)
+        except ProtocolError as exc:
+            # Escaping as ProtocolError would skip the close below and leak the socket.
+            raise Refused("malformed", exc.reason) from None
         raise Refused(code, reason)
     return cmd, payload
 

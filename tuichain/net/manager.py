@@ -104,7 +104,10 @@ class PeerManager:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._peers.clear()
         if self.book.dirty:
-            await asyncio.to_thread(self.book.save)
+            try:
+                await asyncio.to_thread(self.book.save)
+            except OSError as exc:  # the node's own shutdown (ledger, server) must go on
+                log.error("cannot save the address book: %s", exc)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         if not self._running:
@@ -184,7 +187,8 @@ class PeerManager:
                 autoping=True,
                 timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
             )
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+            # ValueError: aiohttp's IDNA step raises UnicodeError for some host names.
             self._dialing.discard(url)
             raise PeerError(f"cannot reach {url}: {exc or type(exc).__name__}") from None
         peername = ws.get_extra_info("peername")
@@ -420,7 +424,11 @@ class PeerManager:
                 last_dial = now
                 self._dial_more(now)
             if self.book.dirty:
-                await asyncio.to_thread(self.book.save)
+                try:
+                    await asyncio.to_thread(self.book.save)
+                except OSError as exc:
+                    # A full or read-only disk must not end timeouts, pings and dialing.
+                    log.error("cannot save the address book: %s", exc)
             await asyncio.sleep(TICK)
 
     def _dial_more(self, now: float) -> None:

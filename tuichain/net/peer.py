@@ -94,9 +94,14 @@ class Peer:
         self.messages_received = 0
         self.bucket = TokenBucket(BUCKET_CAPACITY, BUCKET_RATE)
         self.known: OrderedDict[bytes, None] = OrderedDict()
+        # Blocks it answered notfound for: never chosen for them again until it
+        # announces them, or a peer with more work than us is asked in a tight loop.
+        self.lacking: OrderedDict[bytes, None] = OrderedDict()
         self.blocks_inflight: set[bytes] = set()
         self.headers_requested_at: float | None = None
         self.headers_again = False
+        # Single headers in a row we could not place; reset by any that connect.
+        self.unconnecting_headers = 0
         self.ping_nonce: int | None = None
         self.ping_sent = 0.0
         self.ready = False
@@ -137,9 +142,20 @@ class Peer:
         self.known.move_to_end(h)
         if len(self.known) > KNOWN_INVENTORY:
             self.known.popitem(last=False)
+        self.lacking.pop(h, None)
 
     def knows(self, h: bytes) -> bool:
         return h in self.known
+
+    def mark_lacking(self, h: bytes) -> None:
+        self.known.pop(h, None)
+        self.lacking[h] = None
+        self.lacking.move_to_end(h)
+        if len(self.lacking) > KNOWN_INVENTORY:
+            self.lacking.popitem(last=False)
+
+    def lacks(self, h: bytes) -> bool:
+        return h in self.lacking
 
     # ---- sending ------------------------------------------------------------
     def start(self) -> None:

@@ -222,7 +222,7 @@ async def submit_tx(request: web.Request) -> web.Response:
     raw = await request.read()  # over client_max_size: 413, turned into JSON above
     try:
         body: Any = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "bad-json", "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "bad-request", 'the body must be a JSON object {"tx": "<hex>"}')

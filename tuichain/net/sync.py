@@ -23,7 +23,7 @@ from ..core.errors import DecodeError, ValidationError
 from ..core.events import NewTip, TxAccepted
 from ..core.hashing import sha256d
 from ..core.ledger import Ledger
-from ..core.store import HEADER_ONLY
+from ..core.store import HEADER_ONLY, INVALID
 from ..core.tx import Transaction
 from .peer import Peer
 from .protocol import (
@@ -61,6 +61,8 @@ HARMLESS_TX = {
     "mempool-full",
 }
 HARMLESS_BLOCK = {"time-too-new"}
+# An honest peer's new tip can race our getheaders; only a run of them is suspect.
+MAX_UNCONNECTING = 8
 TX_PENALTY = 50
 BLOCK_PENALTY = 100
 
@@ -265,7 +267,10 @@ class SyncEngine:
         if req is None:
             return False
         if req.peer_id != peer.peer_id:
-            self.tx_announcers.setdefault(txid, []).append(peer.peer_id)
+            announcers = self.tx_announcers.setdefault(txid, [])
+            # Once per peer: a peer repeating its inv must not grow the list without bound.
+            if peer.peer_id not in announcers:
+                announcers.append(peer.peer_id)
         return True
 
     def _track_block(self, peer: Peer, h: bytes) -> None:
@@ -283,7 +288,12 @@ class SyncEngine:
                 peer.send(frame(Cmd.TX, tx.encoded))
                 self.stats.txs_sent += 1
             else:
-                data = await self.ledger.get_block_data(h)
+                # A stored block that failed validation stays on disk, but serving it
+                # would get this node banned by whoever asked.
+                entry = await self.ledger.get_header(h)
+                data = None
+                if entry is not None and entry.status != INVALID:
+                    data = await self.ledger.get_block_data(h)
                 if data is None:
                     missing.append((kind, h))
                     continue
@@ -296,13 +306,15 @@ class SyncEngine:
     async def _on_notfound(self, peer: Peer, payload: bytes) -> None:
         blocks = False
         for kind, h in decode_inv(payload):
-            peer.known.pop(h, None)
             if kind == InvType.TX:
+                peer.known.pop(h, None)
                 req = self.tx_inflight.get(h)
                 if req is not None and req.peer_id == peer.peer_id:
                     del self.tx_inflight[h]
                     self._retry_tx(h)
-            elif h in peer.blocks_inflight:
+                continue
+            peer.mark_lacking(h)
+            if h in peer.blocks_inflight:
                 peer.blocks_inflight.discard(h)
                 self.block_inflight.pop(h, None)
                 blocks = True
@@ -402,7 +414,9 @@ class SyncEngine:
             able = [
                 p
                 for p in peers
-                if len(p.blocks_inflight) < BLOCK_WINDOW and (p.knows(h) or p.chainwork > tip_work)
+                if len(p.blocks_inflight) < BLOCK_WINDOW
+                and (p.knows(h) or p.chainwork > tip_work)
+                and not p.lacks(h)
             ]
             if not able:
                 continue
@@ -422,7 +436,8 @@ class SyncEngine:
 
     async def _on_headers(self, peer: Peer, payload: bytes) -> None:
         headers = decode_headers(payload)
-        solicited = peer.headers_requested_at is not None
+        asked = peer.headers_requested_at
+        solicited = asked is not None
         peer.headers_requested_at = None
         self.stats.headers_received += len(headers)
         if headers:
@@ -431,9 +446,17 @@ class SyncEngine:
                 self.best_header_work = max(self.best_header_work, e.chainwork)
             if result.error is not None:
                 code = result.error.code
-                if code == "orphan" and not solicited and len(headers) == 1:
-                    # An announced tip we cannot place yet: we are behind, so sync.
-                    await self.request_headers(peer)
+                if code == "orphan" and len(headers) == 1:
+                    # An announced tip we cannot place yet: we are behind, so sync. If
+                    # a getheaders is in flight this is not its answer: wait for that.
+                    peer.unconnecting_headers += 1
+                    if peer.unconnecting_headers > MAX_UNCONNECTING:
+                        await self.m.misbehave(peer, 20, "headers that do not connect")
+                    if solicited:
+                        peer.headers_requested_at = asked
+                        peer.headers_again = True
+                    else:
+                        await self.request_headers(peer)
                     return
                 if code == "orphan":
                     await self.m.misbehave(peer, 10, "headers that do not connect")
@@ -443,11 +466,13 @@ class SyncEngine:
                     )
                     return
             else:
+                peer.unconnecting_headers = 0
                 for header in headers:
                     peer.learn(header.hash)
                 last = await self.ledger.get_header(headers[-1].hash)
                 if last is not None and last.chainwork > peer.chainwork:
                     peer.height, peer.chainwork = last.height, last.chainwork
+                    peer.lacking.clear()  # it has moved on: what it lacked it may have now
                 if len(headers) == MAX_HEADERS:
                     await self.request_headers(peer, after=headers[-1].hash)
         if peer.headers_again and peer.headers_requested_at is None:
