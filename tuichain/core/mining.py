@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .block import Block
-from .events import BlockFound, MinerUpdate, NewTip
+from .events import BlockFound, MinerUpdate, NewTip, TxAccepted
 from .ledger import Ledger
 from .miner import MinerProgress, MinerSolution, MiningJob
 from .miner_async import AsyncMiner
@@ -53,6 +53,9 @@ class MiningController:
         self._pace_task: asyncio.Task[None] | None = None
         self._templated_at = 0.0
         self._started = False
+        # One template build at a time; a tip change during a build asks for another.
+        self._building = False
+        self._rebuild = False
 
     async def start(self) -> None:
         await self._miner.start()
@@ -73,7 +76,7 @@ class MiningController:
         self.workers = max(1, n)
         self._miner.set_workers(self.workers)
         if self.running:
-            asyncio.ensure_future(self._new_job())
+            self._schedule()
 
     async def mine_one(self) -> Block:
         """Mine exactly one block on the current tip (the original app's button)."""
@@ -82,13 +85,19 @@ class MiningController:
         self._one_shot = asyncio.get_running_loop().create_future()
         fut = self._one_shot
         self.running = True
-        await self._new_job()
+        try:
+            await self._new_job()
+        except BaseException:
+            # Nothing will ever solve this one: let later calls start afresh.
+            self.running = False
+            fut.cancel()
+            raise
         return await asyncio.shield(fut)
 
     def start_continuous(self) -> None:
         self.continuous = True
         self.running = True
-        asyncio.ensure_future(self._new_job())
+        self._schedule()
 
     def stop(self) -> None:
         self.continuous = False
@@ -117,16 +126,37 @@ class MiningController:
                                      target_from_bits(template.header.bits)))
         self._publish()
 
+    def _schedule(self) -> None:
+        if self._building:
+            self._rebuild = True
+            return
+        self._building = True
+        asyncio.ensure_future(self._build())
+
+    async def _build(self) -> None:
+        try:
+            while True:
+                self._rebuild = False
+                await self._new_job()
+                if not self._rebuild:
+                    return
+        except Exception as exc:
+            log.error("mining stopped: %s", exc)
+        finally:
+            self._building = False
+
     def _on_event(self, event: object) -> None:
         if not self.running:
             return
         if isinstance(event, NewTip):
-            if self.template is not None and event.hash != self.template.header.prev_hash:
-                asyncio.ensure_future(self._new_job())
-            self._mark_stale()
-        elif (time.monotonic() - self._templated_at > REFRESH_SECONDS
-              and self.template is not None):
-            asyncio.ensure_future(self._new_job())
+            # Between paced blocks there is no template: the pause decides when to go on.
+            if self._building or (
+                self.template is not None and event.hash != self.template.header.prev_hash
+            ):
+                self._schedule()
+        elif (isinstance(event, TxAccepted) and self.template is not None
+              and time.monotonic() - self._templated_at > REFRESH_SECONDS):
+            self._schedule()
 
     def _on_progress(self, progress: MinerProgress) -> None:
         self.progress = progress
@@ -145,7 +175,7 @@ class MiningController:
     async def _submit(self, block: Block) -> None:
         result = await self.ledger.submit_block(block, source="miner")
         if result.status in ("connected", "side-branch"):
-            height = self.ledger.tip.height if self.ledger.tip else 0
+            height = block.txs[0].nonce  # the coinbase commits to its height
             self.stats.found.append(block.hash)
             self.ledger.events.publish(BlockFound(block.hash, height, block.txs[0].amount))
             log.info("mined block %s at height %d", block.hash_hex, height)
@@ -163,11 +193,7 @@ class MiningController:
     async def _after_pace(self) -> None:
         if self.pace > 0:
             await asyncio.sleep(self.pace)
-        await self._new_job()
-
-    def _mark_stale(self) -> None:
-        # Checked lazily by the UI through stale_blocks(); nothing to do per tip here.
-        return
+        self._schedule()
 
     async def stale_blocks(self) -> list[bytes]:
         """Blocks we found that are no longer on the active chain."""
@@ -186,7 +212,7 @@ class MiningController:
             running=self.running, continuous=self.continuous, workers=self.workers,
             rate=p.rate if p and self.running else 0.0, hashes=p.hashes if p else 0,
             job_hashes=p.job_hashes if p and self.running else 0,
-            height=(self.ledger.tip.height + 1) if t and self.ledger.tip else None,
+            height=t.txs[0].nonce if t else None,
             target=target_from_bits(t.header.bits) if t else None,
             txs=len(t.txs) - 1 if t else 0, reward=t.txs[0].amount if t else 0,
         ))
