@@ -115,7 +115,8 @@ class Ledger:
         if self._chain is not None:
             await self._write(self._chain.store.close)
         if self._rstore is not None:
-            await self._read(self._rstore.close)
+            rstore, self._rstore = self._rstore, None
+            await asyncio.get_running_loop().run_in_executor(self._reader, rstore.close)
         self._writer.shutdown(wait=True)
         self._reader.shutdown(wait=True)
         self._chain = None
@@ -124,7 +125,15 @@ class Ledger:
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._reader, fn, *args)
+        store = self._rstore
+
+        def consistent() -> T:
+            if store is None:  # opening or closing the reader itself
+                return fn(*args)
+            with store.snapshot():
+                return fn(*args)
+
+        return await asyncio.get_running_loop().run_in_executor(self._reader, consistent)
 
     @property
     def chain(self) -> ChainState:

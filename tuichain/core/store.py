@@ -124,6 +124,16 @@ class Store:
             raise
         self.db.execute("COMMIT")
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read transaction: every query inside sees the same committed state, so
+        a reorg committed by the writer meanwhile cannot mix two chains in one answer."""
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.execute("COMMIT")
+
     # meta
     def get_meta(self, key: str) -> bytes | None:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
