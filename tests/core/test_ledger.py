@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tuichain.core.block import Block
+from tuichain.core.chainstate import ChainState
 from tuichain.core.errors import ValidationError
 from tuichain.core.events import NewTip, Reorg
 from tuichain.core.ledger import Ledger
@@ -17,7 +18,7 @@ from tuichain.core.merkle import verify_proof
 from tuichain.core.params import COIN, REGTEST
 from tuichain.core.store import Store
 
-from .chainbuilder import Link, extend, fork, genesis_link, key, make_block, pay
+from .chainbuilder import Link, extend, fork, genesis_link, import_all, key, make_block, pay
 
 ALICE, BOB = key(1), key(2)
 DAVE = key(4).address_digest
@@ -258,3 +259,24 @@ def test_database_is_one_wal_file(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "s.sqlite3")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
+
+
+def test_withheld_heavier_headers_do_not_stop_honest_blocks_being_fetched(
+    tmp_path: Path,
+) -> None:
+    cs = ChainState(Store(tmp_path / "chain.sqlite3"), REGTEST)
+    base = extend(REGTEST, genesis_link(), 3)
+    import_all(cs, base)
+    # A peer announces a heavier branch off the tip but never sends its bodies...
+    heavy = fork(REGTEST, base[-1], 5, tag=b"withheld")
+    now = heavy[-1].time
+    assert cs.process_headers([link.block.header for link in heavy], now=now).error is None
+    # ...and an honest peer announces the next block on the tip.
+    honest = make_block(REGTEST, base[-1], memo=b"honest")
+    assert cs.process_headers([honest.block.header], now=now).error is None
+    wanted = cs.missing_blocks(64)
+    assert heavy[0].hash in wanted
+    assert honest.hash in wanted, "the honest next block must be fetchable"
+    # Once its body arrives it becomes the tip, withheld branch or not.
+    assert cs.process_block(honest.block, now=now).status == "connected"
+    assert cs.tip.hash == honest.hash

@@ -30,6 +30,8 @@ from .validation import (
 
 MAX_ORPHANS = 256
 HEADER_CACHE = 50_000
+# Headers just above the tip considered for body download besides the best chain.
+NEXT_BLOCKS = 16
 
 
 @dataclass
@@ -462,4 +464,11 @@ class ChainState:
             path.append(e.hash)
             e = self.entry(e.prev)
         path.reverse()
-        return [h for h in path if h not in self.orphans][:limit]
+        wanted = [h for h in path if h not in self.orphans][:limit]
+        # Also the lightest headers that beat the tip and could connect at once (their
+        # parent has its body): a peer announcing a heavier header chain and withholding
+        # its bodies must not stop honest blocks from being fetched.
+        for h in self.store.fetchable_above(self.tip.chainwork, NEXT_BLOCKS):
+            if h not in wanted and h not in self.orphans:
+                wanted.append(h)
+        return wanted

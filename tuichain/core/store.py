@@ -178,6 +178,16 @@ class Store:
         ).fetchone()
         return None if row is None else _entry(row)
 
+    def fetchable_above(self, chainwork: int, limit: int) -> list[bytes]:
+        """Header-only blocks with more work than `chainwork` whose parent has its body,
+        lightest first (the index walk stops after `limit` candidates)."""
+        rows = self.db.execute(
+            "SELECT h.hash, p.status FROM headers h JOIN headers p ON p.hash = h.prev "
+            "WHERE h.status=? AND h.chainwork > ? ORDER BY h.chainwork LIMIT ?",
+            (HEADER_ONLY, work_to_blob(chainwork), limit),
+        )
+        return [bytes(h) for h, parent_status in rows if parent_status == HAVE_DATA]
+
     def headers_with_status(self, status: int, limit: int) -> list[HeaderEntry]:
         rows = self.db.execute(
             "SELECT hash, prev, height, chainwork, header, status FROM headers "
