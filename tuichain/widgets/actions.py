@@ -16,6 +16,7 @@ from textual.app import App
 from textual.notifications import SeverityLevel
 
 from ..core.errors import CoreError
+from ..net.addrbook import normalize_url
 
 if TYPE_CHECKING:
     from ..node import Node
@@ -153,12 +154,11 @@ class NodeActionsApp(App[int]):
 
 
 def _check_peer_url(text: str) -> str | None:
-    url = text.strip()
-    if not url:
-        return "enter a peer address"
-    if not url.startswith(("http://", "https://")):
-        return "start with http:// (for example http://127.0.0.1:5001)"
-    host_port = url.split("://", 1)[1].rstrip("/")
-    if ":" not in host_port:
-        return "add the port (for example http://127.0.0.1:5001)"
+    """The same rule the peers screen and the node apply (net.addrbook.normalize_url)."""
+    if not text.strip():
+        return "enter a peer address, for example http://127.0.0.1:5001"
+    try:
+        normalize_url(text)
+    except ValueError as exc:
+        return str(exc)
     return None
