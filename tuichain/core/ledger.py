@@ -231,9 +231,6 @@ class Ledger:
     async def header_known(self, block_hash: bytes) -> bool:
         return await self._write(lambda: self.chain.entry(block_hash) is not None)
 
-    async def orphan_count(self) -> int:
-        return await self._write(lambda: len(self.chain.orphans))
-
     # ---- reads (own connection, never behind an import) ---------------------
     async def get_header(self, block_hash: bytes) -> HeaderEntry | None:
         return await self._read(self.rstore.get_header, block_hash)

@@ -188,13 +188,6 @@ class Store:
         )
         return [bytes(h) for h, parent_status in rows if parent_status == HAVE_DATA]
 
-    def headers_with_status(self, status: int, limit: int) -> list[HeaderEntry]:
-        rows = self.db.execute(
-            "SELECT hash, prev, height, chainwork, header, status FROM headers "
-            "WHERE status=? ORDER BY chainwork DESC LIMIT ?", (status, limit),
-        )
-        return [_entry(r) for r in rows]
-
     def put_block(self, block_hash: bytes, data: bytes) -> None:
         self.db.execute("INSERT OR REPLACE INTO blocks VALUES(?,?)", (block_hash, data))
 
