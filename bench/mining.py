@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tuichain.core.block import BlockHeader  # noqa: E402
 from tuichain.core.hashing import sha256d  # noqa: E402
-from tuichain.core.miner import MinerPool, MinerProgress, MiningJob  # noqa: E402
+from tuichain.core.mining import MinerPool, MinerProgress, MiningJob  # noqa: E402
 
 # Progress reports in the first moments include spawning and warm-up.
 WARMUP = 0.5

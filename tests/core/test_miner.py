@@ -18,9 +18,15 @@ import pytest
 
 from tuichain.core.block import BlockHeader
 from tuichain.core.hashing import sha256d
-from tuichain.core.miner import MinerEvent, MinerPool, MinerProgress, MinerSolution, MiningJob
-from tuichain.core.miner_async import AsyncMiner
-from tuichain.core.miner_worker import CHUNK, _mine
+from tuichain.core.mining import (
+    AsyncMiner,
+    MinerEvent,
+    MinerPool,
+    MinerProgress,
+    MinerSolution,
+    MiningJob,
+)
+from tuichain.core.mining.worker import CHUNK, _mine
 from tuichain.core.pow import hash_meets_target, target_from_bits
 
 REPO = Path(__file__).resolve().parents[2]
@@ -307,7 +313,7 @@ def test_close_leaves_no_child_processes() -> None:
 def test_workers_exit_when_the_parent_dies() -> None:
     script = (
         "import multiprocessing, time\n"
-        "from tuichain.core.miner import MinerPool, MiningJob\n"
+        "from tuichain.core.mining import MinerPool, MiningJob\n"
         "from tuichain.core.block import BlockHeader\n"
         "pool = MinerPool(2)\n"
         "pool.start()\n"

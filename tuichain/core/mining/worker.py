@@ -1,7 +1,7 @@
 """The code that runs inside a mining worker process.
 
 Kept free of BlockHeader and anything heavy, so a spawned worker imports little
-and starts fast. See miner.py for how parent and workers talk.
+and starts fast. See pool.py for how parent and workers talk.
 """
 
 from __future__ import annotations

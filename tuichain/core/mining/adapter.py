@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from .miner import _MAX_WAIT, MinerEvent, MinerPool, MinerProgress, MinerSolution, MiningJob
+from .pool import _MAX_WAIT, MinerEvent, MinerPool, MinerProgress, MinerSolution, MiningJob
 
 
 class AsyncMiner:

@@ -1,7 +1,7 @@
 """Mining control: templates from the ledger, hashing in worker processes, results back in.
 
 The controller lives on the event loop but never hashes there: it hands a
-header template to the process pool (core/miner.py) and reacts to its
+header template to the process pool (pool.py, through adapter.py) and reacts to its
 solutions and progress, rebuilding the template whenever the tip moves.
 """
 
@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .block import Block
-from .events import BlockFound, MinerUpdate, NewTip, TxAccepted
-from .ledger import Ledger
-from .miner import MinerProgress, MinerSolution, MiningJob
-from .miner_async import AsyncMiner
-from .pow import target_from_bits
+from ..block import Block
+from ..events import BlockFound, MinerUpdate, NewTip, TxAccepted
+from ..ledger import Ledger
+from ..pow import target_from_bits
+from .adapter import AsyncMiner
+from .pool import MinerProgress, MinerSolution, MiningJob
 
 log = logging.getLogger(__name__)
 

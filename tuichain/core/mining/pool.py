@@ -1,4 +1,4 @@
-"""Proof of work in worker processes, and an asyncio adapter for the node.
+"""Proof of work in worker processes: the pool the parent drives (adapter.py puts it on asyncio).
 
 Hashing never runs in the event loop or in a thread: hashlib holds the GIL for
 80-byte inputs, so a thread would freeze the UI. Workers are processes from a
@@ -34,15 +34,15 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from .miner_worker import _JobMessage, _worker_main
-from .pow import hash_meets_target
+from ..pow import hash_meets_target
+from .worker import _JobMessage, _worker_main
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.context import SpawnProcess
     from types import TracebackType
 
-    from .block import BlockHeader
+    from ..block import BlockHeader
 
 # The rate in a progress event is measured over about this many seconds.
 RATE_WINDOW: Final = 2.0
