@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
 from .core.params import NetworkParams, get_network
+from .core.policy import Policy
 
 SETTINGS_FILE = "settings.toml"
 LOG_FILE = "node.log"
@@ -37,10 +38,10 @@ class NodeConfig:
     advertise_url: str | None = None
 
     @property
-    def listen_url(self) -> str:
-        if self.advertise_url:
-            return self.advertise_url
-        return f"http://{self.host}:{self.port}"
+    def policy(self) -> Policy:
+        """The network's default policy with this node's --mining-pace, if given."""
+        policy = Policy.for_network(self.network)
+        return policy if self.mining_pace is None else replace(policy, mining_pace=self.mining_pace)
 
 
 class SettingsError(Exception):

@@ -17,19 +17,17 @@ from aiohttp import web
 from .config import NodeConfig
 from .core import wallet as keystore
 from .core.amounts import format_amount
-from .core.errors import ValidationError, WalletError
+from .core.errors import WalletError
 from .core.events import EventBus
 from .core.keys import PrivateKey, decode_address, encode_address
 from .core.ledger import AccountInfo, Ledger
 from .core.mining import MiningController
+from .core.payment import check_payment
 from .core.tx import Transaction, make_payment
 from .net.manager import PeerManager
 from .server import make_app
 
 log = logging.getLogger("tuichain.node")
-
-MIN_FEE = 1_000  # units; about 7 units per byte of a typical 145-byte transaction
-
 
 @dataclass(frozen=True)
 class NodeStatus:
@@ -58,6 +56,7 @@ class Node:
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
         self.params = config.network
+        self.policy = config.policy
         self.node_id = secrets.token_hex(8)
         self.started_at = time.time()
         self._ledger: Ledger | None = None
@@ -71,7 +70,7 @@ class Node:
     # ---- lifetime ---------------------------------------------------------
     async def start(self) -> None:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
-        self._ledger = await Ledger.open(self.config.data_dir, self.params)
+        self._ledger = await Ledger.open(self.config.data_dir, self.params, self.policy)
         if keystore.wallet_exists(self.config.data_dir):
             try:
                 self.wallet = keystore.read_wallet_info(self.config.data_dir)
@@ -79,8 +78,7 @@ class Node:
                     await self.unlock_wallet(None)
             except WalletError as exc:
                 log.error("wallet not loaded: %s", exc.reason)
-        self._mining = MiningController(self.ledger, self._payout, self.config.miner_workers,
-                                        self.config.mining_pace)
+        self._mining = MiningController(self.ledger, self._payout, self.config.miner_workers)
         await self._mining.start()
         self._net = PeerManager(self)
         self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False)
@@ -192,12 +190,12 @@ class Node:
         return await self.ledger.account(self.wallet.address_digest)
 
     async def suggest_fee(self) -> int:
-        """A fee that beats the median pending fee rate, never below MIN_FEE."""
+        """A fee that beats the median pending fee rate, never below the policy's minimum."""
         entries = await self.ledger.mempool_entries()
         if not entries:
-            return MIN_FEE
+            return self.policy.min_fee
         rates = sorted(e.fee_rate for e in entries)
-        return max(MIN_FEE, int(rates[len(rates) // 2] * 150) + 1)
+        return max(self.policy.min_fee, int(rates[len(rates) // 2] * 150) + 1)
 
     async def send(self, to: str, amount: int, fee: int, memo: bytes = b"") -> Transaction:
         """Sign with the wallet key and submit; raises AddressError, WalletError,
@@ -207,15 +205,9 @@ class Node:
             raise WalletError("no wallet: create or load one first")
         if self._key is None:
             raise WalletError("the wallet is locked: unlock it with its passphrase")
-        if amount <= 0:
-            raise ValidationError("amount must be more than zero", "bad-amount")
-        if fee < 0:
-            raise ValidationError("fee cannot be negative", "bad-fee")
         account = await self.ledger.account(self.wallet.address_digest)
-        if amount + fee > account.available:
-            raise ValidationError(
-                f"amount plus fee is {format_amount(amount + fee)} but only "
-                f"{format_amount(account.available)} is available", "insufficient-funds")
+        check_payment(amount=amount, fee=fee, available=account.available, recipient=recipient,
+                      own_address=self.wallet.address_digest)
         key = self._key
         tx = await asyncio.to_thread(make_payment, key, self.params.network_id, recipient,
                                      amount, fee, account.next_nonce, memo)

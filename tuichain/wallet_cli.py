@@ -30,17 +30,16 @@ from .cli import DEFAULT_PORT, EXIT_FAILURE, EXIT_USAGE, CliError, Parser, _netw
 from .config import SettingsError, default_data_dir, load_settings, save_settings
 from .core import wallet as keystore
 from .core.amounts import format_amount, parse_amount
-from .core.errors import AddressError, AmountError, CoreError, WalletError
+from .core.errors import AddressError, AmountError, CoreError, ValidationError, WalletError
 from .core.keys import PrivateKey, decode_address
 from .core.params import NetworkParams, get_network
+from .core.payment import check_payment
+from .core.policy import DEFAULT_POLICY, Policy
 from .core.tx import MAX_MEMO, make_payment
 
 PASSPHRASE_ENV = "TUICHAIN_PASSPHRASE"
 REST_TIMEOUT = 15.0  # seconds
 MAX_RESPONSE = 4 * 1024 * 1024  # bytes; an address with a long history is still far below
-# The node's minimum relay fee (node.MIN_FEE); repeated so the wallet
-# commands need not import the node and its server.
-DEFAULT_FEE = 1_000
 
 
 class RestError(Exception):
@@ -299,7 +298,7 @@ def _check_send_args(
     except AmountError as exc:
         raise CliError(f"bad --amount {ns.amount!r}: {exc.reason}") from None
     if ns.fee is None:
-        fee = DEFAULT_FEE
+        fee = Policy.for_network(params).min_fee
     else:
         try:
             fee = parse_amount(ns.fee, allow_zero=True)
@@ -316,16 +315,14 @@ def cmd_send(ns: argparse.Namespace) -> int:
     recipient, amount, fee, memo = _check_send_args(ns, ctx.params)
     info = _read_info(ctx)
     sender = info.address(ctx.params.hrp)
-    if info.address_digest == recipient:
-        raise CliError("--to is this wallet's own address")
     client = RestClient(_node_url(ns, ctx))
     _check_node_network(client, ctx.params)
     account = _fetch_account(client, sender)
-    if amount + fee > account.available:
-        raise CliError(
-            f"amount plus fee is {format_amount(amount + fee)} but only "
-            f"{format_amount(account.available)} is available"
-        )
+    try:
+        check_payment(amount=amount, fee=fee, available=account.available,
+                      recipient=recipient, own_address=info.address_digest)
+    except ValidationError as exc:
+        raise CliError(exc.reason) from None
     key = _load_key(ctx)
     tx = make_payment(key, ctx.params.network_id, recipient, amount, fee, account.next_nonce, memo)
     try:
@@ -406,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--to", required=True, metavar="ADDRESS")
     send.add_argument("--amount", required=True, help="in coins, e.g. 1.5")
     send.add_argument(
-        "--fee", default=None, help=f"in coins (default {format_amount(DEFAULT_FEE)})"
+        "--fee", default=None, help=f"in coins (default {format_amount(DEFAULT_POLICY.min_fee)})"
     )
     send.add_argument("--memo", default="", help=f"note of at most {MAX_MEMO} bytes")
     send.set_defaults(func=cmd_send)

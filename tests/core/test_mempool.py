@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from tuichain.core.errors import ValidationError
 from tuichain.core.ledger import Ledger
 from tuichain.core.mempool import Mempool
 from tuichain.core.params import COIN, REGTEST
+from tuichain.core.policy import Policy
 from tuichain.core.store import Store
 from tuichain.core.tx import Transaction
 
@@ -82,7 +84,6 @@ def test_validated_against_tip_plus_earlier_pending(node: Node) -> None:
     assert _code(node, a1) == "duplicate"
     assert node.pending() == {a0.txid, a1.txid}
     assert [t.nonce for t in node.cs.mempool.pending_of(ALICE.address_digest)] == [0, 1]
-    assert node.cs.mempool.next_nonce(ALICE.address_digest, node.cs.store) == 2
 
 
 def test_incoming_pending_funds_are_not_spendable(node: Node) -> None:
@@ -122,7 +123,8 @@ def test_template_respects_size(node: Node) -> None:
 
 # ---- bounds, eviction, replacement -------------------------------------------------
 def test_bounded_with_lowest_fee_rate_evicted(tmp_path: Path) -> None:
-    node = Node(tmp_path, Mempool(REGTEST, max_count=3))
+    policy = replace(Policy.for_network(REGTEST), mempool_max_count=3)
+    node = Node(tmp_path, Mempool(REGTEST, policy))
     low = pay(ALICE, DAVE, COIN, 0, fee=1_000)
     mid = pay(BOB, DAVE, COIN, 0, fee=2_000)
     high = pay(CAROL, DAVE, COIN, 0, fee=3_000)
@@ -143,7 +145,8 @@ def test_bounded_with_lowest_fee_rate_evicted(tmp_path: Path) -> None:
 
 def test_eviction_by_bytes(tmp_path: Path) -> None:
     one = pay(ALICE, DAVE, COIN, 0).size
-    node = Node(tmp_path, Mempool(REGTEST, max_bytes=2 * one))
+    policy = replace(Policy.for_network(REGTEST), mempool_max_bytes=2 * one)
+    node = Node(tmp_path, Mempool(REGTEST, policy))
     node.cs.add_tx(pay(ALICE, DAVE, COIN, 0, fee=10_000))
     b0 = pay(BOB, DAVE, COIN, 0, fee=1_000)
     node.cs.add_tx(b0)

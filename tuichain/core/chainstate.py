@@ -17,6 +17,7 @@ from .mempool import Mempool
 from .merkle import merkle_root
 from .params import NetworkParams
 from .pow import is_retarget_height, median_time_past, retarget, work_from_bits
+from .rejections import Code
 from .sigcache import SigCache
 from .store import HAVE_DATA, HEADER_ONLY, INVALID, HeaderEntry, Store, encode_undo
 from .tx import Transaction, make_coinbase
@@ -93,11 +94,12 @@ class ChainState:
         if network is not None and network.decode() != self.params.name:
             raise ValidationError(
                 f"this data directory holds a {network.decode()!r} chain, not {self.params.name!r}",
-                "wrong-network",
+                Code.WRONG_NETWORK,
             )
         if self.store.tip_hash() is not None:
             if self.store.chain_hash(0) != genesis.hash:
-                raise ValidationError("stored chain has a different genesis block", "bad-genesis")
+                raise ValidationError("stored chain has a different genesis block",
+                                      Code.BAD_GENESIS)
             return
         entry = HeaderEntry(genesis.hash, bytes(32), 0, work_from_bits(genesis.header.bits),
                             genesis.header, HAVE_DATA)
@@ -167,9 +169,9 @@ class ChainState:
         """Validate a header against its parent; return (parent, chainwork)."""
         parent = self.entry(header.prev_hash)
         if parent is None:
-            raise ValidationError("parent block is unknown", "orphan")
+            raise ValidationError("parent block is unknown", Code.ORPHAN)
         if parent.status == INVALID:
-            raise ValidationError("parent block is invalid", "bad-prevblk")
+            raise ValidationError("parent block is invalid", Code.BAD_PREVBLK)
         check_header_context_free(header, self.params, now)
         check_header_context(header, self.expected_bits(parent), self.previous_times(parent))
         return parent, parent.chainwork + work_from_bits(header.bits)
@@ -185,7 +187,7 @@ class ChainState:
                 known = self.entry(header.hash)
                 if known is not None:
                     if known.status == INVALID:
-                        raise ValidationError("header of a known-invalid block", "known-invalid")
+                        raise ValidationError("header of a known-invalid block", Code.KNOWN_INVALID)
                     result.known += 1
                     continue
                 parent, work = self._check_header(header, now)
@@ -217,7 +219,7 @@ class ChainState:
         known = self.entry(h)
         if known is not None and known.status == INVALID:
             return ImportResult(h, "invalid", ValidationError("block is known to be invalid",
-                                                              "known-invalid"))
+                                                              Code.KNOWN_INVALID))
         if known is not None and known.status == HAVE_DATA or h in self.orphans:
             return ImportResult(h, "duplicate")
         try:

@@ -33,9 +33,6 @@ class Reader:
     def u32(self) -> int:
         return int(struct.unpack("<I", self.take(4))[0])
 
-    def u64(self) -> int:
-        return int(struct.unpack("<Q", self.take(8))[0])
-
     @property
     def remaining(self) -> int:
         return len(self._data) - self._pos

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from .rejections import Code
+
 
 class CoreError(Exception):
     """Base of every error the ledger core raises on bad input."""
@@ -31,7 +35,10 @@ class ValidationError(CoreError):
     tests); `reason` is for people.
     """
 
-    code = "invalid"
+    code: Code
+
+    def __init__(self, reason: str, code: Code) -> None:
+        super().__init__(reason, code)
 
 
 class AddressError(CoreError):
@@ -44,3 +51,18 @@ class AmountError(CoreError):
 
 class WalletError(CoreError):
     code = "wallet"
+
+
+class SchemaVersionError(CoreError):
+    """A database written by a newer tuichain, whose layout this code cannot know."""
+
+    code = "schema-too-new"
+
+    def __init__(self, path: Path, found: int, supported: int) -> None:
+        super().__init__(
+            f"{path} has database schema version {found}, but this tuichain reads version "
+            f"{supported} at most: run a newer tuichain, or use another data directory"
+        )
+        self.path = path
+        self.found = found
+        self.supported = supported

@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .rejections import Code
+
 log = logging.getLogger(__name__)
 
 
@@ -33,7 +35,7 @@ class Reorg:
 @dataclass(frozen=True)
 class BlockRejected:
     hash: bytes
-    code: str
+    code: Code
     reason: str
     source: str | None
 
@@ -51,7 +53,7 @@ class TxAccepted:
 @dataclass(frozen=True)
 class TxRejected:
     txid: bytes
-    code: str
+    code: Code
     reason: str
     source: str | None
 

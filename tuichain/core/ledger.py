@@ -18,9 +18,10 @@ from .block import Block, BlockHeader
 from .chainstate import ChainState, HeadersResult, ImportResult
 from .errors import ValidationError
 from .events import BlockRejected, EventBus, NewTip, Reorg, TxAccepted, TxRejected
-from .mempool import MempoolEntry
+from .mempool import Mempool, MempoolEntry
 from .merkle import merkle_proof
 from .params import NetworkParams
+from .policy import Policy
 from .sigcache import SigCache
 from .store import HeaderEntry, Store
 from .tx import Transaction
@@ -78,9 +79,11 @@ def _tip_info(e: HeaderEntry) -> TipInfo:
 
 
 class Ledger:
-    def __init__(self, data_dir: Path, params: NetworkParams) -> None:
+    def __init__(self, data_dir: Path, params: NetworkParams,
+                 policy: Policy | None = None) -> None:
         self.data_dir = data_dir
         self.params = params
+        self.policy = Policy.for_network(params) if policy is None else policy
         self.events = EventBus()
         self.sigcache = SigCache()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="ledger-writer")
@@ -95,15 +98,17 @@ class Ledger:
         return self.data_dir / DB_FILE
 
     @classmethod
-    async def open(cls, data_dir: Path, params: NetworkParams) -> Ledger:
-        ledger = cls(data_dir, params)
+    async def open(cls, data_dir: Path, params: NetworkParams,
+                   policy: Policy | None = None) -> Ledger:
+        ledger = cls(data_dir, params, policy)
         await ledger._write(ledger._open_writer)
         await ledger._read(ledger._open_reader)
         return ledger
 
     def _open_writer(self) -> None:
         store = Store(self.db_path)
-        self._chain = ChainState(store, self.params, self.sigcache)
+        self._chain = ChainState(store, self.params, self.sigcache,
+                                 Mempool(self.params, self.policy))
         self._chain.load_mempool()
         self.tip = _tip_info(self._chain.tip)
         self.mempool_size = len(self._chain.mempool)
@@ -200,6 +205,7 @@ class Ledger:
                                        tx.fee, source))
         return tx
 
+    # ---- reads on the writer thread: the mempool and header index live there ----
     async def block_template(self, coinbase_to: bytes, memo: bytes = b"") -> Block:
         return await self._write(self.chain.block_template, coinbase_to, None, memo)
 
@@ -231,7 +237,7 @@ class Ledger:
     async def header_known(self, block_hash: bytes) -> bool:
         return await self._write(lambda: self.chain.entry(block_hash) is not None)
 
-    # ---- reads (own connection, never behind an import) ---------------------
+    # ---- reads of the store (own connection, never behind an import) --------
     async def get_header(self, block_hash: bytes) -> HeaderEntry | None:
         return await self._read(self.rstore.get_header, block_hash)
 

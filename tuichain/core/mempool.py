@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from .errors import ValidationError
 from .params import NetworkParams
+from .policy import Policy
+from .rejections import Code
 from .tx import Transaction
 from .validation import AccountReader, SigVerifier, check_payment_against, check_tx_context_free
 
@@ -31,11 +33,11 @@ class AddResult:
 class Mempool:
     """Not thread-safe: the ledger's writer thread owns it."""
 
-    def __init__(self, params: NetworkParams, max_count: int = 20_000,
-                 max_bytes: int = 8_000_000) -> None:
+    def __init__(self, params: NetworkParams, policy: Policy | None = None) -> None:
         self.params = params
-        self.max_count = max_count
-        self.max_bytes = max_bytes
+        self.policy = Policy.for_network(params) if policy is None else policy
+        self.max_count = self.policy.mempool_max_count
+        self.max_bytes = self.policy.mempool_max_bytes
         self.entries: dict[bytes, MempoolEntry] = {}
         # sender address -> nonce -> txid; nonces are contiguous from the account's nonce.
         self.by_sender: dict[bytes, dict[int, bytes]] = {}
@@ -65,13 +67,10 @@ class Mempool:
             delta -= tx.amount + tx.fee
         return delta
 
-    def next_nonce(self, address: bytes, state: AccountReader) -> int:
-        return state.account(address)[1] + len(self.by_sender.get(address, {}))
-
     def add(self, tx: Transaction, state: AccountReader, verify: SigVerifier,
             now: float) -> AddResult:
         if tx.txid in self.entries:
-            raise ValidationError("transaction is already pending", "duplicate")
+            raise ValidationError("transaction is already pending", Code.DUPLICATE)
         check_tx_context_free(tx, self.params, verify)
         sender = tx.sender_address
         balance, nonce = state.account(sender)
@@ -82,14 +81,15 @@ class Mempool:
             if tx.fee <= old.fee:
                 raise ValidationError(
                     f"replacing pending nonce {tx.nonce} needs a fee above {old.fee}",
-                    "replacement-fee-too-low",
+                    Code.REPLACEMENT_FEE_TOO_LOW,
                 )
         expected = nonce + len(pending)
         if tx.nonce < nonce:
-            raise ValidationError(f"nonce {tx.nonce} already used (next is {nonce})", "bad-nonce")
+            raise ValidationError(f"nonce {tx.nonce} already used (next is {nonce})",
+                                  Code.BAD_NONCE)
         if tx.nonce > expected:
             raise ValidationError(f"nonce {tx.nonce} skips ahead (next is {expected})",
-                                  "bad-nonce")
+                                  Code.BAD_NONCE)
         spent = 0
         for n in range(nonce, tx.nonce):
             ptx = self.entries[pending[n]].tx
@@ -160,7 +160,7 @@ class Mempool:
             return
         leaves = self._leaves()
         if not leaves or min(e.fee_rate for e in leaves) >= tx.fee / tx.size:
-            raise ValidationError("mempool is full and the fee rate is too low", "mempool-full")
+            raise ValidationError("mempool is full and the fee rate is too low", Code.MEMPOOL_FULL)
 
     def _evict(self, protect: bytes) -> list[bytes]:
         evicted: list[bytes] = []

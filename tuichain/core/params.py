@@ -1,4 +1,4 @@
-"""Network parameter sets. Consensus functions take one of these as an argument."""
+"""Network parameter sets: the consensus rules. A node's own choices live in policy.py."""
 
 from __future__ import annotations
 
@@ -25,10 +25,6 @@ class NetworkParams:
     max_block_size: int = 1_000_000
     max_future_time: int = 2 * 60 * 60
     mtp_window: int = 11
-    # Seconds between blocks when mining continuously; 0 mines flat out. It is
-    # a miner policy, not a consensus rule: regtest would otherwise make a
-    # block every few milliseconds and bury a demo in thousands of blocks.
-    mining_pace: float = 0.0
 
     @property
     def target_timespan(self) -> int:
@@ -80,7 +76,6 @@ REGTEST = NetworkParams(
     no_retarget=True,
     initial_subsidy=50 * COIN,
     halving_interval=150,
-    mining_pace=1.0,
 )
 
 NETWORKS: dict[str, NetworkParams] = {p.name: p for p in (DEFAULT, REGTEST)}

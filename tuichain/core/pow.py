@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from .errors import ValidationError
 from .params import NetworkParams
+from .rejections import Code
 
 
 class Compact(NamedTuple):
@@ -45,10 +46,10 @@ def encode_compact(target: int, negative: bool = False) -> int:
 
 
 def target_from_bits(bits: int) -> int:
-    """A valid consensus target, or ValidationError('bad-bits')."""
+    """A valid consensus target, or ValidationError(Code.BAD_BITS)."""
     c = decode_compact(bits)
     if c.negative or c.overflow or c.target == 0:
-        raise ValidationError(f"bits {bits:08x} do not encode a valid target", "bad-bits")
+        raise ValidationError(f"bits {bits:08x} do not encode a valid target", Code.BAD_BITS)
     return c.target
 
 
@@ -64,9 +65,9 @@ def hash_meets_target(block_hash: bytes, target: int) -> bool:
 def check_proof_of_work(block_hash: bytes, bits: int, pow_limit_bits: int) -> None:
     target = target_from_bits(bits)
     if target > decode_compact(pow_limit_bits).target:
-        raise ValidationError("target is easier than the network's limit", "bad-bits")
+        raise ValidationError("target is easier than the network's limit", Code.BAD_BITS)
     if not hash_meets_target(block_hash, target):
-        raise ValidationError("block hash does not meet its target", "bad-pow")
+        raise ValidationError("block hash does not meet its target", Code.BAD_POW)
 
 
 def retarget(

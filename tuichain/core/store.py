@@ -9,7 +9,10 @@ Layout (all hashes in internal byte order):
   txindex   txid -> block hash, position (active chain only)
   history   (address, height, position) -> txid (active chain only)
   mempool   txid -> encoded tx, time added
-  meta      key -> value (tip, schema version, network)
+  meta      key -> value (tip, network)
+
+The schema version is SQLite's `PRAGMA user_version`, written when the file is
+created; 0 is a file from before versions were written, which has schema 1.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .block import BlockHeader
+from .errors import SchemaVersionError
 
+# Raise it with every change to _SCHEMA that an older tuichain cannot read.
 SCHEMA_VERSION = 1
 
 # Header status values.
@@ -103,12 +108,18 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA busy_timeout=10000")
+        found = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        if found > SCHEMA_VERSION:
+            self.db.close()
+            raise SchemaVersionError(path, found, SCHEMA_VERSION)
         if not readonly:
             self.db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode survives a process crash at any instant; only an
             # OS crash may drop the last commits, never half of one.
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(_SCHEMA)
+            if found < SCHEMA_VERSION:
+                self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self.db.execute("PRAGMA cache_size=-16000")
 
     def close(self) -> None:
@@ -194,10 +205,6 @@ class Store:
     def get_block_data(self, block_hash: bytes) -> bytes | None:
         row = self.db.execute("SELECT data FROM blocks WHERE hash=?", (block_hash,)).fetchone()
         return None if row is None else bytes(row[0])
-
-    def has_block(self, block_hash: bytes) -> bool:
-        row = self.db.execute("SELECT 1 FROM blocks WHERE hash=?", (block_hash,)).fetchone()
-        return row is not None
 
     # active chain
     def chain_hash(self, height: int) -> bytes | None:

@@ -15,6 +15,7 @@ from .block import Block, BlockHeader
 from .errors import ValidationError
 from .params import NetworkParams
 from .pow import check_proof_of_work, median_time_past
+from .rejections import Code
 from .tx import COINBASE_SENDER, NO_SIGNATURE, Transaction
 
 SigVerifier = Callable[[Transaction], bool]
@@ -24,25 +25,25 @@ def check_tx_context_free(tx: Transaction, params: NetworkParams, verify: SigVer
     """Rules for a payment that hold whatever the state: network, amounts, signature."""
     if tx.network_id != params.network_id:
         raise ValidationError(
-            f"transaction is for network {tx.network_id:#x}, not {params.name}", "wrong-network"
+            f"transaction is for network {tx.network_id:#x}, not {params.name}", Code.WRONG_NETWORK
         )
     if tx.is_coinbase:
         raise ValidationError("a coinbase is only valid as a block's first transaction",
-                              "unexpected-coinbase")
+                              Code.UNEXPECTED_COINBASE)
     if tx.amount <= 0:
-        raise ValidationError("amount must be positive", "bad-amount")
+        raise ValidationError("amount must be positive", Code.BAD_AMOUNT)
     if tx.amount > params.max_money:
-        raise ValidationError("amount exceeds the maximum money supply", "bad-amount")
+        raise ValidationError("amount exceeds the maximum money supply", Code.BAD_AMOUNT)
     if tx.fee > params.max_money or tx.amount + tx.fee > params.max_money:
-        raise ValidationError("fee exceeds the maximum money supply", "bad-fee")
+        raise ValidationError("fee exceeds the maximum money supply", Code.BAD_FEE)
     if not verify(tx):
-        raise ValidationError("signature does not verify", "bad-signature")
+        raise ValidationError("signature does not verify", Code.BAD_SIGNATURE)
 
 
 def check_header_context_free(header: BlockHeader, params: NetworkParams, now: int) -> None:
     check_proof_of_work(header.hash, header.bits, params.pow_limit_bits)
     if header.time > now + params.max_future_time:
-        raise ValidationError("block time is too far in the future", "time-too-new")
+        raise ValidationError("block time is too far in the future", Code.TIME_TOO_NEW)
 
 
 def check_block_context_free(
@@ -52,24 +53,24 @@ def check_block_context_free(
     check_header_context_free(block.header, params, now)
     if block.size > params.max_block_size:
         raise ValidationError(f"block is {block.size} bytes, limit {params.max_block_size}",
-                              "block-too-large")
+                              Code.BLOCK_TOO_LARGE)
     if not block.txs:
-        raise ValidationError("block has no transactions", "no-coinbase")
+        raise ValidationError("block has no transactions", Code.NO_COINBASE)
     coinbase = block.txs[0]
     if not coinbase.is_coinbase:
-        raise ValidationError("first transaction is not a coinbase", "no-coinbase")
+        raise ValidationError("first transaction is not a coinbase", Code.NO_COINBASE)
     if coinbase.network_id != params.network_id:
-        raise ValidationError("coinbase is for another network", "wrong-network")
+        raise ValidationError("coinbase is for another network", Code.WRONG_NETWORK)
     if coinbase.fee != 0 or coinbase.signature != NO_SIGNATURE:
-        raise ValidationError("coinbase carries a fee or signature", "bad-coinbase")
+        raise ValidationError("coinbase carries a fee or signature", Code.BAD_COINBASE)
     txids = block.txids
     if len(set(txids)) != len(txids):
-        raise ValidationError("block contains a repeated transaction", "duplicate-txid")
+        raise ValidationError("block contains a repeated transaction", Code.DUPLICATE_TXID)
     if block.computed_merkle_root() != block.header.merkle_root:
-        raise ValidationError("Merkle root does not match the transactions", "bad-merkle")
+        raise ValidationError("Merkle root does not match the transactions", Code.BAD_MERKLE)
     for tx in block.txs[1:]:
         if tx.sender == COINBASE_SENDER:
-            raise ValidationError("block has more than one coinbase", "multiple-coinbase")
+            raise ValidationError("block has more than one coinbase", Code.MULTIPLE_COINBASE)
         check_tx_context_free(tx, params, verify)
 
 
@@ -79,12 +80,12 @@ def check_header_context(
     """Rules that need the parent: difficulty as scheduled, time above median-time-past."""
     if header.bits != expected_bits:
         raise ValidationError(
-            f"bits {header.bits:08x} differ from the required {expected_bits:08x}", "bad-bits"
+            f"bits {header.bits:08x} differ from the required {expected_bits:08x}", Code.BAD_BITS
         )
     mtp = median_time_past(previous_times)
     if header.time <= mtp:
         raise ValidationError(f"block time {header.time} is not above median time past {mtp}",
-                              "time-too-old")
+                              Code.TIME_TOO_OLD)
 
 
 class AccountReader(Protocol):
@@ -104,12 +105,13 @@ class StateDelta:
 
 def check_payment_against(tx: Transaction, balance: int, nonce: int) -> None:
     if tx.nonce < nonce:
-        raise ValidationError(f"nonce {tx.nonce} already used (next is {nonce})", "bad-nonce")
+        raise ValidationError(f"nonce {tx.nonce} already used (next is {nonce})", Code.BAD_NONCE)
     if tx.nonce > nonce:
-        raise ValidationError(f"nonce {tx.nonce} skips ahead (next is {nonce})", "bad-nonce")
+        raise ValidationError(f"nonce {tx.nonce} skips ahead (next is {nonce})", Code.BAD_NONCE)
     if tx.amount + tx.fee > balance:
         raise ValidationError(
-            f"spends {tx.amount + tx.fee} units but the balance is {balance}", "insufficient-funds"
+            f"spends {tx.amount + tx.fee} units but the balance is {balance}",
+            Code.INSUFFICIENT_FUNDS,
         )
 
 
@@ -139,11 +141,11 @@ def apply_block(
     coinbase = block.txs[0]
     if coinbase.nonce != height:
         raise ValidationError(f"coinbase commits to height {coinbase.nonce}, not {height}",
-                              "bad-coinbase-height")
+                              Code.BAD_COINBASE_HEIGHT)
     allowed = params.subsidy(height) + fees
     if coinbase.amount > allowed:
         raise ValidationError(f"coinbase pays {coinbase.amount}, at most {allowed} allowed",
-                              "bad-coinbase-amount")
+                              Code.BAD_COINBASE_AMOUNT)
     if coinbase.amount:
         balance, nonce = get(coinbase.recipient)
         new[coinbase.recipient] = (balance + coinbase.amount, nonce)

@@ -23,6 +23,7 @@ from ..core.errors import DecodeError, ValidationError
 from ..core.events import NewTip, TxAccepted
 from ..core.hashing import sha256d
 from ..core.ledger import Ledger
+from ..core.rejections import Code
 from ..core.store import HEADER_ONLY, INVALID
 from ..core.tx import Transaction
 from .peer import Peer
@@ -54,13 +55,13 @@ BIG_PAYLOAD = 64 * 1024  # decode larger blocks off the loop
 # Rejections that say nothing bad about the sender: races between mempools and
 # tips, and clock skew. Anything else is invalid data and costs score.
 HARMLESS_TX = {
-    "duplicate",
-    "bad-nonce",
-    "insufficient-funds",
-    "replacement-fee-too-low",
-    "mempool-full",
+    Code.DUPLICATE,
+    Code.BAD_NONCE,
+    Code.INSUFFICIENT_FUNDS,
+    Code.REPLACEMENT_FEE_TOO_LOW,
+    Code.MEMPOOL_FULL,
 }
-HARMLESS_BLOCK = {"time-too-new"}
+HARMLESS_BLOCK = {Code.TIME_TOO_NEW}
 # An honest peer's new tip can race our getheaders; only a run of them is suspect.
 MAX_UNCONNECTING = 8
 TX_PENALTY = 50
@@ -333,7 +334,7 @@ class SyncEngine:
         try:
             await self.ledger.submit_tx(tx, source=peer.peer_id)
         except ValidationError as exc:
-            if exc.code == "duplicate":
+            if exc.code == Code.DUPLICATE:
                 self.stats.duplicate_txs += 1
             if exc.code not in HARMLESS_TX:
                 self._remember_reject(txid)
@@ -446,7 +447,7 @@ class SyncEngine:
                 self.best_header_work = max(self.best_header_work, e.chainwork)
             if result.error is not None:
                 code = result.error.code
-                if code == "orphan" and len(headers) == 1:
+                if code == Code.ORPHAN and len(headers) == 1:
                     # An announced tip we cannot place yet: we are behind, so sync. If
                     # a getheaders is in flight this is not its answer: wait for that.
                     peer.unconnecting_headers += 1
@@ -458,7 +459,7 @@ class SyncEngine:
                     else:
                         await self.request_headers(peer)
                     return
-                if code == "orphan":
+                if code == Code.ORPHAN:
                     await self.m.misbehave(peer, 10, "headers that do not connect")
                 elif code not in HARMLESS_BLOCK:
                     await self.m.misbehave(

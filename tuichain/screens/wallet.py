@@ -16,6 +16,7 @@ from textual.widgets import Button, DataTable, Input, Label, Static
 
 from ..core.amounts import format_amount, parse_amount
 from ..core.errors import CoreError
+from ..core.payment import check_payment
 from ..widgets.actions import error_text
 from ..widgets.chaintext import app_node, short_hash, short_text
 from ..widgets.inputs import AddressInput, AmountInput
@@ -281,7 +282,7 @@ class WalletScreen(Screen[None]):
         self.app.copy_to_clipboard(node.address)
         self.notify(f"Copied {node.address}", title="Address")
 
-    def _form_values(self, node: Node) -> tuple[str, int, int] | str:
+    def _form_values(self) -> tuple[str, int, int] | str:
         """(to, amount, fee) if the form is well formed, else what is wrong."""
         to = self.query_one("#to", AddressInput)
         if to.parsed is None:
@@ -291,8 +292,6 @@ class WalletScreen(Screen[None]):
             fee = parse_amount(self.query_one("#fee", Input).value or "0", allow_zero=True)
         except CoreError as exc:
             return f"Amount: {exc.reason}"
-        if node.wallet is not None and to.parsed == node.wallet.address_digest:
-            return "That is this wallet's own address."
         return to.value.strip(), amount, fee
 
     def action_send(self) -> None:
@@ -300,7 +299,7 @@ class WalletScreen(Screen[None]):
         if node is None or node.wallet is None:
             self._message("Create or load a wallet first.", "error")
             return
-        values = self._form_values(node)
+        values = self._form_values()
         if isinstance(values, str):
             self._message(values, "error")
             return
@@ -311,20 +310,19 @@ class WalletScreen(Screen[None]):
         node = app_node(self.app)
         if node is None:
             return
-        if node.wallet_locked and not await self._unlock(node):
-            self._message("Not sent: the wallet is still locked.", "error")
-            return
         try:
             account = await node.wallet_account()
             if account is None:
                 raise RuntimeError("no wallet")
-            if amount + fee > account.available:
-                self._message(
-                    f"Amount plus fee is {format_amount(amount + fee)} but only "
-                    f"{format_amount(account.available)} is available.",
-                    "error",
-                )
-                return
+            check_payment(amount=amount, fee=fee, available=account.available,
+                          recipient=node.parse_address(to), own_address=account.address)
+        except Exception as exc:
+            self._message(f"Not sent: {error_text(exc)}", "error")
+            return
+        if node.wallet_locked and not await self._unlock(node):
+            self._message("Not sent: the wallet is still locked.", "error")
+            return
+        try:
             rows = [
                 ("To", to),
                 ("Amount", format_amount(amount)),

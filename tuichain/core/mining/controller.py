@@ -38,7 +38,7 @@ class MiningController:
                  pace: float | None = None) -> None:
         self.ledger = ledger
         self.payout = payout
-        self.pace = ledger.params.mining_pace if pace is None else pace
+        self.pace = ledger.policy.mining_pace if pace is None else pace
         self.workers = max(1, workers)
         self.stats = MiningStats()
         self.continuous = False
