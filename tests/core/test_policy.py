@@ -38,10 +38,8 @@ def test_consensus_code_does_not_import_policy() -> None:
 
 def test_mempool_bounds_come_from_the_policy() -> None:
     small = dataclasses.replace(DEFAULT_POLICY, mempool_max_count=3, mempool_max_bytes=999)
-    pool = Mempool(REGTEST, small)
-    assert (pool.max_count, pool.max_bytes) == (3, 999)
-    default = Mempool(REGTEST)
-    assert default.max_count == DEFAULT_POLICY.mempool_max_count
+    assert Mempool(REGTEST, small).policy is small
+    assert Mempool(REGTEST).policy == Policy.for_network(REGTEST)
 
 
 def test_a_node_config_overrides_the_mining_pace(tmp_path: Path) -> None:

@@ -36,8 +36,6 @@ class Mempool:
     def __init__(self, params: NetworkParams, policy: Policy | None = None) -> None:
         self.params = params
         self.policy = Policy.for_network(params) if policy is None else policy
-        self.max_count = self.policy.mempool_max_count
-        self.max_bytes = self.policy.mempool_max_bytes
         self.entries: dict[bytes, MempoolEntry] = {}
         # sender address -> nonce -> txid; nonces are contiguous from the account's nonce.
         self.by_sender: dict[bytes, dict[int, bytes]] = {}
@@ -154,9 +152,12 @@ class Mempool:
         leaves = [self.entries[n[max(n)]] for n in self.by_sender.values()]
         return [e for e in leaves if e.tx.txid != exclude]
 
+    def _fits(self, count: int, size: int) -> bool:
+        return count <= self.policy.mempool_max_count and size <= self.policy.mempool_max_bytes
+
     def _check_room(self, tx: Transaction) -> None:
         """Refuse before changing anything when the pool is full of better-paying txs."""
-        if len(self.entries) < self.max_count and self.bytes + tx.size <= self.max_bytes:
+        if self._fits(len(self.entries) + 1, self.bytes + tx.size):
             return
         leaves = self._leaves()
         if not leaves or min(e.fee_rate for e in leaves) >= tx.fee / tx.size:
@@ -164,7 +165,7 @@ class Mempool:
 
     def _evict(self, protect: bytes) -> list[bytes]:
         evicted: list[bytes] = []
-        while len(self.entries) > self.max_count or self.bytes > self.max_bytes:
+        while not self._fits(len(self.entries), self.bytes):
             leaves = self._leaves(exclude=protect)
             if not leaves:
                 break
