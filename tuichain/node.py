@@ -29,6 +29,7 @@ from .server import make_app
 
 log = logging.getLogger("tuichain.node")
 
+
 @dataclass(frozen=True)
 class NodeStatus:
     network: str
