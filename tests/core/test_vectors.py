@@ -64,9 +64,7 @@ class _Missing:
 
 
 def _missing_message(name: str, reason: str) -> str:
-    return (
-        f"test vectors {name!r} not available ({reason}). Looked in {VECTORS_DIR}"
-    )
+    return f"test vectors {name!r} not available ({reason}). Looked in {VECTORS_DIR}"
 
 
 def _load(name: str) -> dict[str, Any] | _Missing:
