@@ -20,16 +20,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import _repo  # noqa: F401  (the repository root on sys.path)
 from Crypto.Signature import eddsa
 
+from tests.builders import block_on
 from tuichain.core.block import Block, BlockHeader
 from tuichain.core.genesis import genesis_block
 from tuichain.core.keys import PrivateKey
 from tuichain.core.ledger import Ledger
-from tuichain.core.merkle import merkle_root
 from tuichain.core.params import REGTEST
-from tuichain.core.pow import hash_meets_target, target_from_bits
-from tuichain.core.tx import Transaction, make_coinbase
+from tuichain.core.tx import Transaction
 
 PARAMS = REGTEST
 TXS_PER_BLOCK = 1000
@@ -38,17 +38,7 @@ MINER = bytes([0xEE]) * 20
 
 
 def mine(parent: BlockHeader, height: int, txs: list[Transaction], to: bytes = MINER) -> Block:
-    reward = PARAMS.subsidy(height) + sum(t.fee for t in txs)
-    cb = make_coinbase(PARAMS.network_id, to, reward, height)
-    all_txs = (cb, *txs)
-    header = BlockHeader(
-        1, parent.hash, merkle_root([t.txid for t in all_txs]), parent.time + 1, parent.bits, 0
-    )
-    target = target_from_bits(header.bits)
-    nonce = 0
-    while not hash_meets_target(header.with_nonce(nonce).hash, target):
-        nonce += 1
-    return Block(header.with_nonce(nonce), all_txs)
+    return block_on(PARAMS, parent, height, txs, time=parent.time + 1, miner=to)
 
 
 def build_chain(blocks: int) -> tuple[list[Block], list[Block]]:

@@ -17,14 +17,12 @@ import os
 import struct
 import sys
 import time
-from pathlib import Path
 
-# Runnable from a checkout that was not installed.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import _repo  # noqa: F401  (the repository root on sys.path)
 
-from tuichain.core.block import BlockHeader  # noqa: E402
-from tuichain.core.hashing import sha256d  # noqa: E402
-from tuichain.core.mining import MinerPool, MinerProgress, MiningJob  # noqa: E402
+from tuichain.core.block import BlockHeader
+from tuichain.core.hashing import sha256d
+from tuichain.core.mining import MinerPool, MinerProgress, MiningJob
 
 # Progress reports in the first moments include spawning and warm-up.
 WARMUP = 0.5

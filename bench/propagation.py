@@ -18,23 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import _repo  # noqa: F401  (the repository root on sys.path)
+
+from tests.builders import template_block
 from tuichain.config import NodeConfig
-from tuichain.core.block import Block
 from tuichain.core.events import NewTip, TxAccepted
 from tuichain.core.ledger import Ledger
 from tuichain.core.params import COIN, REGTEST
-from tuichain.core.pow import hash_meets_target, target_from_bits
 from tuichain.core.tx import make_payment
 from tuichain.node import Node
-
-
-async def mine(ledger: Ledger, to: bytes) -> Block:
-    tpl = await ledger.block_template(to)
-    target = target_from_bits(tpl.header.bits)
-    nonce = 0
-    while not hash_meets_target(tpl.header.with_nonce(nonce).hash, target):
-        nonce += 1
-    return Block(tpl.header.with_nonce(nonce), tpl.txs)
 
 
 def messages(nodes: list[Node]) -> int:
@@ -87,7 +79,7 @@ async def main() -> None:
         first = nodes[0]
         await first.create_wallet(None)
         assert first.wallet is not None
-        funding = await mine(first.ledger, first.wallet.address_digest)
+        funding = await template_block(first.ledger, first.wallet.address_digest)
         await first.ledger.submit_block(funding, "bench")
         while any(n.ledger.tip.hash != funding.hash for n in nodes):  # noqa: ASYNC110
             await asyncio.sleep(0.01)
@@ -115,7 +107,7 @@ async def main() -> None:
         await asyncio.sleep(0.2)
         tx_msgs = messages(nodes) - before
 
-        block = await mine(first.ledger, first.wallet.address_digest)
+        block = await template_block(first.ledger, first.wallet.address_digest)
         before = messages(nodes)
         watch = Arrivals(nodes, NewTip, block.hash)
         start = time.perf_counter()

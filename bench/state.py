@@ -27,14 +27,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import _repo  # noqa: F401  (the repository root on sys.path)
+
+from tests.builders import block_on
 from tuichain.core.block import Block, BlockHeader
 from tuichain.core.chainstate import ChainState
 from tuichain.core.genesis import genesis_block
-from tuichain.core.merkle import merkle_root
 from tuichain.core.params import REGTEST
-from tuichain.core.pow import hash_meets_target, target_from_bits
 from tuichain.core.store import Store
-from tuichain.core.tx import make_coinbase
 
 # Regtest's halvings would zero the reward (and stop new accounts) by height 10,000.
 PARAMS = dataclasses.replace(REGTEST, name="regtest-state-bench", halving_interval=10**7)
@@ -47,13 +47,7 @@ def address(height: int) -> bytes:
 
 
 def next_block(parent: BlockHeader, height: int) -> Block:
-    cb = make_coinbase(PARAMS.network_id, address(height), PARAMS.subsidy(height), height)
-    header = BlockHeader(1, parent.hash, merkle_root([cb.txid]), parent.time + 1, parent.bits, 0)
-    target = target_from_bits(header.bits)
-    nonce = 0
-    while not hash_meets_target(header.with_nonce(nonce).hash, target):
-        nonce += 1
-    return Block(header.with_nonce(nonce), (cb,))
+    return block_on(PARAMS, parent, height, time=parent.time + 1, miner=address(height))
 
 
 def grow(chain: ChainState, height: int) -> None:

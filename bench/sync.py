@@ -20,26 +20,19 @@ import tempfile
 import time
 from pathlib import Path
 
+import _repo  # noqa: F401  (the repository root on sys.path)
+
+from tests.builders import block_on
 from tuichain.config import NodeConfig
-from tuichain.core.block import Block, BlockHeader
+from tuichain.core.block import Block
 from tuichain.core.genesis import genesis_block
 from tuichain.core.keys import PrivateKey, address_digest
 from tuichain.core.ledger import Ledger
-from tuichain.core.merkle import merkle_root
 from tuichain.core.params import COIN, REGTEST
-from tuichain.core.pow import hash_meets_target, target_from_bits
-from tuichain.core.tx import Transaction, make_coinbase, make_payment
+from tuichain.core.tx import Transaction, make_payment
 from tuichain.node import Node
 
 MINER = bytes([0xAB]) * 20
-TARGET = target_from_bits(REGTEST.genesis_bits)
-
-
-def solve(header: BlockHeader) -> BlockHeader:
-    nonce = 0
-    while not hash_meets_target(header.with_nonce(nonce).hash, TARGET):
-        nonce += 1
-    return header.with_nonce(nonce)
 
 
 def build_chain(n: int, txs_per_block: int) -> list[Block]:
@@ -65,14 +58,7 @@ def build_chain(n: int, txs_per_block: int) -> list[Block]:
                 )
                 nonce += 1
         to = funder if height == 1 else MINER
-        cb = make_coinbase(
-            REGTEST.network_id, to, REGTEST.subsidy(height) + sum(t.fee for t in txs), height
-        )
-        all_txs = (cb, *txs)
-        header = BlockHeader(
-            1, parent.hash, merkle_root([t.txid for t in all_txs]), parent.time + 1, parent.bits, 0
-        )
-        block = Block(solve(header), all_txs)
+        block = block_on(REGTEST, parent, height, txs, time=parent.time + 1, miner=to)
         blocks.append(block)
         parent = block.header
     return blocks

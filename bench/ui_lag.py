@@ -24,22 +24,20 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import _repo  # noqa: F401  (the repository root on sys.path)
 from textual.app import App, ComposeResult
 from textual.widgets import Footer, Static
 
+from tests.builders import extend, genesis_link, wait_for
 from tuichain.app import TuichainApp
 from tuichain.config import NodeConfig
 from tuichain.core.block import Block
-from tuichain.core.genesis import genesis_block
 from tuichain.core.ledger import Ledger
-from tuichain.core.merkle import merkle_root
 from tuichain.core.params import DEFAULT, REGTEST
-from tuichain.core.pow import hash_meets_target, target_from_bits
-from tuichain.core.tx import make_coinbase
 from tuichain.node import Node
 
 TICK = 0.005
@@ -109,40 +107,13 @@ async def first_screen_seconds(make: Callable[[], App[Any]]) -> tuple[float, flo
         first = time.perf_counter() - start
         ready = 0.0
         if hasattr(app, "node_ready"):
-            await wait_until(lambda: app.node_ready, pilot.pause, 60, "the node")  # type: ignore[attr-defined]
+            await wait_for(lambda: app.node_ready, "the node", 60, pause=pilot.pause, interval=0.05)  # type: ignore[attr-defined]
             ready = time.perf_counter() - start
     return first, ready
 
 
-async def wait_until(
-    cond: Callable[[], bool], pause: Callable[[float], Awaitable[None]], limit: float, what: str
-) -> None:
-    deadline = time.monotonic() + limit
-    while not cond():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        await pause(0.05)
-
-
 def regtest_chain(n: int) -> list[Block]:
-    params = REGTEST
-    target = target_from_bits(params.genesis_bits)
-    parent = genesis_block(params).header
-    blocks: list[Block] = []
-    for height in range(1, n + 1):
-        coinbase = make_coinbase(
-            params.network_id, bytes([0xAB]) * 20, params.subsidy(height), height
-        )
-        header = parent.__class__(
-            1, parent.hash, merkle_root([coinbase.txid]), parent.time + 1, parent.bits, 0
-        )
-        nonce = 0
-        while not hash_meets_target(header.with_nonce(nonce).hash, target):
-            nonce += 1
-        header = header.with_nonce(nonce)
-        blocks.append(Block(header, (coinbase,)))
-        parent = header
-    return blocks
+    return [link.block for link in extend(REGTEST, genesis_link(), n, spacing=1)]
 
 
 async def prepare_peer(data_dir: Path, blocks: list[Block]) -> None:
@@ -164,17 +135,18 @@ async def mining_lag(work: Path, seconds: float) -> dict[str, Any]:
     app = TuichainApp(config)
     probe = LagProbe()
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(lambda: app.node_ready, pilot.pause, 60, "the node")
+        await wait_for(lambda: app.node_ready, "the node", 60, pause=pilot.pause, interval=0.05)
         node = app.node
         await node.create_wallet(None)
         await pilot.press("m")
         await pilot.press("s")  # start continuous mining from the screen
         # Let every worker process come up and hash before measuring.
-        await wait_until(
+        await wait_for(
             lambda: bool(node.mining.progress and node.mining.progress.rate > 0),
-            pilot.pause,
-            60,
             "the miners",
+            60,
+            pause=pilot.pause,
+            interval=0.05,
         )
         await pilot.pause(1.0)
         probe.start()
@@ -198,17 +170,18 @@ async def sync_lag(work: Path, n: int) -> dict[str, Any]:
         )
         probe = LagProbe()
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(lambda: app.node_ready, pilot.pause, 60, "the node")
+            await wait_for(lambda: app.node_ready, "the node", 60, pause=pilot.pause, interval=0.05)
             node = app.node
             await node.create_wallet(None)
             probe.start()
             started = time.perf_counter()
             await node.net.connect(peer.listen_url)
-            await wait_until(
+            await wait_for(
                 lambda: node.ledger.tip is not None and node.ledger.tip.height >= n,
-                pilot.pause,
-                600,
                 f"sync to height {n}",
+                600,
+                pause=pilot.pause,
+                interval=0.05,
             )
             took = time.perf_counter() - started
             lag = await probe.stop()

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import Link, accounts, extend, genesis_link, key, make_block, pay
 from tuichain.core.block import Block
 from tuichain.core.chainstate import ChainState
 from tuichain.core.params import REGTEST
 from tuichain.core.pow import work_from_bits
 from tuichain.core.store import HAVE_DATA, HeaderEntry, Store
-
-from .chainbuilder import Link, accounts, extend, genesis_link, key, make_block, pay
 
 KEYS = [key(n) for n in range(1, 5)]
 NOW = REGTEST.genesis_time + 10**8

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import Link, extend, fork, genesis_link, import_all, key, make_block, pay
 from tuichain.core.block import Block
 from tuichain.core.chainstate import ChainState
 from tuichain.core.errors import ValidationError
@@ -17,8 +18,6 @@ from tuichain.core.ledger import Ledger
 from tuichain.core.merkle import verify_proof
 from tuichain.core.params import COIN, REGTEST
 from tuichain.core.store import Store
-
-from .chainbuilder import Link, extend, fork, genesis_link, import_all, key, make_block, pay
 
 ALICE, BOB = key(1), key(2)
 DAVE = key(4).address_digest

@@ -10,6 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import (
+    Link,
+    extend,
+    fork,
+    genesis_link,
+    grind,
+    import_all,
+    key,
+    make_block,
+    mine_on,
+    pay,
+)
 from tuichain.core.block import Block
 from tuichain.core.chainstate import ChainState
 from tuichain.core.errors import ValidationError
@@ -19,8 +31,6 @@ from tuichain.core.params import COIN, REGTEST
 from tuichain.core.policy import Policy
 from tuichain.core.store import Store
 from tuichain.core.tx import Transaction
-
-from .chainbuilder import Link, extend, fork, genesis_link, grind, import_all, key, make_block, pay
 
 ALICE, BOB, CAROL = key(1), key(2), key(3)
 DAVE = key(4).address_digest
@@ -247,14 +257,6 @@ async def _ledger_with_funds(path: Path) -> tuple[Ledger, list[Link]]:
     return ledger, links
 
 
-async def _mine_template(ledger: Ledger) -> Block:
-    tpl = await ledger.block_template(bytes(20))
-    block = Block(grind(tpl.header), tpl.txs)
-    res = await ledger.submit_block(block)
-    assert res.status == "connected", res.error
-    return block
-
-
 async def test_persisted_across_restart(tmp_path: Path) -> None:
     ledger, _ = await _ledger_with_funds(tmp_path)
     a0 = pay(ALICE, DAVE, COIN, 0, fee=1_000)
@@ -276,7 +278,7 @@ async def test_persisted_across_restart(tmp_path: Path) -> None:
         info = await ledger.account(ALICE.address_digest)
         assert info.next_nonce == 2
         assert info.pending_delta == -(3 * COIN + 5_000 + a1.fee)
-        block = await _mine_template(ledger)
+        block = await mine_on(ledger, bytes(20), source=None)
         assert {t.txid for t in block.txs[1:]} == want
     finally:
         await ledger.close()
@@ -328,7 +330,7 @@ async def test_signature_verified_once(tmp_path: Path) -> None:
         cache = ledger.sigcache
         assert all(tx.txid in cache for tx in txs)
         hits, misses = cache.hits, cache.misses
-        await _mine_template(ledger)
+        await mine_on(ledger, bytes(20), source=None)
         assert cache.misses == misses
         assert cache.hits == hits + 3
         # A tx never seen before is verified when its block arrives.
@@ -365,7 +367,7 @@ async def test_concurrent_whole_balance_sends(tmp_path: Path) -> None:
         assert all(t.nonce == 0 for t in accepted)
         pending = [e.tx for e in await ledger.mempool_entries()]
         assert [t.nonce for t in pending] == [0]
-        await _mine_template(ledger)
+        await mine_on(ledger, bytes(20), source=None)
         info = await ledger.account(ALICE.address_digest)
         assert info.balance >= 0
         assert info.nonce == 1
@@ -388,7 +390,7 @@ async def test_concurrent_sends_from_many_senders(tmp_path: Path) -> None:
         # The writer admits in submission order, so every chain of nonces fits.
         assert all(isinstance(r, Transaction) for r in results), results
         assert ledger.mempool_size == 40
-        await _mine_template(ledger)
+        await mine_on(ledger, bytes(20), source=None)
         assert ledger.mempool_size == 0
         assert (await ledger.account(DAVE)).balance == 40 * COIN
     finally:

@@ -11,13 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tuichain.core.chainstate import ChainState
-from tuichain.core.params import REGTEST
-from tuichain.core.pow import target_from_bits
-from tuichain.core.store import INVALID, Store
-from tuichain.core.tx import Transaction
-
-from .chainbuilder import (
+from tests.builders import (
     Link,
     accounts,
     active_blocks,
@@ -30,6 +24,11 @@ from .chainbuilder import (
     replay_state,
     retarget_params,
 )
+from tuichain.core.chainstate import ChainState
+from tuichain.core.params import REGTEST
+from tuichain.core.pow import target_from_bits
+from tuichain.core.store import INVALID, Store
+from tuichain.core.tx import Transaction
 
 KEYS = [key(n) for n in range(1, 5)]
 ADDRS = [k.address_digest for k in KEYS]

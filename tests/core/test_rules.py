@@ -9,22 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tuichain.core.block import Block, BlockHeader
-from tuichain.core.chainstate import ChainState
-from tuichain.core.errors import DecodeError, ValidationError
-from tuichain.core.ledger import Ledger
-from tuichain.core.merkle import merkle_root
-from tuichain.core.params import COIN, REGTEST, NetworkParams
-from tuichain.core.pow import (
-    decode_compact,
-    encode_compact,
-    retarget,
-    target_from_bits,
-)
-from tuichain.core.store import INVALID, Store
-from tuichain.core.tx import Transaction, make_coinbase
-
-from .chainbuilder import (
+from tests.builders import (
     MINER,
     Link,
     accounts,
@@ -39,6 +24,20 @@ from .chainbuilder import (
     retarget_params,
     with_mined_genesis,
 )
+from tuichain.core.block import Block, BlockHeader
+from tuichain.core.chainstate import ChainState
+from tuichain.core.errors import DecodeError, ValidationError
+from tuichain.core.ledger import Ledger
+from tuichain.core.merkle import merkle_root
+from tuichain.core.params import COIN, REGTEST, NetworkParams
+from tuichain.core.pow import (
+    decode_compact,
+    encode_compact,
+    retarget,
+    target_from_bits,
+)
+from tuichain.core.store import INVALID, Store
+from tuichain.core.tx import Transaction, make_coinbase
 
 ALICE = key(1)
 BOB = key(2).address_digest

@@ -1,18 +1,16 @@
-"""Our consensus code against real external data: ../shared/vectors/*.json.
+"""Our consensus code against real external data: tests/vectors/*.json.
 
 The vectors come from Bitcoin mainnet, Bitcoin Core's unit tests and RFC 8032
-(each file names its source). Every case goes through our own functions.
+(each file names its source; tests/vectors/README.md lists them). Every case
+goes through our own functions.
 
-The directory is found relative to the repository (a sibling `shared/vectors`
-of the checkout) or through the TUICHAIN_VECTORS environment variable. If it is
-missing, the tests FAIL with a message saying where they looked: missing
-external data must never turn into a silently green (skipped) run.
+If a file is missing or unreadable, the tests FAIL with a message saying where
+they looked: missing data must never turn into a silently green (skipped) run.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +32,7 @@ from tuichain.core.pow import (
 
 BITCOIN_POW_LIMIT_BITS = 0x1D00FFFF
 
-_DEFAULT_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
-VECTORS_DIR = Path(os.environ.get("TUICHAIN_VECTORS") or _DEFAULT_DIR)
+VECTORS_DIR = Path(__file__).resolve().parents[1] / "vectors"
 
 # Known errors in the vector files. Each entry names the case, the value the
 # file has, and the corrected value we test against instead. An erratum is
@@ -67,10 +64,7 @@ class _Missing:
 
 
 def _missing_message(name: str, reason: str) -> str:
-    return (
-        f"test vectors {name!r} not available ({reason}). Looked in {VECTORS_DIR} "
-        f"(default: <repo>/../shared/vectors; override with TUICHAIN_VECTORS=/path/to/vectors)"
-    )
+    return f"test vectors {name!r} not available ({reason}). Looked in {VECTORS_DIR}"
 
 
 def _load(name: str) -> dict[str, Any] | _Missing:

@@ -6,12 +6,13 @@ import asyncio
 
 import pytest
 
+from tests.builders import mine_on, wait_for
 from tuichain.core.events import PeersChanged
 from tuichain.core.params import COIN
 from tuichain.net.manager import PeerError
 from tuichain.node import Node
 
-from .conftest import StartNode, mine_on, wait_for
+from .conftest import StartNode
 
 
 async def link(a: Node, b: Node) -> None:

@@ -9,17 +9,17 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from tests.builders import grind, grind_fail, mine_on, wait_for
 from tuichain.core.block import Block, BlockHeader
 from tuichain.core.events import BlockRejected
 from tuichain.core.genesis import genesis_block
 from tuichain.core.keys import PrivateKey
 from tuichain.core.params import COIN, REGTEST
-from tuichain.core.pow import hash_meets_target, target_from_bits
 from tuichain.core.tx import make_coinbase, make_payment
 from tuichain.net import protocol as p
 from tuichain.node import Node
 
-from .conftest import StartNode, build_block, mine_on, wait_for
+from .conftest import StartNode, build_block
 
 KEY = PrivateKey(bytes(range(32)))
 
@@ -133,17 +133,11 @@ async def test_wrong_network_is_refused_with_reason(start_node: StartNode, sessi
 
 
 def _unsolved(block: Block) -> Block:
-    target = target_from_bits(block.header.bits)
-    nonce = 0
-    while hash_meets_target(block.header.with_nonce(nonce).hash, target):
-        nonce += 1
-    return Block(block.header.with_nonce(nonce), block.txs)
+    return Block(grind_fail(block.header), block.txs)
 
 
 def _resolve(header: BlockHeader, txs: tuple) -> Block:
-    from .conftest import solve
-
-    return Block(solve(header), txs)
+    return Block(grind(header), txs)
 
 
 async def test_each_kind_of_invalid_block_gets_banned(start_node: StartNode, session) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.builders import mine_on
 from tuichain.core.hashing import hex_to_hash
 from tuichain.core.keys import PrivateKey, address_digest, encode_address
 from tuichain.core.merkle import verify_proof
@@ -18,7 +19,7 @@ from tuichain.core.tx import make_payment
 from tuichain.node import Node
 from tuichain.server import make_app
 
-from .conftest import StartNode, mine_on
+from .conftest import StartNode
 
 KEY = PrivateKey(bytes(range(1, 33)))
 ADDR = encode_address(REGTEST.hrp, address_digest(KEY.public_key))

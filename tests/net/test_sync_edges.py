@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from tests.builders import wait_for
 from tuichain.core.block import Block
 from tuichain.core.genesis import genesis_block
 from tuichain.core.params import REGTEST
 from tuichain.net import protocol as p
 
-from .conftest import StartNode, build_block, wait_for
+from .conftest import StartNode, build_block
 from .test_hostile import Hostile
 
 

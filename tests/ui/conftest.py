@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -11,10 +10,10 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
+from tests.builders import mine_on, wait_for
 from tuichain.config import NodeConfig
 from tuichain.core.block import Block
 from tuichain.core.params import REGTEST
-from tuichain.core.pow import hash_meets_target, target_from_bits
 from tuichain.node import Node
 
 MakeConfig = Callable[..., NodeConfig]
@@ -61,27 +60,14 @@ async def make_node(make_config: MakeConfig) -> AsyncIterator[MakeNode]:
 async def mine_block(node: Node, to: bytes | None = None) -> Block:
     """Mine the node's template in the test process (regtest: a handful of nonces)."""
     payout = to if to is not None else node.wallet.address_digest  # type: ignore[union-attr]
-    tpl = await node.ledger.block_template(payout)
-    target = target_from_bits(tpl.header.bits)
-    nonce = 0
-    while not hash_meets_target(tpl.header.with_nonce(nonce).hash, target):
-        nonce += 1
-    block = Block(tpl.header.with_nonce(nonce), tpl.txs)
-    result = await node.ledger.submit_block(block, source="test")
-    assert result.status == "connected", result
-    return block
+    return await mine_on(node.ledger, payout)
 
 
 async def until(
     pilot: Pilot[Any], condition: Callable[[], bool], what: str, limit: float = 20.0
 ) -> None:
     """Let the app run until `condition` holds; fail naming `what` if it never does."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
+    await wait_for(condition, what, limit, pause=pilot.pause, interval=0.05)
 
 
 async def app_started(pilot: Pilot[Any]) -> Node:

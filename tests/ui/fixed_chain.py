@@ -9,26 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.builders import block_on
 from tuichain.core import wallet as keystore
-from tuichain.core.block import Block, BlockHeader
+from tuichain.core.block import Block
 from tuichain.core.keys import PrivateKey
 from tuichain.core.ledger import Ledger
-from tuichain.core.merkle import merkle_root
 from tuichain.core.params import COIN, REGTEST, NetworkParams
-from tuichain.core.pow import hash_meets_target, target_from_bits
-from tuichain.core.tx import Transaction, make_coinbase, make_payment
+from tuichain.core.tx import Transaction, make_payment
 
 KEY_A = PrivateKey(b"\x01" * 32)
 KEY_B = PrivateKey(b"\x02" * 32)
 SPACING = 60
-
-
-def solve(header: BlockHeader) -> BlockHeader:
-    target = target_from_bits(header.bits)
-    nonce = 0
-    while not hash_meets_target(header.with_nonce(nonce).hash, target):
-        nonce += 1
-    return header.with_nonce(nonce)
 
 
 async def next_block(
@@ -44,19 +35,15 @@ async def next_block(
     prev_hash = parent if parent is not None else ledger.tip.hash  # type: ignore[union-attr]
     prev = await ledger.get_header(prev_hash)
     assert prev is not None
-    height = prev.height + 1
-    fees = sum(tx.fee for tx in txs)
-    coinbase = make_coinbase(params.network_id, miner, params.subsidy(height) + fees, height, memo)
-    all_txs = (coinbase, *txs)
-    header = BlockHeader(
-        1,
-        prev.hash,
-        merkle_root([t.txid for t in all_txs]),
-        prev.header.time + spacing,
-        prev.header.bits,
-        0,
+    return block_on(
+        params,
+        prev.header,
+        prev.height + 1,
+        txs,
+        time=prev.header.time + spacing,
+        miner=miner,
+        memo=memo,
     )
-    return Block(solve(header), all_txs)
 
 
 async def build_chain(

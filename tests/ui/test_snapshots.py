@@ -28,6 +28,7 @@ from tuichain.core.ledger import Ledger
 from tuichain.core.params import COIN, REGTEST
 from tuichain.core.tx import make_payment
 
+from .conftest import until
 from .fixed_chain import KEY_A, KEY_B, SPACING, build_chain, next_block, write_wallet
 
 BLOCKS = 6
@@ -70,14 +71,6 @@ def make_app(data_dir: Path) -> TuichainApp:
     app.clock = lambda: float(FROZEN)
     app.node.node_id = NODE_ID
     return app
-
-
-async def until(pilot: Pilot[Any], condition: Callable[[], bool], what: str) -> None:
-    for _ in range(300):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def settle(pilot: Pilot[Any]) -> None:

@@ -1,26 +1,31 @@
-"""Small helpers to build test chains by hand (after py-evm's chain builders).
+"""Builders shared by the tests and the benches: blocks, chains, mining, waiting.
 
-A `Link` is a block plus its height: everything needed to build a child on it.
-`make_block` builds (and by default mines) one block on a parent with chosen
-transactions, time and bits; every consensus field can be overridden so a test
-can build exactly the bad block it wants. `extend` mines a line of blocks and
-`fork` is the one-line fork: a line off any block whose hashes differ from the
-existing children of that block.
+`grind` is the one nonce grinder. `block_on` builds (and by default mines) one
+block on a parent header with chosen transactions, time and bits; every
+consensus field can be overridden so a test can build exactly the bad block it
+wants. A `Link` is a block plus its height, everything needed to build a child
+on it: `make_block` is `block_on` for a Link, `extend` mines a line of blocks
+and `fork` is the one-line fork, a line off any block whose hashes differ from
+the existing children of that block. `mine_on` mines a ledger's own template,
+and `wait_for` polls a condition inside a running event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from tuichain.core.block import Block, BlockHeader
 from tuichain.core.chainstate import ChainState
 from tuichain.core.genesis import genesis_block
 from tuichain.core.keys import PrivateKey
+from tuichain.core.ledger import Ledger
 from tuichain.core.merkle import merkle_root
 from tuichain.core.params import REGTEST, NetworkParams
 from tuichain.core.pow import hash_meets_target, target_from_bits
@@ -103,9 +108,10 @@ def retarget_params() -> NetworkParams:
     )
 
 
-def make_block(
+def block_on(
     params: NetworkParams,
-    parent: Link,
+    parent: BlockHeader,
+    height: int,
     txs: Sequence[Transaction] = (),
     *,
     time: int | None = None,
@@ -118,14 +124,14 @@ def make_block(
     all_txs: Sequence[Transaction] | None = None,
     merkle: bytes | None = None,
     mine: bool = True,
-) -> Link:
-    """A child of `parent`. Defaults make a valid block; each keyword breaks one thing.
+) -> Block:
+    """Block `height` on `parent`. Defaults make a valid block; each keyword breaks one thing.
 
     The coinbase claims subsidy plus all fees unless `coinbase_amount` says
     otherwise. `memo` (on the coinbase) is how two siblings get different hashes.
-    `all_txs` replaces the whole list, coinbase included.
+    `all_txs` replaces the whole list, coinbase included. The time defaults to
+    one target spacing after the parent.
     """
-    height = parent.height + 1
     if all_txs is None:
         if coinbase is None:
             fees = sum(tx.fee for tx in txs)
@@ -148,7 +154,18 @@ def make_block(
     )
     if mine:
         header = grind(header)
-    return Link(Block(header, tuple(all_txs)), height)
+    return Block(header, tuple(all_txs))
+
+
+def make_block(
+    params: NetworkParams,
+    parent: Link,
+    txs: Sequence[Transaction] = (),
+    **overrides: Any,
+) -> Link:
+    """A child of `parent`: `block_on` with the same keywords, at the next height."""
+    height = parent.height + 1
+    return Link(block_on(params, parent.header, height, txs, **overrides), height)
 
 
 def extend(
@@ -224,3 +241,40 @@ def active_blocks(chain: ChainState) -> list[Block]:
         assert data is not None
         out.append(Block.decode(data))
     return out
+
+
+async def template_block(ledger: Ledger, to: bytes, memo: bytes = b"") -> Block:
+    """The ledger's own block template (with its mempool), mined but not submitted."""
+    tpl = await ledger.block_template(to, memo)
+    return Block(grind(tpl.header), tpl.txs)
+
+
+async def mine_on(
+    ledger: Ledger, to: bytes = MINER, memo: bytes = b"", source: str | None = "test"
+) -> Block:
+    """Mine the ledger's template and submit it; it must connect."""
+    block = await template_block(ledger, to, memo)
+    result = await ledger.submit_block(block, source=source)
+    assert result.status == "connected", result
+    return block
+
+
+async def wait_for(
+    cond: Callable[[], bool],
+    what: str,
+    limit: float = 30.0,
+    *,
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    interval: float = 0.02,
+) -> None:
+    """Poll until `cond()` holds; fail naming `what` after `limit` seconds.
+
+    `pause` lets a Textual test yield through `pilot.pause`, so the app keeps
+    running (and redrawing) while the test waits.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not cond():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pause(interval)
