@@ -2,8 +2,9 @@
 
 The app owns one Node and runs it in its own event loop. The first screen is
 shown at once while the node starts in a worker; node events arrive on the
-loop through the EventBus, become `NodeEvent` messages, and are handed to
-every mode screen that exists (miner progress at most a few times a second).
+loop through the EventBus, become typed messages (`tuichain.messages`), and
+are handed to every mode screen that exists (miner progress at most a few
+times a second).
 """
 
 from __future__ import annotations
@@ -14,17 +15,16 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from textual import work
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.message import Message
 from textual.screen import Screen
 from textual.widget import AwaitMount
 from textual.widgets import Footer
 
+from .actions import NodeActionsApp
 from .config import LOG_FILE, NodeConfig
 from .core.amounts import format_amount
 from .core.events import (
@@ -37,6 +37,7 @@ from .core.events import (
     TxAccepted,
 )
 from .logsetup import setup_logging
+from .messages import NodeEvent, NodeFailure, NodeMessage, NodeStart, message_for
 from .node import Node
 from .screens.dialogs import InfoDialog
 from .screens.explorer import ExplorerScreen
@@ -45,7 +46,6 @@ from .screens.mempool import MempoolScreen
 from .screens.mining import MiningScreen
 from .screens.peers import PeersScreen
 from .screens.wallet import WalletScreen
-from .widgets.actions import NodeActionsApp
 from .widgets.palette import NodeCommands
 from .widgets.status_bar import StatusBar
 
@@ -58,32 +58,6 @@ RECENT_EVENTS = 500
 # A balance check reads the account on the ledger's writer thread; during a
 # long sync one check per this interval is plenty.
 BALANCE_CHECK_DELAY = 0.5
-
-
-@dataclass(frozen=True)
-class NodeStarted:
-    """Sent to every mode screen once the node runs: screens load their data then."""
-
-    port: int
-
-
-@dataclass(frozen=True)
-class NodeFailed:
-    """The node could not start (or stopped on an error); `reason` says why."""
-
-    reason: str
-
-
-# The app forwards copies to screens; bubbling back up would loop forever. (A
-# class attribute `bubble = False` is not enough: Message.__init_subclass__
-# resets it from the class keyword, which defaults to True.)
-class NodeEvent(Message, bubble=False):
-    """A core event (`.event`) delivered to a screen; `.time` is the wall clock it arrived."""
-
-    def __init__(self, event: Any, when: float | None = None) -> None:
-        super().__init__()
-        self.event = event
-        self.time = time.time() if when is None else when
 
 
 class _EventLogHandler(logging.Handler):
@@ -158,7 +132,7 @@ class TuichainApp(NodeActionsApp):
         self.node_ready = False
         self.start_error: str | None = None
         self.clock = time.time
-        self.recent_events: deque[tuple[float, Any]] = deque(maxlen=RECENT_EVENTS)
+        self.recent_events: deque[tuple[float, NodeEvent]] = deque(maxlen=RECENT_EVENTS)
         self._mode_screens: dict[str, Screen[Any]] = {}
         self._unsubscribe: Any = None
         self._log_handler: _EventLogHandler | None = None
@@ -198,12 +172,12 @@ class TuichainApp(NodeActionsApp):
             return  # the app is leaving; _stop_node stops the node
         self._unsubscribe = self.node.events.subscribe(self._on_core_event)
         self.node_ready = True
-        self._broadcast(NodeStarted(self.node.port))
+        self._broadcast(NodeStart(self.node.port))
         self.refresh_status()
         self._schedule_balance_check()
 
     def _show_start_error(self, reason: str) -> None:
-        self._broadcast(NodeFailed(reason))
+        self._broadcast(NodeFailure(reason))
         self.refresh_status()
         self.push_screen(
             InfoDialog(
@@ -285,22 +259,23 @@ class TuichainApp(NodeActionsApp):
                 bar.refresh_status()
 
     # ---- events ---------------------------------------------------------------------------
-    def publish_event(self, event: Any) -> None:
+    def publish_event(self, event: NodeEvent) -> None:
         """Publish on the node's bus when it runs; before that, straight to the screens."""
         if self.node_ready and self._unsubscribe is not None:
             self.node.events.publish(event)
         else:
-            self.post_message(NodeEvent(event))
+            self.post_message(message_for(event))
 
-    def _on_core_event(self, event: Any) -> None:
-        self.post_message(NodeEvent(event))
+    def _on_core_event(self, event: NodeEvent) -> None:
+        self.post_message(message_for(event))
 
-    def _broadcast(self, event: Any, when: float | None = None) -> None:
+    def _broadcast(self, event: NodeEvent, when: float | None = None) -> None:
         stamp = time.time() if when is None else when
         for screen in self.mode_screens():
-            screen.post_message(NodeEvent(event, stamp))
+            screen.post_message(message_for(event, stamp))
 
-    def on_node_event(self, message: NodeEvent) -> None:
+    @on(NodeMessage)
+    def _on_node_message(self, message: NodeMessage[NodeEvent]) -> None:
         event = message.event
         if isinstance(event, MinerUpdate):
             self._throttle_miner(event)
@@ -334,7 +309,7 @@ class TuichainApp(NodeActionsApp):
             self._broadcast(event)
             self.refresh_status()
 
-    def _toast(self, event: Any) -> None:
+    def _toast(self, event: NodeEvent) -> None:
         node = self.node
         if isinstance(event, BlockFound):
             self._expected_rise += event.reward

@@ -9,11 +9,14 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from . import __version__
 from .config import NodeConfig
 from .core import wallet as keystore
 from .core.amounts import format_amount
@@ -43,10 +46,12 @@ class NodeStatus:
     syncing: bool
     hash_rate: float
     mining: bool
+    version: str = __version__
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "network": self.network, "port": self.port, "height": self.height,
+            "version": self.version, "network": self.network, "port": self.port,
+            "height": self.height,
             "tip": self.tip, "tip_time": self.tip_time, "chainwork": hex(self.chainwork),
             "peers": self.peers, "mempool": self.mempool, "syncing": self.syncing,
             "hash_rate": self.hash_rate, "mining": self.mining,
@@ -82,7 +87,8 @@ class Node:
         self._mining = MiningController(self.ledger, self._payout, self.config.miner_workers)
         await self._mining.start()
         self._net = PeerManager(self)
-        self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(make_app(self, self._net), access_log=None,
+                                     handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()
@@ -115,6 +121,18 @@ class Node:
         if self.config.advertise_url:
             return self.config.advertise_url
         return f"http://{self.config.host}:{self.port}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.config.data_dir
+
+    @property
+    def pinned_peers(self) -> Sequence[str]:
+        return self.config.peers
+
+    @property
+    def target_outbound(self) -> int:
+        return self.config.target_outbound
 
     @property
     def ledger(self) -> Ledger:

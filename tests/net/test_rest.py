@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import AsyncIterator
+from importlib.metadata import version
 from typing import Any
 
 import aiohttp
@@ -206,7 +207,13 @@ async def test_openapi_lists_every_path(api) -> None:
     node, s = api
     doc = await get(s, "/api/openapi.json")
     assert doc["openapi"].startswith("3.")
-    routes = {
-        r.canonical for r in make_app(node).router.resources() if r.canonical.startswith("/api")
-    }
+    app = make_app(node, node.net)
+    routes = {r.canonical for r in app.router.resources() if r.canonical.startswith("/api")}
     assert routes == set(doc["paths"])
+
+
+async def test_status_and_openapi_carry_the_installed_version(api) -> None:
+    _node, s = api
+    installed = version("tuichain")
+    assert (await get(s, "/api/status"))["version"] == installed
+    assert (await get(s, "/api/openapi.json"))["info"]["version"] == installed

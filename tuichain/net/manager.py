@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
@@ -22,6 +22,7 @@ from ..core.errors import DecodeError
 from ..core.events import PeersChanged
 from ..core.genesis import genesis_block
 from .addrbook import AddressBook, BanInfo, is_loopback, normalize_url, url_ban_key
+from .context import NodeContext
 from .handshake import Refused, run_handshake
 from .peer import Peer, PeerInfo
 from .protocol import (
@@ -39,9 +40,6 @@ from .protocol import (
 )
 from .sync import NetStats, SyncEngine
 
-if TYPE_CHECKING:
-    from ..node import Node
-
 __all__ = ["BanInfo", "PeerError", "PeerInfo", "PeerManager"]
 
 log = logging.getLogger(__name__)
@@ -49,8 +47,6 @@ log = logging.getLogger(__name__)
 ADDR_RELAY_MAX = 10
 ADDR_RELAY_PEERS = 2
 
-HANDSHAKE_TIMEOUT = 10.0
-CONNECT_TIMEOUT = 10.0
 MAX_INBOUND = 32
 BAN_SECONDS = 86_400.0
 BAN_SCORE = 100
@@ -65,14 +61,15 @@ class PeerError(Exception):
 
 
 class PeerManager:
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: NodeContext) -> None:
         self.node = node
         self.params = node.params
-        self.book = AddressBook(node.config.data_dir)
-        self.sync = SyncEngine(self)
+        self.book = AddressBook(node.data_dir)
+        self.sync = SyncEngine(self, node.ledger)
         self._peers: dict[str, Peer] = {}
+        # Inbound websockets still in their handshake: not peers yet, but open.
+        self._accepting: set[Peer] = set()
         self._session: aiohttp.ClientSession | None = None
-        self._own_session = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._dialing: set[str] = set()
         self._backoff: dict[str, tuple[int, float]] = {}
@@ -80,12 +77,12 @@ class PeerManager:
         self._running = False
 
     # ---- lifetime ------------------------------------------------------------
-    def bind_session(self, session: aiohttp.ClientSession) -> None:
-        """The server's cleanup context hands over the one shared client session."""
-        self._session = session
-
     async def start(self) -> None:
         await asyncio.to_thread(self.book.load)
+        # The one client session for outbound websockets; stop() closes it.
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=None, connect=10)
+        )
         self._unsubscribe = self.node.events.subscribe(self.sync.on_event)
         self._running = True
         self.spawn(self._upkeep())
@@ -98,16 +95,23 @@ class PeerManager:
             self._unsubscribe()
         for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(
-            *[p.close() for p in list(self._peers.values())], return_exceptions=True
-        )
+        await self.close_connections()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._peers.clear()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
         if self.book.dirty:
             try:
                 await asyncio.to_thread(self.book.save)
             except OSError as exc:  # the node's own shutdown (ledger, server) must go on
                 log.error("cannot save the address book: %s", exc)
+
+    async def close_connections(self) -> None:
+        """Close every websocket, peers' and those still in their handshake. The server
+        calls this on shutdown too, since it waits for open /p2p handlers to end."""
+        open_peers = [*self._peers.values(), *self._accepting]
+        await asyncio.gather(*[p.close() for p in open_peers], return_exceptions=True)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         if not self._running:
@@ -228,6 +232,7 @@ class PeerManager:
         await ws.prepare(request)
         peer = Peer(ws, "in", ip, None)
         inbound = sum(1 for p in self._peers.values() if p.direction == "in")
+        self._accepting.add(peer)
         try:
             if not self._running:
                 raise Refused("shutting-down", "the node is shutting down")
@@ -238,6 +243,8 @@ class PeerManager:
             log.info("refused inbound %s: %s", ip, exc)
             await peer.close()
             return ws
+        finally:
+            self._accepting.discard(peer)
         self._register(peer)
         await self._serve(peer)
         return ws
@@ -435,7 +442,7 @@ class PeerManager:
         connected = {p.url for p in self._peers.values()}
         own = normalize_url(self.node.listen_url)
         pinned = []
-        for u in self.node.config.peers:
+        for u in self.node.pinned_peers:
             with contextlib.suppress(ValueError):
                 pinned.append(normalize_url(u))
         outbound = sum(1 for p in self._peers.values() if p.direction == "out")
@@ -444,7 +451,7 @@ class PeerManager:
         for url in choices:
             if url in connected or url in self._dialing or url == own:
                 continue
-            if url not in pinned and outbound >= self.node.config.target_outbound:
+            if url not in pinned and outbound >= self.node.target_outbound:
                 break
             if self._backoff.get(url, (0, 0.0))[1] > now:
                 continue

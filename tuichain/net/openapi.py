@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __name__ as _pkg
+from .. import __version__
 
 _HEX64 = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
 
@@ -92,6 +93,7 @@ SCHEMAS: dict[str, Any] = {
     "Status": {
         "type": "object",
         "properties": {
+            "version": {"type": "string", "description": "the node software's version"},
             "network": {"type": "string"},
             "port": {"type": "integer"},
             "height": {"type": "integer"},
@@ -303,7 +305,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/mempool": {
             "get": {
-                "summary": "Pending transactions, highest fee rate first",
+                "summary": "Pending transactions, oldest arrival first",
                 "parameters": [_query("limit", "at most this many (default 1000)")],
                 "responses": {**_ok("Mempool"), **_errors(400)},
             }
@@ -317,7 +319,7 @@ def openapi_document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": f"{_pkg} node API",
-            "version": "1",
+            "version": __version__,
             "description": "Read-only node data plus submission of signed transactions. "
             'Errors are JSON: {"error": {"code", "message"}}.',
         },

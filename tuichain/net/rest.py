@@ -11,22 +11,23 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from ..core.errors import AddressError, DecodeError, ValidationError
 from ..core.hashing import hex_to_hash
+from ..core.keys import decode_address, encode_address
 from ..core.tx import BASE_SIZE, MAX_MEMO, Transaction
 from . import jsonview as jv
+from .context import NodeContext
+from .manager import PeerManager
 from .openapi import openapi_document
-
-if TYPE_CHECKING:
-    from ..node import Node
 
 log = logging.getLogger(__name__)
 
-NODE_KEY: web.AppKey[Node] = web.AppKey("node")
+NODE_KEY: web.AppKey[NodeContext] = web.AppKey("node")
+PEERS_KEY: web.AppKey[PeerManager] = web.AppKey("peers")
 MAX_BODY = 64 * 1024
 MAX_PAGE = 100
 MAX_HEADERS_PAGE = 500
@@ -78,7 +79,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 # ---- parameter parsing ---------------------------------------------------------------
-def _node(request: web.Request) -> Node:
+def _node(request: web.Request) -> NodeContext:
     return request.app[NODE_KEY]
 
 
@@ -181,7 +182,7 @@ async def address(request: web.Request) -> web.Response:
     node = _node(request)
     text = request.match_info["address"]
     try:
-        digest = node.parse_address(text)
+        digest = decode_address(node.params.hrp, text)
     except AddressError as exc:
         raise ApiError(400, "bad-address", exc.reason) from None
     limit = int_param(request, "limit", 50, 1, MAX_PAGE) or 50
@@ -189,7 +190,7 @@ async def address(request: web.Request) -> web.Response:
     account = await node.ledger.account(digest)
     history = await node.ledger.history(digest, limit, before)
     return web.json_response(
-        jv.account_json(node.format_address(digest), account, history, node.params.hrp)
+        jv.account_json(encode_address(node.params.hrp, digest), account, history, node.params.hrp)
     )
 
 
@@ -207,7 +208,7 @@ async def mempool(request: web.Request) -> web.Response:
 
 
 async def peers(request: web.Request) -> web.Response:
-    net = _node(request).net
+    net = request.app[PEERS_KEY]
     return web.json_response(
         {
             "peers": [jv.peer_json(p) for p in net.peer_infos()],

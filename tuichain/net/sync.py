@@ -90,8 +90,9 @@ class Request:
 
 
 class SyncEngine:
-    def __init__(self, manager: PeerManager) -> None:
+    def __init__(self, manager: PeerManager, ledger: Ledger) -> None:
         self.m = manager
+        self.ledger = ledger
         self.stats = NetStats()
         self.tx_inflight: dict[bytes, Request] = {}
         self.tx_announcers: dict[bytes, list[str]] = {}
@@ -109,10 +110,6 @@ class SyncEngine:
             Cmd.GETHEADERS: self._on_getheaders,
             Cmd.HEADERS: self._on_headers,
         }
-
-    @property
-    def ledger(self) -> Ledger:
-        return self.m.node.ledger
 
     @property
     def syncing(self) -> bool:

@@ -19,10 +19,12 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from .. import messages as msg
+from ..actions import app_node
 from ..core.errors import AddressError
 from ..core.hashing import hash_to_hex, hex_to_hash
 from ..core.store import HAVE_DATA, HEADER_ONLY, HeaderEntry
-from ..widgets.chaintext import app_node, format_size, format_work, short_hash, utc_time
+from ..display.chaintext import format_size, format_work, short_hash, utc_time
 from .explorer_details import AddressScreen, BlockScreen, TxScreen
 
 PAGE = 50
@@ -88,13 +90,15 @@ class ExplorerScreen(Screen[None]):
         self.refresh_tip()
 
     # ---- node events ---------------------------------------------------------
-    def on_node_event(self, message: Any) -> None:
-        name = type(message.event).__name__
-        if name in ("Reorg", "NodeStarted"):
+    @on(msg.NodeMessage)
+    def _node_message(self, message: msg.NodeMessage[msg.NodeEvent]) -> None:
+        if isinstance(message, msg.Reorg | msg.NodeStarted):
             self.reload()
-        elif name == "NewTip":
+        elif isinstance(message, msg.NewTip):
             self.refresh_tip()
-        if name in ("NewTip", "Reorg", "BlockRejected") and self.has_class("branches"):
+        if isinstance(message, msg.NewTip | msg.Reorg | msg.BlockRejected) and self.has_class(
+            "branches"
+        ):
             self.load_branches()
 
     # ---- loading the active chain ------------------------------------------

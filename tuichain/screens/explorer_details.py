@@ -17,20 +17,14 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
+from ..actions import app_node
 from ..core.amounts import format_amount
 from ..core.hashing import hash_to_hex, hash_to_int
 from ..core.ledger import Ledger
 from ..core.merkle import verify_proof
 from ..core.pow import decode_compact
 from ..core.tx import Transaction
-from ..widgets.chaintext import (
-    app_node,
-    format_size,
-    leading_zero_bits,
-    short_hash,
-    short_text,
-    utc_time,
-)
+from ..display.chaintext import format_size, leading_zero_bits, short_hash, short_text, utc_time
 
 if TYPE_CHECKING:
     from ..node import Node

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, RichLog, Static
 
-from ..widgets.chaintext import app_clock, app_node
-from ..widgets.eventlines import describe, event_line
+from .. import messages as msg
+from ..actions import app_clock, app_node
+from ..display.eventlines import describe, event_line
 
 MAX_LINES = 2000
 
@@ -43,13 +45,14 @@ class LogScreen(Screen[None]):
         self.set_timer(2.0, self._replayed.clear)
         self.query_one(RichLog).focus()
 
-    def on_node_event(self, message: Any) -> None:
+    @on(msg.NodeMessage)
+    def _node_message(self, message: msg.NodeMessage[msg.NodeEvent]) -> None:
         if any(message.event is seen for seen in self._replayed):
             return
         # Stamped by the app's clock (not the message's), so a frozen clock freezes the log.
         self.add_event(message.event)
 
-    def add_event(self, event: Any, when: float | None = None) -> None:
+    def add_event(self, event: msg.NodeEvent, when: float | None = None) -> None:
         node = app_node(self.app)
         if node is None:
 

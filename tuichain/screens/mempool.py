@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -12,11 +12,13 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
+from .. import messages as msg
+from ..actions import app_clock, app_node
 from ..core.amounts import format_amount
 from ..core.hashing import hash_to_hex
-from ..widgets.chaintext import app_clock, app_node, short_hash, short_text, utc_time
+from ..display.chaintext import short_hash, short_text, utc_time
+from ..display.units import format_age
 from ..widgets.refresh import Refresher
-from ..widgets.status_bar import format_age
 from .dialogs import InfoDialog
 
 if TYPE_CHECKING:
@@ -73,9 +75,12 @@ class MempoolScreen(Screen[None]):
         self.set_interval(AGE_REFRESH_SECONDS, self._refresher.request)
         self._refresher.request(now=True)
 
-    def on_node_event(self, message: Any) -> None:
-        if type(message.event).__name__ in ("NodeStarted", "TxAccepted", "NewTip", "Reorg"):
-            self._refresher.request()
+    @on(msg.NodeStarted)
+    @on(msg.TxAccepted)
+    @on(msg.NewTip)
+    @on(msg.Reorg)
+    def _node_message(self) -> None:
+        self._refresher.request()
 
     def on_screen_resume(self) -> None:
         self._refresher.request()

@@ -14,15 +14,16 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Static
 
+from .. import messages as msg
+from ..actions import NO_WALLET, app_node
 from ..config import load_settings, save_settings
 from ..core.amounts import format_amount
 from ..core.events import MinerUpdate
 from ..core.pow import target_from_bits
-from ..widgets.actions import NO_WALLET
-from ..widgets.chaintext import app_node, short_hash
+from ..display.chaintext import short_hash
+from ..display.units import format_duration
 from ..widgets.rate_graph import HashRateGraph
 from ..widgets.refresh import Refresher
-from ..widgets.status_bar import format_duration
 
 if TYPE_CHECKING:
     from ..node import Node
@@ -77,16 +78,18 @@ class MiningScreen(Screen[None]):
         self.set_interval(1.0, self._update)
         self._refresher.request(now=True)
 
-    def on_node_event(self, message: Any) -> None:
-        event = message.event
-        if isinstance(event, MinerUpdate):
-            self._last = event
-            self._update()
-            return
-        name = type(event).__name__
-        if name in ("NodeStarted", "NodeFailed", "NewTip", "Reorg", "BlockFound"):
-            self._update()
-            self._refresher.request()
+    def on_miner_update(self, message: msg.MinerUpdate) -> None:
+        self._last = message.event
+        self._update()
+
+    @on(msg.NodeStarted)
+    @on(msg.NodeFailed)
+    @on(msg.NewTip)
+    @on(msg.Reorg)
+    @on(msg.BlockFound)
+    def _node_message(self) -> None:
+        self._update()
+        self._refresher.request()
 
     # ---- display -----------------------------------------------------------------------
     def _update(self) -> None:

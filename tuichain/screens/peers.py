@@ -16,8 +16,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
+from .. import messages as msg
+from ..actions import app_node
+from ..display.chaintext import utc_time
 from ..net.addrbook import normalize_url
-from ..widgets.chaintext import app_node, utc_time
 
 REFRESH_SECONDS = 2.0
 
@@ -80,9 +82,10 @@ class PeersScreen(Screen[None]):
         if self.is_current:
             self.refresh_peers()
 
-    def on_node_event(self, message: Any) -> None:
-        if type(message.event).__name__ in ("PeersChanged", "NodeStarted"):
-            self.refresh_peers()
+    @on(msg.PeersChanged)
+    @on(msg.NodeStarted)
+    def _node_message(self) -> None:
+        self.refresh_peers()
 
     # ---- display -----------------------------------------------------------
     def say(self, text: str, ok: bool = False) -> None:

@@ -14,14 +14,15 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
+from .. import messages as msg
+from ..actions import app_node, error_text
 from ..core.amounts import format_amount, parse_amount
 from ..core.errors import CoreError
 from ..core.payment import check_payment
-from ..widgets.actions import error_text
-from ..widgets.chaintext import app_node, short_hash, short_text
+from ..display.chaintext import short_hash, short_text
+from ..display.txrows import signed_change, tx_direction
 from ..widgets.inputs import AddressInput, AmountInput
 from ..widgets.refresh import Refresher
-from ..widgets.txrows import signed_change, tx_direction
 from .dialogs import ConfirmDialog, PassphraseDialog
 
 if TYPE_CHECKING:
@@ -94,11 +95,13 @@ class WalletScreen(Screen[None]):
         self._refresher.request(now=True)
 
     # ---- node events -------------------------------------------------------------------
-    def on_node_event(self, message: Any) -> None:
-        name = type(message.event).__name__
-        if name in ("NodeStarted", "NodeFailed"):
+    @on(msg.NodeMessage)
+    def _node_message(self, message: msg.NodeMessage[msg.NodeEvent]) -> None:
+        if isinstance(message, msg.NodeStarted | msg.NodeFailed):
             self._show_state()
-        if name in ("NodeStarted", "NewTip", "Reorg", "TxAccepted", "BlockFound"):
+        if isinstance(
+            message, msg.NodeStarted | msg.NewTip | msg.Reorg | msg.TxAccepted | msg.BlockFound
+        ):
             self._refresher.request()
 
     def on_screen_resume(self) -> None:

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
-from .status_bar import format_rate
+from ..display.units import format_rate
 
 
 class HashRateGraph(Vertical):

@@ -9,17 +9,20 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import work
 from textual.app import App
 from textual.notifications import SeverityLevel
 
-from ..core.errors import CoreError
-from ..net.addrbook import normalize_url
+from .core.errors import CoreError
+from .net.addrbook import normalize_url
+from .screens.dialogs import TextInputDialog
 
 if TYPE_CHECKING:
-    from ..node import Node
+    from .node import Node
 
 log = logging.getLogger("tuichain.app")
 
@@ -31,6 +34,24 @@ def error_text(exc: BaseException) -> str:
     if isinstance(exc, CoreError):
         return exc.reason
     return str(exc) or type(exc).__name__
+
+
+def app_clock(app: App[Any]) -> Callable[[], float]:
+    """The App's idea of "now": an App may set a ``clock`` attribute (a callable
+    returning epoch seconds) to freeze what is displayed, which is how the
+    snapshot tests stay deterministic."""
+    clock = getattr(app, "clock", None)
+    return clock if callable(clock) else time.time
+
+
+def app_node(app: App[Any]) -> Node | None:
+    """The app's node once it is running; None while it starts or after it stopped."""
+    node = getattr(app, "node", None)
+    if node is None or not getattr(app, "node_ready", True):
+        return None
+    if getattr(node, "_ledger", None) is None or getattr(node, "_net", None) is None:
+        return None
+    return cast("Node", node)
 
 
 class NodeActionsApp(App[int]):
@@ -96,8 +117,6 @@ class NodeActionsApp(App[int]):
 
     # ---- network --------------------------------------------------------------------
     def action_add_peer(self) -> None:
-        from ..screens.dialogs import TextInputDialog
-
         def connect(url: str | None) -> None:
             if url:
                 self._connect_peer(url.strip())

@@ -1,39 +1,14 @@
 """Short text forms of chain data for the explorer, peers and log screens.
 
 Times are shown in UTC so every machine (and every snapshot) renders the same
-text for the same block. Screens ask the App for "now" through ``app_clock``:
-an App may set a ``clock`` attribute (a callable returning epoch seconds) to
-freeze what is displayed, which is how the snapshot tests stay deterministic.
+text for the same block.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
 
 from ..core.hashing import hash_to_hex
-
-if TYPE_CHECKING:
-    from textual.app import App
-
-    from ..node import Node
-
-
-def app_clock(app: App[Any]) -> Callable[[], float]:
-    clock = getattr(app, "clock", None)
-    return clock if callable(clock) else time.time
-
-
-def app_node(app: App[Any]) -> Node | None:
-    """The app's node once it is running; None while it starts or after it stopped."""
-    node = getattr(app, "node", None)
-    if node is None or not getattr(app, "node_ready", True):
-        return None
-    if getattr(node, "_ledger", None) is None or getattr(node, "_net", None) is None:
-        return None
-    return cast("Node", node)
 
 
 def short_hash(h: bytes, head: int = 12, tail: int = 4) -> str:

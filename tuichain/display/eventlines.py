@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from rich.text import Text
 
 from ..core.amounts import format_amount
-from ..core.hashing import hash_to_hex
+from ..core.events import (
+    BlockFound,
+    BlockRejected,
+    MinerUpdate,
+    NewTip,
+    PeersChanged,
+    Reorg,
+    TxAccepted,
+    TxRejected,
+)
+from ..messages import NodeEvent, NodeFailure, NodeStart
 from .chaintext import short_hash, short_text, utc_time
 
 LEVEL_STYLE = {
@@ -19,61 +28,54 @@ LEVEL_STYLE = {
     "CRITICAL": "bold red",
 }
 LEVEL_TAG = {"DEBUG": "dbg", "INFO": "info", "WARNING": "WARN", "ERROR": "ERR", "CRITICAL": "CRIT"}
-# Events a person reading the log wants; miner progress ticks several times a
-# second and would bury everything else.
-SKIPPED = frozenset({"MinerUpdate"})
 
 
 def _from(source: str | None) -> str:
     return f" from {source}" if source else ""
 
 
-def describe(event: Any, address: Callable[[bytes], str]) -> tuple[str, str] | None:
+def describe(event: NodeEvent, address: Callable[[bytes], str]) -> tuple[str, str] | None:
     """(level, text) for an event, or None for events the log leaves out."""
-    name = type(event).__name__
-    if name in SKIPPED:
+    # Miner progress ticks several times a second and would bury everything else.
+    if isinstance(event, MinerUpdate):
         return None
-    if name == "NewTip":
+    if isinstance(event, NewTip):
         return "INFO", (
             f"new tip {event.height}  {short_hash(event.hash)}  "
             f"({event.txs} tx{'s' if event.txs != 1 else ''})"
         )
-    if name == "Reorg":
+    if isinstance(event, Reorg):
         return "WARNING", (
             f"reorg at height {event.fork_height}: {len(event.disconnected)} "
             f"block(s) out, {len(event.connected)} in, tip "
             f"{short_hash(event.new_tip)}"
         )
-    if name == "BlockRejected":
+    if isinstance(event, BlockRejected):
         return "WARNING", (
             f"block {short_hash(event.hash)} rejected{_from(event.source)}: {event.reason}"
         )
-    if name == "TxAccepted":
+    if isinstance(event, TxAccepted):
         return "INFO", (
             f"tx {short_hash(event.txid)} {format_amount(event.amount)} to "
             f"{short_text(address(event.recipient))}{_from(event.source)}"
         )
-    if name == "TxRejected":
+    if isinstance(event, TxRejected):
         return "WARNING", (
             f"tx {short_hash(event.txid)} rejected{_from(event.source)}: {event.reason}"
         )
-    if name == "BlockFound":
+    if isinstance(event, BlockFound):
         return "INFO", (
             f"mined block {event.height}  {short_hash(event.hash)}  reward "
             f"{format_amount(event.reward)}"
         )
-    if name == "PeersChanged":
+    if isinstance(event, PeersChanged):
         detail = f": {event.detail}" if event.detail else ""
         return "INFO", f"peers {event.count}{detail}"
-    if name == "NodeStarted":
+    if isinstance(event, NodeStart):
         return "INFO", f"node started, listening on port {event.port}"
-    if name == "NodeFailed":
+    if isinstance(event, NodeFailure):
         return "ERROR", f"node failed: {event.reason}"
-    if name == "LogEvent":
-        return str(event.level).upper(), str(event.message)
-    hashes = [v for v in vars(event).values() if isinstance(v, bytes) and len(v) == 32]
-    suffix = f" {hash_to_hex(hashes[0])[:16]}…" if hashes else ""
-    return "INFO", f"{name}{suffix}"
+    return str(event.level).upper(), str(event.message)
 
 
 def event_line(when: float, level: str, text: str) -> Text:

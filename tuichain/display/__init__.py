@@ -1,0 +1,1 @@
+"""Text formatters for the screens: chain data, event lines, wallet rows, units."""
