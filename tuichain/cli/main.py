@@ -1,4 +1,4 @@
-"""The `tuichain` command: start a node (TUI or --headless), or run a wallet subcommand.
+"""The `tuichain` command: start a node (TUI or --headless), or dispatch to wallet or devnet.
 
 Everything a user can get wrong on the command line or in the data directory
 is checked here, before any node starts, and reported as one line on stderr
