@@ -22,8 +22,7 @@ ROOT = "tuichain"
 
 FLOORS = ("core", "net", "node", "ui", "cli")
 # Per floor, "x" matches the module x and everything under it, "x*" every name
-# that starts with x. wallet_cli, headless and devnet_* are cli modules still at
-# the package root.
+# that starts with x.
 FLOOR_PREFIXES: dict[str, tuple[str, ...]] = {
     "core": ("tuichain.core",),
     "net": ("tuichain.net", "tuichain.server"),
@@ -38,10 +37,8 @@ FLOOR_PREFIXES: dict[str, tuple[str, ...]] = {
     ),
     "cli": (
         "tuichain.cli",
-        "tuichain.devnet*",
+        "tuichain.devnet",
         "tuichain.__main__",
-        "tuichain.wallet_cli",
-        "tuichain.headless",
     ),
 }
 

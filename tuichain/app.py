@@ -25,7 +25,7 @@ from textual.widget import AwaitMount
 from textual.widgets import Footer
 
 from .actions import NodeActionsApp
-from .config import LOG_FILE, NodeConfig
+from .config import LOG_FILE, NodeConfig, port_not_allowed
 from .core.amounts import format_amount
 from .core.events import (
     BlockFound,
@@ -94,7 +94,7 @@ def describe_start_error(exc: BaseException, port: int) -> str:
             "Start with a different --port."
         )
     if isinstance(exc, OSError) and exc.errno == errno.EACCES:
-        return f"not allowed to listen on port {port}: choose a port above 1024."
+        return f"{port_not_allowed(port)}."
     reason = getattr(exc, "reason", None)
     return str(reason or exc) or type(exc).__name__
 

@@ -15,6 +15,17 @@ from .core.policy import Policy
 
 SETTINGS_FILE = "settings.toml"
 LOG_FILE = "node.log"
+MAX_PORT = 65535
+# Listening below this needs root on Linux (net.ipv4.ip_unprivileged_port_start).
+FIRST_UNPRIVILEGED_PORT = 1024
+
+
+def port_not_allowed(port: int) -> str:
+    """What to tell a user the OS would not let listen on `port` (EACCES)."""
+    return (
+        f"not allowed to listen on port {port}: "
+        f"choose a port from {FIRST_UNPRIVILEGED_PORT} to {MAX_PORT}"
+    )
 
 
 def default_data_dir(port: int, network: str) -> Path:

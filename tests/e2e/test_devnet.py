@@ -22,7 +22,8 @@ import pytest
 
 from tuichain.core.params import COIN, REGTEST
 from tuichain.core.wallet import read_wallet_info
-from tuichain.devnet import Devnet, DevnetError, devnet_main, node_command
+from tuichain.devnet.command import devnet_main
+from tuichain.devnet.state import Devnet, DevnetError, node_command
 
 from .helpers import cli_env, http_json, run_cli, wait_for
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import re
 import signal
 import socket
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,6 +53,24 @@ def test_help_describes_the_node_and_wallet_commands(tmp_path: Path) -> None:
     assert wallet.returncode == 0
     for command in ("new", "address", "balance", "send"):
         assert command in wallet.stdout
+
+
+def test_version_is_the_projects(tmp_path: Path) -> None:
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    result = run_cli(["--version"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"tuichain {project['version']}\n"
+
+
+def test_port_not_allowed_reads_the_same_in_the_cli_and_the_dashboard() -> None:
+    """Compared directly: root may bind any port, so no test can provoke EACCES for real."""
+    from tuichain.app import describe_start_error
+    from tuichain.cli.args import port_error_message
+
+    refused = OSError(errno.EACCES, "Permission denied")
+    cli = port_error_message("127.0.0.1", 80, refused)
+    assert cli == "not allowed to listen on port 80: choose a port from 1024 to 65535"
+    assert describe_start_error(refused, 80) == f"{cli}."
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -211,7 +231,7 @@ def test_stop_during_mining_loses_nothing(pool: NodePool) -> None:
 
 def test_headless_and_wallet_paths_never_import_textual(tmp_path: Path) -> None:
     code = (
-        "import sys, tuichain.cli, tuichain.headless, tuichain.wallet_cli, tuichain.node\n"
+        "import sys, tuichain.cli, tuichain.cli.headless, tuichain.cli.wallet, tuichain.node\n"
         "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
         "print(bad)\n"
     )

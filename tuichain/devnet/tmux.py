@@ -13,7 +13,7 @@ import subprocess
 import sys
 from functools import partial
 
-from .devnet_state import Devnet, DevnetError, DevnetNode, node_command, out, wait_ready, write_pid
+from .state import Devnet, DevnetError, DevnetNode, node_command, out, wait_ready, write_pid
 
 QUIT_KEY = "C-c"  # the dashboard binds ctrl+c to quit with priority: no widget swallows it
 # Size of the detached session until a client attaches: big enough that the
@@ -78,7 +78,7 @@ def pane_command(net: Devnet, node: DevnetNode) -> str:
 def start_tmux(net: Devnet) -> None:
     """One window, one tiled pane per node, started in order, each once the last one answers.
 
-    On failure the caller stops what was started (devnet_procs.stop_nodes).
+    On failure the caller stops what was started (procs.stop_nodes).
     """
     env = [f"{k}={os.environ[k]}" for k in ("TUICHAIN_HOME", "PATH") if k in os.environ]
     env_args = [a for kv in env for a in ("-e", kv)]

@@ -1,7 +1,7 @@
 """`tuichain devnet`: several local nodes on consecutive ports, connected, in one command.
 
 The command line and the start, stop, status and logs flows; what a devnet is
-lives in devnet_state, its processes in devnet_procs and devnet_tmux.
+lives in state, its processes in procs and tmux.
 """
 
 from __future__ import annotations
@@ -19,22 +19,21 @@ from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
-from . import devnet_procs as procs
-from . import devnet_tmux as tmux
-from .core import wallet as keystore
-from .core.errors import WalletError
-from .core.params import get_network
-from .devnet_state import (
+from ..cli.args import Parser, check_port_free, parse_network, parse_pace, parse_port
+from ..cli.errors import EXIT_FAILURE, EXIT_USAGE, CliError
+from ..config import MAX_PORT
+from ..core import wallet as keystore
+from ..core.errors import WalletError
+from ..core.params import get_network
+from . import procs, tmux
+from .state import (
     DEFAULT_BASE_PORT,
     DEFAULT_NETWORK,
     DEFAULT_NODES,
-    EXIT_FAILURE,
-    EXIT_USAGE,
     HOST,
     LOCK_FILE,
     Devnet,
     DevnetError,
-    DevnetNode,
     default_devnet_dir,
     fetch_status,
     node_command,
@@ -44,8 +43,6 @@ from .devnet_state import (
     wait_ready,
     write_pid,
 )
-
-__all__ = ["Devnet", "DevnetError", "DevnetNode", "devnet_main", "node_command"]
 
 # --- command line -------------------------------------------------------------------
 
@@ -101,8 +98,6 @@ def _positive(text: str) -> int:
 
 
 def _parser(prog: str, description: str = HELP) -> argparse.ArgumentParser:
-    from .cli import Parser
-
     parser = Parser(
         prog=prog,
         description=description,
@@ -120,8 +115,6 @@ def _parser(prog: str, description: str = HELP) -> argparse.ArgumentParser:
 
 
 def _start_parser() -> argparse.ArgumentParser:
-    from .cli import _network, _pace, _port
-
     parser = _parser("tuichain devnet")
     parser.add_argument(
         "--nodes",
@@ -132,13 +125,13 @@ def _start_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--network",
-        type=_network,
+        type=parse_network,
         default=None,
         help=f"regtest (instant blocks) or default (default {DEFAULT_NETWORK}, or as last time)",
     )
     parser.add_argument(
         "--base-port",
-        type=_port,
+        type=parse_port,
         default=None,
         metavar="P",
         help=f"port of node1; node K listens on P+K-1 (default "
@@ -154,7 +147,7 @@ def _start_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--mining-pace",
-        type=_pace,
+        type=parse_pace,
         default=None,
         metavar="SECONDS",
         help="pause between blocks on mining nodes (default: the network's)",
@@ -255,10 +248,10 @@ def _plan(ns: argparse.Namespace) -> Devnet:
         raise DevnetError(
             f"{net.nodes} nodes is too many for one machine's devnet (at most 64)", EXIT_USAGE
         )
-    if net.base_port + net.nodes - 1 > 65535:
+    if net.base_port + net.nodes - 1 > MAX_PORT:
         raise DevnetError(
             f"ports {net.base_port}-{net.base_port + net.nodes - 1} run past "
-            "65535: choose a lower --base-port",
+            f"{MAX_PORT}: choose a lower --base-port",
             EXIT_USAGE,
         )
     bad = [k for k in ns.mine_on if k > net.nodes]
@@ -285,8 +278,6 @@ def _check_not_running(previous: Devnet | None, directory: Path) -> None:
 
 
 def _check_ports(net: Devnet) -> None:
-    from .cli import CliError, check_port_free
-
     for node in net.members:
         try:
             check_port_free(HOST, node.port)

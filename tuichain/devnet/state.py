@@ -29,7 +29,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .core.params import NETWORKS
+from ..cli.errors import EXIT_FAILURE
+from ..core.params import NETWORKS
 
 DEVNET_FILE = "devnet.json"
 LOCK_FILE = "devnet.lock"
@@ -40,8 +41,6 @@ DEFAULT_NETWORK = "regtest"
 DEFAULT_SESSION = "tuichain-devnet"
 HOST = "127.0.0.1"
 READY_TIMEOUT = 60.0  # seconds for one node to open its chain and answer /api/status
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
 
 
 class DevnetError(Exception):

@@ -14,9 +14,10 @@ import os
 import signal
 import sys
 
-from .config import LOG_FILE, NodeConfig
-from .core.errors import CoreError
-from .logsetup import setup_logging, shutdown_logging
+from ..config import LOG_FILE, NodeConfig
+from ..core.errors import CoreError
+from ..logsetup import setup_logging, shutdown_logging
+from .args import port_error_message
 
 log = logging.getLogger("tuichain.headless")
 
@@ -56,8 +57,7 @@ def _say(message: str) -> None:
 
 async def _serve(config: NodeConfig) -> int:
     # Imported here so `tuichain --help` and the wallet commands stay light.
-    from .cli import port_error_message
-    from .node import Node
+    from ..node import Node
 
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import devnet_tmux as tmux
-from .devnet_state import Devnet, DevnetNode, out, read_pid
+from . import tmux
+from .state import Devnet, DevnetNode, out, read_pid
 
 STOP_TIMEOUT = 20.0  # seconds a node gets to stop after SIGTERM (or the quit key) before SIGKILL
 PROC = Path("/proc")

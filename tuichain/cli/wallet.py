@@ -26,16 +26,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from .cli import DEFAULT_PORT, EXIT_FAILURE, EXIT_USAGE, CliError, Parser, _network, _port
-from .config import SettingsError, default_data_dir, load_settings, save_settings
-from .core import wallet as keystore
-from .core.amounts import format_amount, parse_amount
-from .core.errors import AddressError, AmountError, CoreError, ValidationError, WalletError
-from .core.keys import PrivateKey, decode_address
-from .core.params import NetworkParams, get_network
-from .core.payment import check_payment
-from .core.policy import DEFAULT_POLICY, Policy
-from .core.tx import MAX_MEMO, make_payment
+from ..config import SettingsError, default_data_dir, load_settings, save_settings
+from ..core import wallet as keystore
+from ..core.amounts import format_amount, parse_amount
+from ..core.errors import AddressError, AmountError, CoreError, ValidationError, WalletError
+from ..core.keys import PrivateKey, decode_address
+from ..core.params import NetworkParams, get_network
+from ..core.payment import check_payment
+from ..core.policy import DEFAULT_POLICY, Policy
+from ..core.tx import MAX_MEMO, make_payment
+from .args import DEFAULT_PORT, Parser, parse_network, parse_port
+from .errors import EXIT_FAILURE, CliError
 
 PASSPHRASE_ENV = "TUICHAIN_PASSPHRASE"
 REST_TIMEOUT = 15.0  # seconds
@@ -353,14 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     where.add_argument(
         "--port",
-        type=_port,
+        type=parse_port,
         default=None,
         help=f"the node's port: selects its default data directory "
         f"(default {DEFAULT_PORT}) and node URL",
     )
     where.add_argument(
         "--network",
-        type=_network,
+        type=parse_network,
         default=None,
         help="network (default: the data directory's, else default)",
     )
@@ -429,6 +430,3 @@ def main(argv: Sequence[str]) -> int:
     except KeyboardInterrupt:
         print("tuichain wallet: interrupted", file=sys.stderr)
         return 130
-
-
-__all__ = ["main", "build_parser", "EXIT_USAGE"]

@@ -1,0 +1,5 @@
+"""The `tuichain` command line: the node, `tuichain wallet` and `tuichain devnet`."""
+
+from .main import main
+
+__all__ = ["main"]

@@ -1,0 +1,1 @@
+"""`tuichain devnet`: several connected local nodes; command, state, processes, tmux."""
