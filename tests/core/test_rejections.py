@@ -62,8 +62,6 @@ def test_no_validation_error_takes_a_free_string_code() -> None:
     assert _literal_codes("ValidationError", 1) == []
 
 
-def test_handshake_refusals_use_registered_codes() -> None:
-    # Refused also carries codes a peer sent, so it takes a str; its literals must be ours.
-    literals = _literal_codes("Refused", 0)
-    assert literals, "no Refused(...) call found: the scan is looking in the wrong place"
-    assert [lit for lit in literals if lit[2] not in WIRE_VALUES] == []
+def test_handshake_refusals_take_no_free_string_code() -> None:
+    # Refused also carries codes a peer sent, so it takes a str; our own refusals name a Code.
+    assert _literal_codes("Refused", 0) == []

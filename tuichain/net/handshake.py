@@ -11,6 +11,7 @@ from collections.abc import Callable
 from aiohttp import WSMsgType
 
 from ..core.params import NetworkParams
+from ..core.rejections import Code
 from .addrbook import normalize_url
 from .peer import Peer
 from .protocol import Cmd, ProtocolError, Version, decode_reject, encode_reject, frame, split
@@ -21,7 +22,7 @@ HANDSHAKE_TIMEOUT = 10.0
 class Refused(Exception):
     """A handshake that failed; `code` is machine-readable, `reason` for people."""
 
-    def __init__(self, code: str, reason: str) -> None:
+    def __init__(self, code: Code | str, reason: str) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
@@ -30,18 +31,18 @@ class Refused(Exception):
 async def _recv(peer: Peer, params: NetworkParams) -> tuple[Cmd, bytes]:
     msg = await peer.ws.receive(timeout=HANDSHAKE_TIMEOUT)
     if msg.type != WSMsgType.BINARY:
-        raise Refused("closed", "the connection closed during the handshake")
+        raise Refused(Code.CLOSED, "the connection closed during the handshake")
     peer.count_received(len(msg.data))
     try:
         cmd, payload = split(msg.data, params)
     except ProtocolError as exc:
-        raise Refused("malformed", exc.reason) from None
+        raise Refused(Code.MALFORMED, exc.reason) from None
     if cmd == Cmd.REJECT:
         try:
             code, reason = decode_reject(payload)
         except ProtocolError as exc:
             # Escaping as ProtocolError would skip the close below and leak the socket.
-            raise Refused("malformed", exc.reason) from None
+            raise Refused(Code.MALFORMED, exc.reason) from None
         raise Refused(code, reason)
     return cmd, payload
 
@@ -49,7 +50,7 @@ async def _recv(peer: Peer, params: NetworkParams) -> tuple[Cmd, bytes]:
 async def _expect(peer: Peer, params: NetworkParams, want: Cmd) -> bytes:
     cmd, payload = await _recv(peer, params)
     if cmd != want:
-        raise Refused("malformed", f"expected {want.name.lower()}, got {cmd.name.lower()}")
+        raise Refused(Code.MALFORMED, f"expected {want.name.lower()}, got {cmd.name.lower()}")
     return payload
 
 
@@ -63,7 +64,7 @@ async def run_handshake(
         try:
             theirs = Version.decode(await _expect(peer, params, Cmd.VERSION))
         except ProtocolError as exc:
-            raise Refused("malformed", exc.reason) from None
+            raise Refused(Code.MALFORMED, exc.reason) from None
         peer.version, peer.node_id = theirs, theirs.node_id
         peer.height, peer.chainwork = theirs.height, theirs.chainwork
         if theirs.listen_url and peer.direction == "in":
@@ -84,4 +85,4 @@ async def run_handshake(
     except (TimeoutError, ConnectionError, RuntimeError) as exc:
         with contextlib.suppress(Exception):
             await peer.ws.close()
-        raise Refused("timeout", f"handshake failed: {exc or 'timed out'}") from None
+        raise Refused(Code.TIMEOUT, f"handshake failed: {exc or 'timed out'}") from None

@@ -21,6 +21,7 @@ from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 from ..core.errors import DecodeError
 from ..core.events import PeersChanged
 from ..core.genesis import genesis_block
+from ..core.rejections import Code
 from .addrbook import AddressBook, BanInfo, is_loopback, normalize_url, url_ban_key
 from .context import NodeContext
 from .handshake import Refused, run_handshake
@@ -235,9 +236,9 @@ class PeerManager:
         self._accepting.add(peer)
         try:
             if not self._running:
-                raise Refused("shutting-down", "the node is shutting down")
+                raise Refused(Code.SHUTTING_DOWN, "the node is shutting down")
             if inbound >= MAX_INBOUND:
-                raise Refused("too-many", "too many inbound connections")
+                raise Refused(Code.TOO_MANY, "too many inbound connections")
             await self._handshake(peer)
         except (Refused, PeerError) as exc:
             log.info("refused inbound %s: %s", ip, exc)
@@ -267,23 +268,24 @@ class PeerManager:
     def _check_version(self, peer: Peer, v: Version) -> None:
         if v.network_id != self.params.network_id:
             raise Refused(
-                "wrong-network",
+                Code.WRONG_NETWORK,
                 f"peer is on network {v.network!r}, this node on {self.params.name!r}",
             )
         if v.genesis != genesis_block(self.params).hash:
-            raise Refused("wrong-genesis", "peer has a different genesis block")
+            raise Refused(Code.WRONG_GENESIS, "peer has a different genesis block")
         if v.protocol != PROTOCOL_VERSION:
             raise Refused(
-                "wrong-protocol", f"peer speaks protocol {v.protocol}, this node {PROTOCOL_VERSION}"
+                Code.WRONG_PROTOCOL,
+                f"peer speaks protocol {v.protocol}, this node {PROTOCOL_VERSION}",
             )
         if v.node_id == self.node.node_id:
-            raise Refused("self-connection", "that is this node itself")
+            raise Refused(Code.SELF_CONNECTION, "that is this node itself")
         ban = self.book.banned(peer.ban_key)
         if ban is not None:
-            raise Refused("banned", f"banned: {ban.reason}")
+            raise Refused(Code.BANNED, f"banned: {ban.reason}")
         existing = self._peer_of_node(v.node_id)
         if existing is not None and not self._wins(peer.direction, v.node_id, existing):
-            raise Refused("duplicate", "already connected to that node")
+            raise Refused(Code.DUPLICATE, "already connected to that node")
 
     async def _handshake(self, peer: Peer) -> None:
         await run_handshake(peer, self.params, self._version(), self._check_version)
@@ -295,7 +297,7 @@ class PeerManager:
             await existing.close()
             return
         await peer.close()
-        raise Refused("duplicate", "already connected to that node")
+        raise Refused(Code.DUPLICATE, "already connected to that node")
 
     def _peer_of_node(self, node_id: str) -> Peer | None:
         return next((p for p in self._peers.values() if p.node_id == node_id), None)
