@@ -9,6 +9,7 @@ type-only import of a higher floor is still a dependency pointing the wrong way.
 from __future__ import annotations
 
 import ast
+import graphlib
 import subprocess
 import sys
 import textwrap
@@ -117,6 +118,44 @@ def backward_imports(package_dir: Path, root: str = ROOT) -> list[str]:
                     f"({FLOORS[there]})"
                 )
     return problems
+
+
+def import_circles(package_dir: Path, root: str = ROOT) -> list[list[str]]:
+    """Each set of modules that import one another in a circle (any import, at any depth)."""
+    modules = module_names(package_dir, root)
+    graph = {
+        module: {
+            imp.target
+            for imp in imports_of(module, path.read_text(), path.name == "__init__.py",
+                                  set(modules))
+            if imp.target in modules and imp.target not in (root, module)
+        }
+        for module, path in modules.items()
+    }
+    sorter = graphlib.TopologicalSorter(graph)
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        return [sorted(set(exc.args[1]))]
+    return []
+
+
+def test_no_import_circles() -> None:
+    assert import_circles(PACKAGE_DIR) == []
+
+
+def test_the_circle_check_finds_a_circle_within_one_floor(tmp_path: Path) -> None:
+    package_dir = _tree(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "net/__init__.py": "",
+            "net/manager.py": "from .sync import Engine\n",
+            "net/sync.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                           "    from .manager import Manager\n",
+        },
+    )
+    assert import_circles(package_dir) == [["tuichain.net.manager", "tuichain.net.sync"]]
 
 
 def test_no_module_imports_a_higher_floor() -> None:

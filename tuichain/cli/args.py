@@ -28,24 +28,22 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def parse_port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 1 <= port <= MAX_PORT:
-        raise argparse.ArgumentTypeError(f"port must be 1-{MAX_PORT}, got {port}")
-    return port
-
-
-def parse_workers(text: str) -> int:
+def _int_in_range(text: str, low: int, high: int, kind: str, what: str) -> int:
     try:
         n = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= n <= MAX_WORKERS:
-        raise argparse.ArgumentTypeError(f"miner workers must be 1-{MAX_WORKERS}, got {n}")
+        raise argparse.ArgumentTypeError(f"not {kind}: {text!r}") from None
+    if not low <= n <= high:
+        raise argparse.ArgumentTypeError(f"{what} must be {low}-{high}, got {n}")
     return n
+
+
+def parse_port(text: str) -> int:
+    return _int_in_range(text, 1, MAX_PORT, "a port number", "port")
+
+
+def parse_workers(text: str) -> int:
+    return _int_in_range(text, 1, MAX_WORKERS, "a whole number", "miner workers")
 
 
 def parse_pace(text: str) -> float:

@@ -15,8 +15,9 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from ..core.block import Block
 from ..core.errors import DecodeError, ValidationError
@@ -41,8 +42,17 @@ from .protocol import (
     frame,
 )
 
-if TYPE_CHECKING:
-    from .manager import PeerManager
+
+class PeerSet(Protocol):
+    """What the sync engine needs of the peer manager (which owns the engine)."""
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None: ...
+
+    def peer(self, peer_id: str) -> Peer | None: ...
+
+    def ready_peers(self) -> list[Peer]: ...
+
+    async def misbehave(self, peer: Peer, points: int, reason: str) -> None: ...
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +100,7 @@ class Request:
 
 
 class SyncEngine:
-    def __init__(self, manager: PeerManager, ledger: Ledger) -> None:
+    def __init__(self, manager: PeerSet, ledger: Ledger) -> None:
         self.m = manager
         self.ledger = ledger
         self.stats = NetStats()
