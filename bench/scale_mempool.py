@@ -1,0 +1,146 @@
+"""A mempool of 50,000 pending payments: admission rate, template build time, memory.
+
+Figures, each beside the machine's limit measured in this same run:
+  admit     tx/s of Ledger.submit_tx filling an empty mempool with N payments, the
+            first half one at a time, the second 256 in flight, vs raw libsodium
+            verification of the same signatures (one core)
+  template  seconds to build a full block template from the full mempool
+  memory    RSS growth of this process while the mempool filled, per pending tx
+
+Usage: python bench/scale_mempool.py [--txs 50000] [--senders 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import hashlib
+import json
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import _repo  # noqa: F401  (the repository root on sys.path)
+from nacl.bindings import crypto_sign, crypto_sign_open, crypto_sign_seed_keypair
+
+from tests.builders import block_on
+from tuichain.core.block import Block
+from tuichain.core.genesis import genesis_block
+from tuichain.core.keys import address_digest
+from tuichain.core.ledger import Ledger
+from tuichain.core.params import REGTEST
+from tuichain.core.policy import Policy
+from tuichain.core.tx import Transaction
+
+PARAMS = REGTEST
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def funding_blocks(pubs: list[bytes]) -> list[Block]:
+    parent = genesis_block(PARAMS).header
+    blocks = []
+    for height, pub in enumerate(pubs, start=1):
+        block = block_on(PARAMS, parent, height, [], time=parent.time + 1,
+                         miner=address_digest(pub))
+        blocks.append(block)
+        parent = block.header
+    return blocks
+
+
+def payments(keys: list[tuple[bytes, bytes]], total: int) -> list[Transaction]:
+    """`total` payments, round-robin over the senders, signed with libsodium (fast to build)."""
+    txs = []
+    nonces = [0] * len(keys)
+    for i in range(total):
+        s = i % len(keys)
+        pub, secret = keys[s]
+        to = address_digest(keys[(s + 1) % len(keys)][0])
+        fee = 1_000 + (i * 7919) % 5_000  # varied fee rates, so the template has to choose
+        unsigned = Transaction(PARAMS.network_id, pub, to, 10_000, fee, nonces[s])
+        signature = crypto_sign(unsigned.signing_digest(), secret)[:64]
+        txs.append(dataclasses.replace(unsigned, signature=signature))
+        nonces[s] += 1
+    return txs
+
+
+def raw_verify_rate(txs: list[Transaction]) -> float:
+    items = [(t.sender, t.signature + t.signing_digest()) for t in txs]
+    start = time.perf_counter()
+    for pub, signed in items:
+        crypto_sign_open(signed, pub)
+    return len(items) / (time.perf_counter() - start)
+
+
+async def run(n_txs: int, n_senders: int) -> dict[str, float]:
+    keys = [crypto_sign_seed_keypair(hashlib.sha256(b"scale-%d" % i).digest())
+            for i in range(n_senders)]
+    t0 = time.perf_counter()
+    funding = funding_blocks([pub for pub, _ in keys])
+    txs = payments(keys, n_txs)
+    print(f"built {n_senders} funding blocks and {n_txs} payments in "
+          f"{time.perf_counter() - t0:.1f} s")
+    raw = max(raw_verify_rate(txs[:10_000]) for _ in range(3))
+    policy = dataclasses.replace(Policy.for_network(PARAMS), mempool_max_count=n_txs * 2,
+                                 mempool_max_bytes=n_txs * 1_000)
+    with tempfile.TemporaryDirectory() as d:
+        ledger = await Ledger.open(Path(d), PARAMS, policy)
+        for block in funding:
+            await ledger.submit_block(block)
+        before = rss_mib()
+        half = n_txs // 2
+        start = time.perf_counter()
+        for tx in txs[:half]:  # one at a time, as a wallet submits
+            await ledger.submit_tx(tx)
+        admit_one = half / (time.perf_counter() - start)
+        start = time.perf_counter()
+        for i in range(half, n_txs, 256):  # many in flight, as gossip from many peers
+            await asyncio.gather(*(ledger.submit_tx(tx) for tx in txs[i:i + 256]))
+        admit = (n_txs - half) / (time.perf_counter() - start)
+        grown = rss_mib() - before
+        assert ledger.mempool_size == n_txs, ledger.mempool_size
+        start = time.perf_counter()
+        template = await ledger.block_template(address_digest(keys[0][0]))
+        template_s = time.perf_counter() - start
+        await ledger.close()
+    in_block = len(template.txs) - 1
+    print(f"raw Ed25519 verify (libsodium, 1 core): {raw:9.0f} sig/s  (best of 3)")
+    print(f"admission, one at a time:               {admit_one:9.0f} tx/s   "
+          f"{admit_one / raw:5.2f}x raw")
+    print(f"admission, 256 in flight:               {admit:9.0f} tx/s   {admit / raw:5.2f}x raw")
+    print(f"template from {n_txs} pending:          {template_s * 1000:9.1f} ms  "
+          f"({in_block} txs, {len(template.encoded)} bytes)")
+    print(f"memory: RSS grew {grown:.1f} MiB, {grown * 1024 * 1024 / n_txs:.0f} bytes a pending tx")
+    return {
+        "txs": n_txs,
+        "senders": n_senders,
+        "raw_verify_per_s": round(raw),
+        "admit_one_at_a_time_tx_per_s": round(admit_one),
+        "admit_one_at_a_time_vs_raw": round(admit_one / raw, 3),
+        "admit_tx_per_s": round(admit),
+        "admit_vs_raw": round(admit / raw, 3),
+        "template_ms": round(template_s * 1000, 1),
+        "template_txs": in_block,
+        "rss_growth_mib": round(grown, 1),
+        "bytes_per_pending_tx": round(grown * 1024 * 1024 / n_txs),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--txs", type=int, default=50_000)
+    ap.add_argument("--senders", type=int, default=1_000)
+    args = ap.parse_args()
+    print(json.dumps(asyncio.run(run(args.txs, args.senders))))
+
+
+if __name__ == "__main__":
+    main()
