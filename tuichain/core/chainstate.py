@@ -83,9 +83,13 @@ class ChainState:
         tip = self.entry(tip_hash)
         assert tip is not None
         self.tip: HeaderEntry = tip
-        # A crash between storing a block and connecting it (two SQL transactions)
-        # leaves a stored block with more work than the tip: connect it now.
-        self._activate_best(ImportResult(tip.hash, "side-branch"))
+        # The persisted mempool was valid at the stored tip: load it before any switch
+        # below, so the switch treats it exactly as a live reorg does.
+        self._load_mempool()
+        # A stop between storing blocks and switching to them (separate SQL transactions)
+        # leaves stored blocks with more work than the tip: switch now. `opened` says what
+        # that did (blocks, transactions returned to the mempool) for the owner to report.
+        self.opened: ImportResult = self.activate_stored()
 
     # ---- header index -------------------------------------------------
     def _init_genesis(self) -> None:
@@ -359,6 +363,16 @@ class ChainState:
                     self._set_status(e, INVALID)
                 todo += self.store.children(h)
 
+    def activate_stored(self) -> ImportResult:
+        """Switch to the stored chain with the most work if it beats the tip, with the
+        mempool updated as in a live import. Finishes what a stop or a failed write
+        left between storing blocks and connecting them; a no-op otherwise."""
+        result = ImportResult(self.tip.hash, "side-branch")
+        self._activate_best(result)
+        if result.connected or result.disconnected:
+            self._update_mempool(result)
+        return result
+
     # ---- mempool ---------------------------------------------------------
     def _update_mempool(self, result: ImportResult) -> None:
         before = dict(self.mempool.entries)
@@ -400,8 +414,8 @@ class ChainState:
         self._persist_mempool([tx.txid], gone)
         return gone
 
-    def load_mempool(self) -> int:
-        """Re-admit persisted txs against the current tip; drop what no longer fits."""
+    def _load_mempool(self) -> int:
+        """Re-admit persisted txs against the stored tip; drop what no longer fits."""
         rows: list[tuple[Transaction, float]] = []
         for raw, added in self.store.mempool_all():
             try:

@@ -8,6 +8,8 @@ time; reads use their own WAL connection and never wait behind an import.
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,7 +18,7 @@ from typing import Any, TypeVar
 
 from .block import Block, BlockHeader
 from .chainstate import ChainState, HeadersResult, ImportResult
-from .errors import ValidationError
+from .errors import StorageError, ValidationError
 from .events import BlockRejected, EventBus, NewTip, Reorg, TxAccepted, TxRejected
 from .mempool import Mempool, MempoolEntry
 from .merkle import merkle_proof
@@ -28,6 +30,7 @@ from .tx import Transaction
 
 T = TypeVar("T")
 DB_FILE = "chain.sqlite3"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,14 @@ class Ledger:
         self._rstore: Store | None = None
         self.tip: TipInfo | None = None
         self.mempool_size = 0
+        # What opening the chain finished (a switch a stop left undone), for reports.
+        self.opened = ImportResult(bytes(32), "duplicate")
+        # Why the last write failed, until a write succeeds again (shown to the user).
+        self.storage_error: str | None = None
+        # Writer-thread state after a failed import: the tip events were last published
+        # for, and whether stored blocks may wait for their switch.
+        self._unreported_tip: TipInfo | None = None
+        self._switch_pending = False
 
     @property
     def db_path(self) -> Path:
@@ -109,7 +120,14 @@ class Ledger:
         store = Store(self.db_path)
         self._chain = ChainState(store, self.params, self.sigcache,
                                  Mempool(self.params, self.policy))
-        self._chain.load_mempool()
+        # Nobody can have subscribed to the bus yet, so events for this switch would
+        # reach no one: it is logged and kept in `opened` instead.
+        self.opened = opened = self._chain.opened
+        if opened.reorg:
+            log.warning("finished a reorg left by the last stop: %d block(s) disconnected, "
+                        "%d connected, %d transaction(s) back in the mempool",
+                        len(opened.disconnected), len(opened.connected),
+                        len(opened.mempool_added))
         self.tip = _tip_info(self._chain.tip)
         self.mempool_size = len(self._chain.mempool)
 
