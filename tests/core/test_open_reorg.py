@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-
 from tests.builders import genesis_link, key, make_block, pay
 from tuichain.core.block import Block
 from tuichain.core.chainstate import ChainState
@@ -104,7 +102,8 @@ async def test_ledger_open_after_interrupted_reorg(tmp_path: Path) -> None:
     assert _build(tmp_path / "chain.sqlite3", interrupt=True) is None
     ledger = await Ledger.open(tmp_path, REGTEST)
     try:
-        assert ledger.tip is not None and ledger.tip.hash == side[-1].hash
+        assert ledger.tip is not None
+        assert ledger.tip.hash == side[-1].hash
         assert {e.tx.txid for e in await ledger.mempool_entries()} == {tx2.txid, tx3.txid}
         assert ledger.mempool_size == 2
         assert ledger.opened.reorg
@@ -121,6 +120,7 @@ def test_open_without_pending_switch_changes_nothing(tmp_path: Path) -> None:
     again = ChainState(Store(tmp_path / "chain.sqlite3"), REGTEST)
     try:
         assert (again.tip.hash, set(again.mempool.entries)) == before
-        assert not again.opened.connected and not again.opened.disconnected
+        assert not again.opened.connected
+        assert not again.opened.disconnected
     finally:
         again.store.close()

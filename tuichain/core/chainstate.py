@@ -202,9 +202,15 @@ class ChainState:
         except ValidationError as exc:
             result.error = exc
         if new:
-            with self.store.transaction():
+            try:
+                with self.store.transaction():
+                    for e in new:
+                        self.store.put_header(e)
+            except BaseException:
+                # Not stored (the disk is full...): the cache must not claim otherwise.
                 for e in new:
-                    self.store.put_header(e)
+                    self._cache.pop(e.hash, None)
+                raise
         result.accepted = new
         return result
 
