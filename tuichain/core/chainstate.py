@@ -166,6 +166,11 @@ class ChainState:
         if not is_retarget_height(self.params, height):
             return parent.header.bits
         first = self.ancestor(parent, height - self.params.retarget_interval)
+        if first.height == 0 and not self.params.retarget_from_genesis:
+            # The genesis time is not a time the network mined at: measure from block 1.
+            if parent.height < 2:  # no interval mined yet to measure
+                return parent.header.bits
+            first = self.ancestor(parent, 1)
         return retarget(self.params.pow_limit_bits, self.params.target_timespan,
                         parent.header.bits, first.header.time, parent.header.time)
 
