@@ -47,6 +47,8 @@ class NodeStatus:
     hash_rate: float
     mining: bool
     version: str = __version__
+    # What stops the node from doing its work (the store cannot write...); None when well.
+    error: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -54,7 +56,7 @@ class NodeStatus:
             "height": self.height,
             "tip": self.tip, "tip_time": self.tip_time, "chainwork": hex(self.chainwork),
             "peers": self.peers, "mempool": self.mempool, "syncing": self.syncing,
-            "hash_rate": self.hash_rate, "mining": self.mining,
+            "hash_rate": self.hash_rate, "mining": self.mining, "error": self.error,
         }
 
 
@@ -160,13 +162,17 @@ class Node:
         tip = self.ledger.tip
         assert tip is not None
         progress = self.mining.progress if self._mining else None
-        running = self._mining is not None and self.mining.running
+        # Waiting for the store to take a found block is not mining.
+        running = (self._mining is not None and self.mining.running
+                   and self.mining.blocked is None)
+        error = self.ledger.storage_error or (self.mining.error if self._mining else None)
         return NodeStatus(
             network=self.params.name, port=self.port, height=tip.height,
             tip=tip.hash[::-1].hex(), tip_time=tip.time, chainwork=tip.chainwork,
             peers=len(self.net.peer_infos()) if self._net else 0,
             mempool=self.ledger.mempool_size, syncing=self.net.syncing if self._net else False,
             hash_rate=progress.rate if progress and running else 0.0, mining=running,
+            error=error,
         )
 
     # ---- wallet (local only: nothing on the network reaches these) -------------

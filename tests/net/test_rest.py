@@ -20,7 +20,7 @@ from tuichain.core.tx import make_payment
 from tuichain.node import Node
 from tuichain.server import make_app
 
-from .conftest import StartNode
+from .conftest import StartNode, build_block
 
 KEY = PrivateKey(bytes(range(1, 33)))
 ADDR = encode_address(REGTEST.hrp, address_digest(KEY.public_key))
@@ -217,3 +217,32 @@ async def test_status_and_openapi_carry_the_installed_version(api) -> None:
     installed = version("tuichain")
     assert (await get(s, "/api/status"))["version"] == installed
     assert (await get(s, "/api/openapi.json"))["info"]["version"] == installed
+
+
+async def test_supply_states_the_conservation_law(api) -> None:
+    node, s = api
+    sup = await get(s, "/api/supply")
+    assert sup["height"] == 2
+    assert sup["tip"] == (await get(s, "/api/status"))["tip"]
+    assert sup["issued"] == REGTEST.supply_at(2)
+    # The fee of the payment went to block 2's miner: nothing left the ledger.
+    assert (sup["balances"], sup["unclaimed"], sup["conserved"]) == (sup["issued"], 0, True)
+    assert sup["issued_decimal"] == "100"
+    # A miner may claim less than subsidy plus fees: those units are gone for good.
+    tip = node.ledger.tip
+    assert tip is not None
+    parent = await node.ledger.get_header(tip.hash)
+    assert parent is not None
+    short = build_block(parent.header, 3, reward=REGTEST.subsidy(3) - 7)
+    assert (await node.ledger.submit_block(short)).status == "connected"
+    sup = await get(s, "/api/supply")
+    assert sup["issued"] == REGTEST.supply_at(3)
+    assert sup["unclaimed"] == 7
+    assert sup["balances"] == sup["issued"] - 7
+    assert sup["conserved"] is True
+    assert sup["balances"] == await node.ledger.supply()
+
+
+async def test_status_error_is_null_when_all_is_well(api) -> None:
+    _node, s = api
+    assert (await get(s, "/api/status"))["error"] is None

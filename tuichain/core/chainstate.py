@@ -83,9 +83,13 @@ class ChainState:
         tip = self.entry(tip_hash)
         assert tip is not None
         self.tip: HeaderEntry = tip
-        # A crash between storing a block and connecting it (two SQL transactions)
-        # leaves a stored block with more work than the tip: connect it now.
-        self._activate_best(ImportResult(tip.hash, "side-branch"))
+        # The persisted mempool was valid at the stored tip: load it before any switch
+        # below, so the switch treats it exactly as a live reorg does.
+        self._load_mempool()
+        # A stop between storing blocks and switching to them (separate SQL transactions)
+        # leaves stored blocks with more work than the tip: switch now. `opened` says what
+        # that did (blocks, transactions returned to the mempool) for the owner to report.
+        self.opened: ImportResult = self.activate_stored()
 
     # ---- header index -------------------------------------------------
     def _init_genesis(self) -> None:
@@ -162,6 +166,11 @@ class ChainState:
         if not is_retarget_height(self.params, height):
             return parent.header.bits
         first = self.ancestor(parent, height - self.params.retarget_interval)
+        if first.height == 0 and not self.params.retarget_from_genesis:
+            # The genesis time is not a time the network mined at: measure from block 1.
+            if parent.height < 2:  # no interval mined yet to measure
+                return parent.header.bits
+            first = self.ancestor(parent, 1)
         return retarget(self.params.pow_limit_bits, self.params.target_timespan,
                         parent.header.bits, first.header.time, parent.header.time)
 
@@ -198,9 +207,15 @@ class ChainState:
         except ValidationError as exc:
             result.error = exc
         if new:
-            with self.store.transaction():
+            try:
+                with self.store.transaction():
+                    for e in new:
+                        self.store.put_header(e)
+            except BaseException:
+                # Not stored (the disk is full...): the cache must not claim otherwise.
                 for e in new:
-                    self.store.put_header(e)
+                    self._cache.pop(e.hash, None)
+                raise
         result.accepted = new
         return result
 
@@ -359,6 +374,16 @@ class ChainState:
                     self._set_status(e, INVALID)
                 todo += self.store.children(h)
 
+    def activate_stored(self) -> ImportResult:
+        """Switch to the stored chain with the most work if it beats the tip, with the
+        mempool updated as in a live import. Finishes what a stop or a failed write
+        left between storing blocks and connecting them; a no-op otherwise."""
+        result = ImportResult(self.tip.hash, "side-branch")
+        self._activate_best(result)
+        if result.connected or result.disconnected:
+            self._update_mempool(result)
+        return result
+
     # ---- mempool ---------------------------------------------------------
     def _update_mempool(self, result: ImportResult) -> None:
         before = dict(self.mempool.entries)
@@ -400,8 +425,8 @@ class ChainState:
         self._persist_mempool([tx.txid], gone)
         return gone
 
-    def load_mempool(self) -> int:
-        """Re-admit persisted txs against the current tip; drop what no longer fits."""
+    def _load_mempool(self) -> int:
+        """Re-admit persisted txs against the stored tip; drop what no longer fits."""
         rows: list[tuple[Transaction, float]] = []
         for raw, added in self.store.mempool_all():
             try:

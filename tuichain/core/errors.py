@@ -66,3 +66,10 @@ class SchemaVersionError(CoreError):
         self.path = path
         self.found = found
         self.supported = supported
+
+
+class StorageError(CoreError):
+    """The store could not write (disk full, read-only file, I/O error): nothing was lost,
+    the write was rolled back, and the same call can succeed once the store can write."""
+
+    code = "storage"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -10,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .rejections import Code
+from .tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class EventBus:
 
     def __init__(self) -> None:
         self._handlers: list[Handler] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet(log, "event bus")
 
     def subscribe(self, handler: Handler) -> Callable[[], None]:
         self._handlers.append(handler)
@@ -119,11 +119,8 @@ class EventBus:
                 log.exception("event handler failed for %s", type(event).__name__)
                 continue
             if inspect.isawaitable(result):
-                task = asyncio.ensure_future(result)
-                self._tasks.add(task)
-                task.add_done_callback(self._done)
+                self._tasks.spawn(_awaited(result), f"async handler for {type(event).__name__}")
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("async event handler failed", exc_info=task.exception())
+
+async def _awaited(result: Awaitable[None]) -> None:
+    await result

@@ -8,6 +8,8 @@ time; reads use their own WAL connection and never wait behind an import.
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,7 +18,7 @@ from typing import Any, TypeVar
 
 from .block import Block, BlockHeader
 from .chainstate import ChainState, HeadersResult, ImportResult
-from .errors import ValidationError
+from .errors import StorageError, ValidationError
 from .events import BlockRejected, EventBus, NewTip, Reorg, TxAccepted, TxRejected
 from .mempool import Mempool, MempoolEntry
 from .merkle import merkle_proof
@@ -28,6 +30,7 @@ from .tx import Transaction
 
 T = TypeVar("T")
 DB_FILE = "chain.sqlite3"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,25 @@ class HistoryItem:
     confirmations: int
 
 
+@dataclass(frozen=True)
+class SupplyInfo:
+    """The conservation law at one tip: balances + unclaimed == issued."""
+
+    height: int
+    tip: bytes
+    issued: int  # the subsidies of blocks 1..height
+    balances: int  # the sum of every account's balance
+    unclaimed: int  # subsidy and fees that coinbases did not claim: destroyed for good
+
+    @property
+    def conserved(self) -> bool:
+        return self.balances + self.unclaimed == self.issued
+
+
+def _unclaimed(block: Block, height: int, params: NetworkParams) -> int:
+    return params.subsidy(height) + sum(tx.fee for tx in block.txs[1:]) - block.txs[0].amount
+
+
 def _tip_info(e: HeaderEntry) -> TipInfo:
     return TipInfo(e.hash, e.height, e.header.time, e.header.bits, e.chainwork)
 
@@ -92,6 +114,15 @@ class Ledger:
         self._rstore: Store | None = None
         self.tip: TipInfo | None = None
         self.mempool_size = 0
+        # What opening the chain finished (a switch a stop left undone), for reports.
+        self.opened = ImportResult(bytes(32), "duplicate")
+        # Why the last write failed, until a write succeeds again (shown to the user).
+        self.storage_error: str | None = None
+        # Writer-thread state after a failed import: the tip events were last published
+        # for, and whether stored blocks may wait for their switch.
+        self._unclaimed: dict[bytes, int] = {}  # by block hash: a block's own never changes
+        self._unreported_tip: TipInfo | None = None
+        self._switch_pending = False
 
     @property
     def db_path(self) -> Path:
@@ -109,7 +140,14 @@ class Ledger:
         store = Store(self.db_path)
         self._chain = ChainState(store, self.params, self.sigcache,
                                  Mempool(self.params, self.policy))
-        self._chain.load_mempool()
+        # Nobody can have subscribed to the bus yet, so events for this switch would
+        # reach no one: it is logged and kept in `opened` instead.
+        self.opened = opened = self._chain.opened
+        if opened.reorg:
+            log.warning("finished a reorg left by the last stop: %d block(s) disconnected, "
+                        "%d connected, %d transaction(s) back in the mempool",
+                        len(opened.disconnected), len(opened.connected),
+                        len(opened.mempool_added))
         self.tip = _tip_info(self._chain.tip)
         self.mempool_size = len(self._chain.mempool)
 
@@ -128,6 +166,23 @@ class Ledger:
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+
+    async def _store(self, fn: Callable[..., T], *args: Any) -> T:
+        """A write on the writer thread that may fail for want of storage (disk full,
+        read-only file): that becomes StorageError and stays in `storage_error`, shown
+        to the user, until a later write succeeds."""
+        try:
+            out = await self._write(fn, *args)
+        except sqlite3.OperationalError as exc:
+            message = f"cannot write {self.db_path}: {exc}"
+            if self.storage_error != message:
+                log.error("storage error: %s", message)
+            self.storage_error = message
+            raise StorageError(message) from exc
+        if self.storage_error is not None:
+            log.warning("storage writable again: %s", self.db_path)
+            self.storage_error = None
+        return out
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         store = self._rstore
@@ -156,12 +211,31 @@ class Ledger:
     async def submit_block(self, block: Block, source: str | None = None) -> ImportResult:
         def process() -> tuple[TipInfo, ImportResult, TipInfo, int]:
             # Tips read on the writer, around this import only: other submissions
-            # queued beside it must not leak into the events this one publishes.
-            before = _tip_info(self.chain.tip)
-            res = self.chain.process_block(block)
-            return before, res, _tip_info(self.chain.tip), len(self.chain.mempool)
+            # queued beside it must not leak into the events this one publishes. After
+            # a failed import, from the tip last reported, so its changes are reported.
+            chain = self.chain
+            before = self._unreported_tip or _tip_info(chain.tip)
+            pool_before = set(chain.mempool.entries)
+            self._unreported_tip = before
+            try:
+                # A failed write may have stored blocks but not switched to them.
+                resumed = chain.activate_stored() if self._switch_pending else None
+                self._switch_pending = False
+                res = chain.process_block(block)
+            except sqlite3.OperationalError:
+                self._switch_pending = True
+                raise
+            self._unreported_tip = None
+            if resumed is not None:
+                res.disconnected[:0] = resumed.disconnected
+                res.connected[:0] = resumed.connected
+                res.rejected[:0] = resumed.rejected
+                pool_after = set(chain.mempool.entries)
+                res.mempool_added = list(pool_after - pool_before)
+                res.mempool_removed = list(pool_before - pool_after)
+            return before, res, _tip_info(chain.tip), len(chain.mempool)
 
-        old_tip, result, new_tip, self.mempool_size = await self._write(process)
+        old_tip, result, new_tip, self.mempool_size = await self._store(process)
         self.tip = new_tip
         if result.error is not None and result.status == "invalid":
             self.events.publish(BlockRejected(block.hash, result.error.code,
@@ -191,12 +265,12 @@ class Ledger:
         return result
 
     async def submit_headers(self, headers: list[BlockHeader]) -> HeadersResult:
-        return await self._write(self.chain.process_headers, headers)
+        return await self._store(self.chain.process_headers, headers)
 
     async def submit_tx(self, tx: Transaction, source: str | None = None) -> Transaction:
         """Admit to the mempool or raise ValidationError (also published as TxRejected)."""
         try:
-            await self._write(self.chain.add_tx, tx)
+            await self._store(self.chain.add_tx, tx)
         except ValidationError as exc:
             self.events.publish(TxRejected(tx.txid, exc.code, exc.reason, source))
             raise
@@ -362,3 +436,23 @@ class Ledger:
 
     async def supply(self) -> int:
         return await self._read(self.rstore.total_balance)
+
+    async def supply_info(self) -> SupplyInfo:
+        """Issued subsidy, balances and unclaimed coins, all read at one tip."""
+        def read() -> SupplyInfo:
+            store = self.rstore
+            tip = store.tip_hash()
+            entry = store.get_header(tip) if tip is not None else None
+            assert entry is not None, "a ledger always has a tip"
+            unclaimed = 0
+            for height, h in store.chain_hashes(1, entry.height):
+                amount = self._unclaimed.get(h)
+                if amount is None:
+                    data = store.get_block_data(h)
+                    assert data is not None, "an active block without its body"
+                    amount = self._unclaimed[h] = _unclaimed(Block.decode(data), height,
+                                                             self.params)
+                unclaimed += amount
+            return SupplyInfo(entry.height, entry.hash, self.params.supply_at(entry.height),
+                              store.total_balance(), unclaimed)
+        return await self._read(read)

@@ -25,6 +25,10 @@ class NetworkParams:
     max_block_size: int = 1_000_000
     max_future_time: int = 2 * 60 * 60
     mtp_window: int = 11
+    # Whether the first retarget window starts at the genesis time (Bitcoin's rule). A
+    # genesis fixed long before the network starts makes that window look days long and
+    # cuts difficulty 4x however fast blocks came; False measures from block 1 instead.
+    retarget_from_genesis: bool = True
 
     @property
     def target_timespan(self) -> int:
@@ -61,6 +65,7 @@ DEFAULT = NetworkParams(
     no_retarget=False,
     initial_subsidy=50 * COIN,
     halving_interval=100_000,
+    retarget_from_genesis=False,
 )
 
 REGTEST = NetworkParams(

@@ -130,10 +130,14 @@ class Store:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            # After SQLITE_FULL or an I/O error SQLite may have rolled back already; a
+            # second ROLLBACK would raise and hide the real error. A failed COMMIT can
+            # leave the transaction open, which would block every later BEGIN.
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:

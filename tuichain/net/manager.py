@@ -22,6 +22,7 @@ from ..core.errors import DecodeError
 from ..core.events import PeersChanged
 from ..core.genesis import genesis_block
 from ..core.rejections import Code
+from ..core.tasks import TaskSet
 from .addrbook import AddressBook, BanInfo, is_loopback, normalize_url, url_ban_key
 from .context import NodeContext
 from .handshake import Refused, run_handshake
@@ -71,7 +72,7 @@ class PeerManager:
         # Inbound websockets still in their handshake: not peers yet, but open.
         self._accepting: set[Peer] = set()
         self._session: aiohttp.ClientSession | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet(log, "network")
         self._dialing: set[str] = set()
         self._backoff: dict[str, tuple[int, float]] = {}
         self._unsubscribe: Any = None
@@ -118,14 +119,7 @@ class PeerManager:
         if not self._running:
             coro.close()
             return
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("network task failed", exc_info=task.exception())
+        self._tasks.spawn(coro, getattr(coro, "__qualname__", "task"))
 
     # ---- queries -------------------------------------------------------------
     @property

@@ -104,7 +104,24 @@ SCHEMAS: dict[str, Any] = {
             "mempool": {"type": "integer"},
             "syncing": {"type": "boolean"},
             "hash_rate": {"type": "number"},
-            "mining": {"type": "boolean"},
+            "mining": {"type": "boolean", "description": "hashing now (false while the "
+                       "store cannot take a found block)"},
+            "error": {"type": ["string", "null"], "description": "what stops the node from "
+                      "working (e.g. the store cannot write); null when all is well"},
+        },
+    },
+    "Supply": {
+        "type": "object",
+        "description": "The ledger's conservation law at one tip: balances + unclaimed = "
+                       "issued (`conserved`). Fees move to miners, so only a coinbase that "
+                       "claims less than it may makes `unclaimed` non-zero.",
+        "properties": {
+            "height": {"type": "integer"},
+            "tip": _HEX64,
+            **_amount("issued"),
+            **_amount("balances"),
+            **_amount("unclaimed"),
+            "conserved": {"type": "boolean"},
         },
     },
     "Transaction": _TX,
@@ -246,6 +263,12 @@ SCHEMAS: dict[str, Any] = {
 def openapi_document() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/api/status": {"get": {"summary": "Node status", "responses": _ok("Status")}},
+        "/api/supply": {
+            "get": {
+                "summary": "Issued subsidy, sum of balances and unclaimed coins at the tip",
+                "responses": _ok("Supply"),
+            }
+        },
         "/api/blocks": {
             "get": {
                 "summary": "Summaries of active-chain blocks from a height, ascending",
@@ -289,7 +312,7 @@ def openapi_document() -> dict[str, Any]:
                         "application/json": {"schema": {"$ref": "#/components/schemas/SubmitTx"}}
                     },
                 },
-                "responses": {**_ok("Submitted", "202"), **_errors(400, 413, 422)},
+                "responses": {**_ok("Submitted", "202"), **_errors(400, 413, 422, 503)},
             }
         },
         "/api/addresses/{address}": {

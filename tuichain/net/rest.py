@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core.errors import AddressError, DecodeError, ValidationError
+from ..core.errors import AddressError, DecodeError, StorageError, ValidationError
 from ..core.hashing import hex_to_hash
 from ..core.keys import decode_address, encode_address
 from ..core.tx import BASE_SIZE, MAX_MEMO, Transaction
@@ -105,6 +105,18 @@ def hash_param(text: str, what: str) -> bytes:
 # ---- handlers ------------------------------------------------------------------------
 async def status(request: web.Request) -> web.Response:
     return web.json_response(_node(request).status().as_json())
+
+
+async def supply(request: web.Request) -> web.Response:
+    node = _node(request)
+    info = await node.ledger.supply_info()
+    return web.json_response({
+        "height": info.height, "tip": info.tip[::-1].hex(),
+        **jv.amount("issued", info.issued),
+        **jv.amount("balances", info.balances),
+        **jv.amount("unclaimed", info.unclaimed),
+        "conserved": info.conserved,
+    })
 
 
 async def blocks(request: web.Request) -> web.Response:
@@ -246,6 +258,8 @@ async def submit_tx(request: web.Request) -> web.Response:
         await node.ledger.submit_tx(transaction, source="rest")
     except ValidationError as exc:
         raise ApiError(422, exc.code, exc.reason) from None
+    except StorageError as exc:
+        raise ApiError(503, exc.code, exc.reason) from None
     return web.json_response({"txid": transaction.txid_hex, "status": "pending"}, status=202)
 
 
@@ -255,6 +269,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/status", status)
+    app.router.add_get("/api/supply", supply)
     app.router.add_get("/api/blocks", blocks)
     app.router.add_get("/api/blocks/{ref}", block)
     app.router.add_get("/api/headers", headers)

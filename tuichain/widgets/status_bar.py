@@ -56,4 +56,6 @@ class StatusBar(Static):
             if status.mining
             else ("not mining", "dim"),
         ]
+        if status.error:
+            parts += [sep, (f"⚠ {status.error}", "bold red")]
         return Text.assemble(*parts)

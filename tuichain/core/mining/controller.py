@@ -14,9 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..block import Block
+from ..chainstate import ImportResult
+from ..errors import StorageError
 from ..events import BlockFound, MinerUpdate, NewTip, TxAccepted
 from ..ledger import Ledger
 from ..pow import target_from_bits
+from ..tasks import TaskSet
 from .adapter import AsyncMiner
 from .pool import MinerProgress, MinerSolution, MiningJob
 
@@ -24,6 +27,10 @@ log = logging.getLogger(__name__)
 
 # Re-template at most this often to pick up new mempool transactions.
 REFRESH_SECONDS = 5.0
+# A found block the store could not take is offered again after this pause, doubled
+# after each failure up to the cap: mining resumes soon after the disk has room.
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 30.0
 
 
 @dataclass
@@ -35,7 +42,7 @@ class MiningStats:
 
 class MiningController:
     def __init__(self, ledger: Ledger, payout: Callable[[], bytes | None], workers: int = 1,
-                 pace: float | None = None) -> None:
+                 pace: float | None = None, retry_max: float = RETRY_MAX_SECONDS) -> None:
         self.ledger = ledger
         self.payout = payout
         self.pace = ledger.policy.mining_pace if pace is None else pace
@@ -44,13 +51,18 @@ class MiningController:
         self.continuous = False
         self.running = False
         self.template: Block | None = None
+        self.retry_max = retry_max
+        # Why mining cannot go on right now (the store refuses the found block), or why it
+        # stopped on its own; None while all is well.
+        self.blocked: str | None = None
+        self.error: str | None = None
+        self._tasks = TaskSet(log, "miner")
         self.progress: MinerProgress | None = None
         self._job_id = 0
         self._one_shot: asyncio.Future[Block] | None = None
         self._miner = AsyncMiner(self.workers, on_progress=self._on_progress,
                                  on_solution=self._on_solution)
         self._unsubscribe: Callable[[], None] | None = None
-        self._pace_task: asyncio.Task[None] | None = None
         self._templated_at = 0.0
         self._started = False
         # One template build at a time; a tip change during a build asks for another.
@@ -66,8 +78,7 @@ class MiningController:
         self.stop()
         if self._unsubscribe is not None:
             self._unsubscribe()
-        if self._pace_task is not None:
-            self._pace_task.cancel()
+        await self._tasks.close()
         if self._started:
             await self._miner.close()
             self._started = False
@@ -95,6 +106,7 @@ class MiningController:
         return await asyncio.shield(fut)
 
     def start_continuous(self) -> None:
+        self.error = None
         self.continuous = True
         self.running = True
         self._schedule()
@@ -131,7 +143,7 @@ class MiningController:
             self._rebuild = True
             return
         self._building = True
-        asyncio.ensure_future(self._build())
+        self._tasks.spawn(self._build(), "building a block template", self._failed)
 
     async def _build(self) -> None:
         try:
@@ -140,10 +152,14 @@ class MiningController:
                 await self._new_job()
                 if not self._rebuild:
                     return
-        except Exception as exc:
-            log.error("mining stopped: %s", exc)
         finally:
             self._building = False
+
+    def _failed(self, exc: BaseException) -> None:
+        """A mining task died (already logged): stop, and say so instead of looking busy."""
+        self.error = f"mining stopped: {exc}"
+        self.blocked = None
+        self.stop()
 
     def _on_event(self, event: object) -> None:
         if not self.running:
@@ -170,10 +186,34 @@ class MiningController:
             return
         self.template = None
         block = Block(solution.header, template.txs)
-        asyncio.ensure_future(self._submit(block))
+        self._tasks.spawn(self._submit(block), "submitting a mined block", self._failed)
+
+    async def _store_block(self, block: Block) -> ImportResult | None:
+        """Submit until the store takes it, backing off while it cannot write; None if
+        mining was stopped meanwhile."""
+        delay = RETRY_FIRST_SECONDS
+        while True:
+            try:
+                result = await self.ledger.submit_block(block, source="miner")
+            except StorageError as exc:
+                if not self.running:
+                    return None
+                self.blocked = exc.reason
+                log.warning("mined block %s not stored (%s); trying again in %.1f s",
+                            block.hash_hex, exc.reason, delay)
+                self._publish()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_max)
+                continue
+            if self.blocked is not None:
+                self.blocked = None
+                log.info("the store takes blocks again: mining goes on")
+            return result
 
     async def _submit(self, block: Block) -> None:
-        result = await self.ledger.submit_block(block, source="miner")
+        result = await self._store_block(block)
+        if result is None:
+            return
         if result.status in ("connected", "side-branch"):
             height = block.txs[0].nonce  # the coinbase commits to its height
             self.stats.found.append(block.hash)
@@ -188,7 +228,7 @@ class MiningController:
                 self._publish()
                 return
         if self.continuous:
-            self._pace_task = asyncio.ensure_future(self._after_pace())
+            self._tasks.spawn(self._after_pace(), "pausing between blocks", self._failed)
 
     async def _after_pace(self) -> None:
         if self.pace > 0:
