@@ -36,7 +36,7 @@ def _make_unwritable(made: list[Path], path: Path) -> None:
     else:
         path.chmod(0o444)
     made.append(path)
-    with pytest.raises(OSError):  # the premise: this process really cannot write it
+    with pytest.raises(PermissionError):  # the premise: this process cannot write it
         path.open("r+b").close()
 
 

@@ -85,7 +85,8 @@ def test_a_second_node_on_a_directory_in_use_is_refused_and_changes_nothing(
         assert (node.data_dir / LOCK_FILE).read_text() == lock
         assert str(other) not in (node.data_dir / "node.log").read_text()
     assert not (node.data_dir / "wallet.json").exists(), "--mine of the refused one made a wallet"
-    assert node.running and node.status()["network"] == "regtest"
+    assert node.running
+    assert node.status()["network"] == "regtest"
 
 
 @pytest.mark.slow

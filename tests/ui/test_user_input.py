@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from textual.widgets import Button, Input
+from textual.widgets import Input
 
 from tuichain.app import TuichainApp
 from tuichain.core.wallet import wallet_path

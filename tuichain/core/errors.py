@@ -66,3 +66,10 @@ class SchemaVersionError(CoreError):
         self.path = path
         self.found = found
         self.supported = supported
+
+
+class StoreError(CoreError):
+    """A chain database the node must not use as it is: read-only, empty where a chain
+    was, another program's, or another network's. The reason names the file and the way out."""
+
+    code = "store"
