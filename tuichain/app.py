@@ -36,6 +36,7 @@ from .core.events import (
     Reorg,
     TxAccepted,
 )
+from .datadir import DataDirLock
 from .logsetup import setup_logging
 from .messages import NodeEvent, NodeFailure, NodeMessage, NodeStart, message_for
 from .node import Node
@@ -366,9 +367,11 @@ class TuichainApp(NodeActionsApp):
             )
 
 
-def run_tui(config: NodeConfig) -> int:
-    """Run the dashboard until the user quits; the exit code is non-zero if the node failed."""
-    app = TuichainApp(config)
+def run_tui(config: NodeConfig, *, lock: DataDirLock | None = None) -> int:
+    """Run the dashboard until the user quits; the exit code is non-zero if the node failed.
+
+    ``lock``: the data directory's lock, when the command took it before reading settings."""
+    app = TuichainApp(config, Node(config, lock=lock))
     result = app.run()
     if isinstance(result, int):
         return result

@@ -47,6 +47,8 @@ class NodeConfig:
     mining_pace: float | None = None
     target_outbound: int = 8
     advertise_url: str | None = None
+    # False (--no-wallet): run without a wallet and never read wallet.json.
+    use_wallet: bool = True
 
     @property
     def policy(self) -> Policy:
@@ -83,6 +85,7 @@ def build_config(
     *, port: int, host: str | None = None, data_dir: Path | None = None,
     network: str | None = None, peers: list[str] | None = None, mine: bool = False,
     miner_workers: int | None = None, mining_pace: float | None = None,
+    use_wallet: bool = True,
 ) -> NodeConfig:
     """Merge command-line values (when given) over the stored settings, then store them."""
     net_name = network or "default"
@@ -97,7 +100,7 @@ def build_config(
     config = NodeConfig(
         port=port, data_dir=directory, network=params,
         host=host or str(stored.get("host", "127.0.0.1")), peers=all_peers, mine=mine,
-        miner_workers=max(1, workers), mining_pace=mining_pace,
+        miner_workers=max(1, workers), mining_pace=mining_pace, use_wallet=use_wallet,
     )
     stored.update({"network": net_name, "port": port, "host": config.host,
                    "miner_workers": config.miner_workers, "peers": all_peers})

@@ -27,6 +27,7 @@ from .core.ledger import AccountInfo, Ledger
 from .core.mining import MiningController
 from .core.payment import check_payment
 from .core.tx import Transaction, make_payment
+from .datadir import DataDirLock, lock_data_dir
 from .net.manager import PeerManager
 from .server import make_app
 
@@ -61,8 +62,13 @@ class NodeStatus:
 
 
 class Node:
-    def __init__(self, config: NodeConfig) -> None:
+    def __init__(self, config: NodeConfig, *, lock: DataDirLock | None = None) -> None:
+        """``lock``: the data directory's lock when the entry point took it already
+        (before reading settings.toml); it then stays the entry point's to release.
+        Without one, start() takes it and stop() releases it."""
         self.config = config
+        self._lock = lock
+        self._owns_lock = lock is None
         self.params = config.network
         self.policy = config.policy
         self.node_id = secrets.token_hex(8)
@@ -77,15 +83,21 @@ class Node:
 
     # ---- lifetime ---------------------------------------------------------
     async def start(self) -> None:
-        self.config.data_dir.mkdir(parents=True, exist_ok=True)
-        self._ledger = await Ledger.open(self.config.data_dir, self.params, self.policy)
-        if keystore.wallet_exists(self.config.data_dir):
-            try:
-                self.wallet = keystore.read_wallet_info(self.config.data_dir)
-                if not self.wallet.encrypted:
-                    await self.unlock_wallet(None)
-            except WalletError as exc:
-                log.error("wallet not loaded: %s", exc.reason)
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()  # a refused start leaves nothing running and the lock free
+            raise
+
+    async def _start(self) -> None:
+        if self._lock is None or not self._lock.held:
+            self._lock = lock_data_dir(self.config.data_dir)
+            self._owns_lock = True
+        # The wallet before the ledger: a damaged key file stops the start before
+        # anything is opened, and never ends in a node that runs on without it.
+        await self._load_wallet()
+        self._ledger = await Ledger.open(self.config.data_dir, self.params, self.policy,
+                                         adopt_empty=not self._lock.used_before)
         self._mining = MiningController(self.ledger, self._payout, self.config.miner_workers)
         await self._mining.start()
         self._net = PeerManager(self)
@@ -103,6 +115,8 @@ class Node:
                  self.params.name, self.ledger.tip.height if self.ledger.tip else 0)
         if self.config.mine:
             if self.wallet is None:
+                if not self.config.use_wallet:
+                    raise WalletError("--mine needs a wallet: leave out --no-wallet")
                 await self.create_wallet(None)
                 log.info("no wallet found: created one at %s", self.wallet_path)
             self.mining.start_continuous()
@@ -117,6 +131,27 @@ class Node:
         if self._ledger is not None:
             await self._ledger.close()
         self._mining = self._net = self._runner = self._ledger = None
+        if self._owns_lock and self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    async def _load_wallet(self) -> None:
+        if not self.config.use_wallet:
+            log.info("starting without a wallet (--no-wallet): %s is not read", self.wallet_path)
+            return
+        if not keystore.wallet_exists(self.config.data_dir):
+            return
+        try:
+            self.wallet = await asyncio.to_thread(keystore.read_wallet_info,
+                                                  self.config.data_dir)
+            if not self.wallet.encrypted:
+                await self.unlock_wallet(None)
+        except WalletError as exc:
+            self.wallet = None
+            raise WalletError(
+                f"{exc.reason}; the node did not start and left the file untouched "
+                "(--no-wallet starts it without a wallet)"
+            ) from None
 
     @property
     def listen_url(self) -> str:

@@ -12,7 +12,7 @@ import pytest
 from tests.builders import Link, extend, fork, genesis_link, import_all, key, make_block, pay
 from tuichain.core.block import Block
 from tuichain.core.chainstate import ChainState
-from tuichain.core.errors import ValidationError
+from tuichain.core.errors import StoreError
 from tuichain.core.events import NewTip, Reorg
 from tuichain.core.ledger import Ledger
 from tuichain.core.merkle import verify_proof
@@ -57,7 +57,7 @@ async def test_wrong_network_data_dir_is_refused(tmp_path: Path) -> None:
     ledger = await Ledger.open(tmp_path, REGTEST)
     await ledger.close()
     other = dataclasses.replace(REGTEST, name="regtest-other")
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(StoreError) as info:
         await Ledger.open(tmp_path, other)
     assert info.value.code == "wrong-network"
 

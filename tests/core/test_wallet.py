@@ -218,9 +218,13 @@ def test_data_dir_that_is_a_file_gives_wallet_error(tmp_path: Path) -> None:
         create_wallet(blocker)
 
 
-def test_loose_permissions_still_load(data_dir: Path) -> None:
+def test_loose_permissions_are_refused_and_load_once_private(data_dir: Path) -> None:
+    # Reversed by issue 9: a key others can read is refused (test_wallet_damage has the modes).
     create_wallet(data_dir, key=key_of(8))
     wallet_path(data_dir).chmod(0o644)
+    with pytest.raises(WalletError, match="chmod 600"):
+        load_wallet(data_dir)
+    wallet_path(data_dir).chmod(0o600)
     assert load_wallet(data_dir)[1].seed == key_of(8).seed
 
 

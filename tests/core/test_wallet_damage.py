@@ -31,6 +31,24 @@ def test_wallet_path_is_a_directory(data_dir: Path) -> None:
         load_wallet(data_dir)
 
 
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o660, 0o606, 0o666])
+def test_a_wallet_file_others_can_open_is_refused_like_an_ssh_key(
+    data_dir: Path, mode: int
+) -> None:
+    create_wallet(data_dir, None)
+    path = wallet_path(data_dir)
+    path.chmod(mode)
+    for read in (read_wallet_info, load_wallet):
+        with pytest.raises(WalletError) as refused:
+            read(data_dir)
+        assert f"run `chmod 600 {path}`" in refused.value.reason
+        assert f"{mode:o}" in refused.value.reason
+    path.chmod(0o600)
+    load_wallet(data_dir)
+    path.chmod(0o400)  # owner read-only is private enough
+    load_wallet(data_dir)
+
+
 def _plain_doc() -> dict[str, Any]:
     key = key_of(1)
     return {
@@ -56,6 +74,8 @@ def _write(data_dir: Path, content: bytes | str | object) -> None:
         wallet_path(data_dir).write_text(content)
     else:
         wallet_path(data_dir).write_text(json.dumps(content))
+    # Private, as the node writes it: these tests are about the content.
+    wallet_path(data_dir).chmod(0o600)
 
 
 def _edited(base: Callable[[], dict[str, Any]], path: str, value: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ deadline that only bounds a failure; nothing asserts on how long anything took.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -29,6 +30,29 @@ POLL = 0.05
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+# prctl(2) option and the capabilities that let root ignore file modes (linux/capability.h).
+_PR_CAPBSET_DROP = 24
+_CAP_DAC_OVERRIDE = 1
+_CAP_DAC_READ_SEARCH = 2
+
+
+def as_plain_user() -> None:
+    """preexec_fn: run the child like an ordinary user as far as file modes go.
+
+    Tests run as root here, and root reads and writes a chmod 444 or 000 file
+    anyway. Dropping the DAC-override capabilities from the bounding set before
+    exec leaves the process uid 0 but subject to file modes, so "read-only"
+    and "unreadable" are real for the node (and its miner processes). For a
+    non-root user there is nothing to drop.
+    """
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
 def free_port() -> int:
     """A port the OS just handed out on 127.0.0.1, released for the node to take."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -49,9 +73,13 @@ def run_cli(
     *,
     stdin: str | None = None,
     timeout: float = 60.0,
+    plain_user: bool = False,
     **env: str,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m tuichain ARGS` to completion and capture its output."""
+    """Run `python -m tuichain ARGS` to completion and capture its output.
+
+    ``plain_user`` runs it subject to file modes even as root (see as_plain_user).
+    """
     return subprocess.run(
         [sys.executable, "-m", "tuichain", *args],
         input=stdin,
@@ -60,6 +88,7 @@ def run_cli(
         timeout=timeout,
         env=cli_env(home, **env),
         stdin=None if stdin is not None else subprocess.DEVNULL,
+        preexec_fn=as_plain_user if plain_user else None,
     )
 
 
@@ -76,6 +105,15 @@ def http_json(url: str, body: Any = None, timeout: float = 5.0) -> tuple[int, An
             return exc.code, json.loads(raw)
         except ValueError:
             return exc.code, raw.decode(errors="replace")
+
+
+def assert_one_clear_line(stderr: str, *needles: str) -> None:
+    """A refusal a person can read: one line, no traceback, naming what it must."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{stderr}"
+    assert "Traceback" not in stderr
+    for needle in needles:
+        assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"
 
 
 def wait_for(probe: Callable[[], T | None], what: str, timeout: float = READY_TIMEOUT) -> T:
@@ -98,9 +136,16 @@ class NodeProcess:
     """One `tuichain --headless` process with its own data directory."""
 
     def __init__(
-        self, home: Path, data_dir: Path, port: int, args: Sequence[str], tag: str = ""
+        self,
+        home: Path,
+        data_dir: Path,
+        port: int,
+        args: Sequence[str],
+        tag: str = "",
+        plain_user: bool = False,
     ) -> None:
         self.home = home
+        self.plain_user = plain_user
         self.tag = tag or data_dir.name
         self.data_dir = data_dir
         self.port = port
@@ -137,6 +182,7 @@ class NodeProcess:
                 stdin=subprocess.DEVNULL,
                 env=cli_env(self.home),
                 start_new_session=True,
+                preexec_fn=as_plain_user if self.plain_user else None,
             )
         finally:
             out.close()
@@ -224,10 +270,17 @@ class NodePool:
         self.nodes: list[NodeProcess] = []
 
     def spawn(
-        self, name: str, *args: str, port: int | None = None, ready: bool = True
+        self,
+        name: str,
+        *args: str,
+        port: int | None = None,
+        ready: bool = True,
+        plain_user: bool = False,
     ) -> NodeProcess:
         tag = f"{name}.{len(self.nodes)}"
-        node = NodeProcess(self.home, self.root / name, port or free_port(), args, tag)
+        node = NodeProcess(
+            self.home, self.root / name, port or free_port(), args, tag, plain_user
+        )
         self.nodes.append(node)
         node.start()
         return node.wait_ready() if ready else node

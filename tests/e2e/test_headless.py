@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import NodePool, cli_env, free_port, run_cli, wait_for
+from .helpers import NodePool, assert_one_clear_line, cli_env, free_port, run_cli, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -24,14 +24,6 @@ def pool(tmp_path: Path) -> Iterator[NodePool]:
     nodes = NodePool(tmp_path)
     yield nodes
     nodes.close()
-
-
-def assert_one_clear_line(stderr: str, *needles: str) -> None:
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, f"expected one line on stderr, got:\n{stderr}"
-    assert "Traceback" not in stderr
-    for needle in needles:
-        assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"
 
 
 def test_help_describes_the_node_and_wallet_commands(tmp_path: Path) -> None:
@@ -215,7 +207,9 @@ def test_chain_of_another_network_is_refused(pool: NodePool, tmp_path: Path) -> 
         tmp_path,
     )
     assert result.returncode != 0
-    assert_one_clear_line(result.stderr, "regtest")
+    assert_one_clear_line(
+        result.stderr, "regtest", str(node.data_dir / "chain.sqlite3"), "move it aside"
+    )
 
 
 def test_stop_during_mining_loses_nothing(pool: NodePool) -> None:

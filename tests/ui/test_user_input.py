@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from textual.widgets import Button, Input
+from textual.widgets import Input
 
 from tuichain.app import TuichainApp
 from tuichain.core.wallet import wallet_path
-from tuichain.screens.dialogs import TextInputDialog
+from tuichain.screens.dialogs import InfoDialog, TextInputDialog
 
 from .conftest import MakeConfig, app_started, static_text, until
 
@@ -70,21 +70,21 @@ async def test_explorer_search_answers_a_huge_height_and_a_bad_address_plainly(
             assert text.count("not a valid address") <= 1, text
 
 
-async def test_an_unreadable_wallet_file_is_reported_not_offered_for_replacement(
+async def test_an_unreadable_wallet_file_stops_the_node_and_says_why(
     make_config: MakeConfig,
 ) -> None:
     config = make_config("a")
     await asyncio.to_thread(config.data_dir.mkdir, parents=True)
     path = wallet_path(config.data_dir)
     await asyncio.to_thread(path.write_text, "{not json")
+    await asyncio.to_thread(path.chmod, 0o600)
     app = TuichainApp(config)
     async with app.run_test(size=SIZE) as pilot:
-        await app_started(pilot)
-        await until(
-            pilot,
-            lambda: "could not be read" in static_text(pilot, "#setup-text"),
-            "the unreadable wallet message",
-        )
-        assert "No wallet yet" not in static_text(pilot, "#setup-text")
-        assert not app.screen.query_one("#create", Button).display
+        await until(pilot, lambda: app.start_error is not None, "the start error")
+        assert app.start_error is not None
+        assert str(path) in app.start_error
+        assert "not valid JSON" in app.start_error
+        assert "--no-wallet" in app.start_error
+        await until(pilot, lambda: isinstance(app.screen, InfoDialog), "the start error dialog")
+        assert not app.node_ready
     assert await asyncio.to_thread(path.read_text) == "{not json"

@@ -16,6 +16,7 @@ import sys
 
 from ..config import LOG_FILE, NodeConfig
 from ..core.errors import CoreError
+from ..datadir import DataDirError, DataDirLock
 from ..logsetup import setup_logging, shutdown_logging
 from .args import port_error_message
 
@@ -28,7 +29,9 @@ class StartupError(Exception):
     """The node could not start for a reason the user can act on."""
 
 
-def run_headless(config: NodeConfig, *, level: int = logging.INFO) -> int:
+def run_headless(
+    config: NodeConfig, *, level: int = logging.INFO, lock: DataDirLock | None = None
+) -> int:
     log_path = config.data_dir / LOG_FILE
     try:
         setup_logging(log_path, stdout=True, level=level)
@@ -36,7 +39,7 @@ def run_headless(config: NodeConfig, *, level: int = logging.INFO) -> int:
         _say(f"cannot open log file {log_path}: {exc.strerror or exc}")
         return 1
     try:
-        return asyncio.run(_serve(config))
+        return asyncio.run(_serve(config, lock))
     except StartupError as exc:
         log.error("%s", exc)
         _say(str(exc))
@@ -55,7 +58,7 @@ def _say(message: str) -> None:
     sys.stderr.flush()
 
 
-async def _serve(config: NodeConfig) -> int:
+async def _serve(config: NodeConfig, lock: DataDirLock | None) -> int:
     # Imported here so `tuichain --help` and the wallet commands stay light.
     from ..node import Node
 
@@ -72,7 +75,7 @@ async def _serve(config: NodeConfig) -> int:
     signals = (signal.SIGINT, signal.SIGTERM)
     for sig in signals:
         loop.add_signal_handler(sig, on_signal, sig)
-    node = Node(config)
+    node = Node(config, lock=lock)
     try:
         try:
             await node.start()
@@ -80,8 +83,8 @@ async def _serve(config: NodeConfig) -> int:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
                 raise StartupError(port_error_message(config.host, config.port, exc)) from None
             raise
-        except CoreError as exc:
-            # A data directory of another network, a damaged wallet file, ...
+        except (CoreError, DataDirError) as exc:
+            # A data directory in use or of another network, a damaged wallet file, ...
             raise StartupError(exc.reason) from None
         if config.mine and node.address is not None:
             log.info("mining continuously to %s", node.address)

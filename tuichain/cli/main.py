@@ -18,6 +18,7 @@ from pathlib import Path
 from .. import __version__
 from ..config import NodeConfig, SettingsError, build_config, default_data_dir, load_settings
 from ..core.params import NETWORKS
+from ..datadir import DataDirError, DataDirLock, lock_data_dir
 from .args import (
     DEFAULT_PORT,
     Parser,
@@ -94,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="mine continuously to this node's wallet (created if missing)",
     )
     parser.add_argument(
+        "--no-wallet",
+        action="store_true",
+        help="run without a wallet: wallet.json is not read (e.g. while it is being repaired)",
+    )
+    parser.add_argument(
         "--miner-workers",
         type=parse_workers,
         default=None,
@@ -133,10 +139,25 @@ def _check_data_dir_network(data_dir: Path, network: str | None) -> None:
         )
 
 
-def config_from_args(ns: argparse.Namespace) -> NodeConfig:
+def data_dir_from_args(ns: argparse.Namespace) -> Path:
     data_dir: Path = ns.data_dir or default_data_dir(ns.port, ns.network or "default")
     if data_dir.exists() and not data_dir.is_dir():
         raise CliError(f"data directory {data_dir} exists and is not a directory")
+    return data_dir
+
+
+def lock_from_args(ns: argparse.Namespace) -> DataDirLock:
+    """The data directory's lock, taken before anything in it is read or written."""
+    if ns.mine and ns.no_wallet:
+        raise CliError("--mine needs a wallet to mine to: leave out --no-wallet")
+    try:
+        return lock_data_dir(data_dir_from_args(ns))
+    except DataDirError as exc:
+        raise CliError(exc.reason, EXIT_FAILURE) from None
+
+
+def config_from_args(ns: argparse.Namespace) -> NodeConfig:
+    data_dir = data_dir_from_args(ns)
     _check_data_dir_network(data_dir, ns.network)
     try:
         return build_config(
@@ -148,6 +169,7 @@ def config_from_args(ns: argparse.Namespace) -> NodeConfig:
             mine=ns.mine,
             miner_workers=ns.miner_workers,
             mining_pace=ns.mining_pace,
+            use_wallet=not ns.no_wallet,
         )
     except SettingsError as exc:
         raise CliError(str(exc), EXIT_FAILURE) from None
@@ -172,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return devnet_main(args[1:])
     ns = build_parser().parse_args(args)
     try:
+        # Held until this process exits: the node never runs beside another on its directory.
+        lock = lock_from_args(ns)
         config = config_from_args(ns)
         check_port_free(config.host, config.port)
     except CliError as exc:
@@ -180,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.headless:
         from .headless import run_headless
 
-        return run_headless(config, level=getattr(logging, ns.log_level.upper()))
+        return run_headless(config, level=getattr(logging, ns.log_level.upper()), lock=lock)
     from ..app import run_tui
 
-    return run_tui(config)
+    return run_tui(config, lock=lock)

@@ -35,6 +35,7 @@ from ..core.params import NetworkParams, get_network
 from ..core.payment import check_payment
 from ..core.policy import DEFAULT_POLICY, Policy
 from ..core.tx import MAX_MEMO, make_payment
+from ..datadir import DataDirError, lock_data_dir
 from .args import DEFAULT_PORT, Parser, parse_network, parse_port
 from .errors import EXIT_FAILURE, CliError
 
@@ -184,6 +185,19 @@ def _load_key(ctx: WalletContext) -> PrivateKey:
 
 def cmd_new(ns: argparse.Namespace) -> int:
     ctx = _resolve(ns)
+    # The only command that writes in the data directory (wallet.json, maybe
+    # settings.toml): it waits for a node there to stop, like a second node would.
+    # The others only read, and work beside a running node.
+    try:
+        lock = lock_data_dir(ctx.data_dir)
+    except DataDirError as exc:
+        raise CliError(f"{exc.reason}: stop that node to create a wallet here",
+                       EXIT_FAILURE) from None
+    with lock:
+        return _create(ns, ctx)
+
+
+def _create(ns: argparse.Namespace, ctx: WalletContext) -> int:
     if keystore.wallet_exists(ctx.data_dir):
         raise CliError(
             f"a wallet already exists at {keystore.wallet_path(ctx.data_dir)}; "

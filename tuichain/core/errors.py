@@ -73,3 +73,10 @@ class StorageError(CoreError):
     the write was rolled back, and the same call can succeed once the store can write."""
 
     code = "storage"
+
+
+class StoreError(CoreError):
+    """A chain database the node must not use as it is: read-only, empty where a chain
+    was, another program's, or another network's. The reason names the file and the way out."""
+
+    code = "store"

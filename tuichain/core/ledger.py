@@ -18,12 +18,13 @@ from typing import Any, TypeVar
 
 from .block import Block, BlockHeader
 from .chainstate import ChainState, HeadersResult, ImportResult
-from .errors import StorageError, ValidationError
+from .errors import StorageError, StoreError, ValidationError
 from .events import BlockRejected, EventBus, NewTip, Reorg, TxAccepted, TxRejected
 from .mempool import Mempool, MempoolEntry
 from .merkle import merkle_proof
 from .params import NetworkParams
 from .policy import Policy
+from .rejections import Code
 from .sigcache import SigCache
 from .store import HeaderEntry, Store
 from .tx import Transaction
@@ -102,8 +103,9 @@ def _tip_info(e: HeaderEntry) -> TipInfo:
 
 class Ledger:
     def __init__(self, data_dir: Path, params: NetworkParams,
-                 policy: Policy | None = None) -> None:
+                 policy: Policy | None = None, *, adopt_empty: bool = True) -> None:
         self.data_dir = data_dir
+        self.adopt_empty = adopt_empty
         self.params = params
         self.policy = Policy.for_network(params) if policy is None else policy
         self.events = EventBus()
@@ -130,16 +132,35 @@ class Ledger:
 
     @classmethod
     async def open(cls, data_dir: Path, params: NetworkParams,
-                   policy: Policy | None = None) -> Ledger:
-        ledger = cls(data_dir, params, policy)
-        await ledger._write(ledger._open_writer)
-        await ledger._read(ledger._open_reader)
+                   policy: Policy | None = None, *, adopt_empty: bool = True) -> Ledger:
+        """Open the chain in ``data_dir`` (``adopt_empty``: see ``Store``); a refusal
+        raises StoreError (or SchemaVersionError) and leaves no thread behind."""
+        ledger = cls(data_dir, params, policy, adopt_empty=adopt_empty)
+        try:
+            await ledger._write(ledger._open_writer)
+            await ledger._read(ledger._open_reader)
+        except BaseException:
+            await ledger.close()
+            raise
         return ledger
 
     def _open_writer(self) -> None:
-        store = Store(self.db_path)
-        self._chain = ChainState(store, self.params, self.sigcache,
-                                 Mempool(self.params, self.policy))
+        store = Store(self.db_path, adopt_empty=self.adopt_empty)
+        try:
+            chain = ChainState(store, self.params, self.sigcache,
+                               Mempool(self.params, self.policy))
+        except ValidationError as exc:
+            store.close()
+            if exc.code in (Code.WRONG_NETWORK, Code.BAD_GENESIS):
+                # The store's error, with the rule's code kept for whoever checks it.
+                raise StoreError(
+                    f"{self.db_path}: {exc.reason}; move it aside to start over", exc.code
+                ) from None
+            raise
+        except BaseException:
+            store.close()
+            raise
+        self._chain = chain
         # Nobody can have subscribed to the bus yet, so events for this switch would
         # reach no one: it is logged and kept in `opened` instead.
         self.opened = opened = self._chain.opened

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .block import BlockHeader
-from .errors import SchemaVersionError
+from .errors import SchemaVersionError, StoreError
 
 # Raise it with every change to _SCHEMA that an older tuichain cannot read.
 SCHEMA_VERSION = 1
@@ -59,6 +59,11 @@ CREATE TABLE IF NOT EXISTS history(
 CREATE TABLE IF NOT EXISTS mempool(txid BLOB PRIMARY KEY, raw BLOB NOT NULL, added REAL NOT NULL)
     WITHOUT ROWID;
 """
+
+# Tables every tuichain database has had since schema 1: a file with tables but
+# not these is some other program's.
+_OUR_TABLES = frozenset({"meta", "headers", "blocks", "chain", "accounts"})
+_START_OVER = "move it aside to start over"
 
 _UNDO = struct.Struct("<20sQQB")
 
@@ -103,16 +108,51 @@ def decode_undo(data: bytes) -> dict[bytes, tuple[int, int] | None]:
 class Store:
     """One SQLite connection. Not shared between threads: open one per thread."""
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False, adopt_empty: bool = True) -> None:
+        """Open (or create) the database at ``path``; StoreError if it is not ours to use.
+
+        ``adopt_empty``: whether an existing file without any tables (0 bytes,
+        say) may become a new chain. A node refuses that in a directory it has
+        used before, where an empty file means the chain was lost, not never made.
+        A missing file is always a new chain: that is how a person starts over.
+        """
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        existed = path.exists()
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA busy_timeout=10000")
-        found = int(self.db.execute("PRAGMA user_version").fetchone()[0])
-        if found > SCHEMA_VERSION:
+        try:
+            self._open(existed=existed, readonly=readonly, adopt_empty=adopt_empty)
+        except BaseException:
             self.db.close()
+            raise
+
+    def _open(self, *, existed: bool, readonly: bool, adopt_empty: bool) -> None:
+        path = self.path
+        self.db.execute("PRAGMA busy_timeout=10000")
+        try:
+            found = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+            tables = {r[0] for r in self.db.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as exc:  # "file is not a database"
+            raise StoreError(
+                f"{path} is not a tuichain chain database ({exc}): {_START_OVER}"
+            ) from None
+        if found > SCHEMA_VERSION:
             raise SchemaVersionError(path, found, SCHEMA_VERSION)
-        if not readonly:
+        if readonly:
+            self.db.execute("PRAGMA cache_size=-16000")
+            return
+        if not tables and existed and not adopt_empty:
+            raise StoreError(
+                f"{path} is empty, but this data directory held a node: its chain is gone; "
+                f"{_START_OVER}"
+            )
+        if tables and not tables >= _OUR_TABLES:
+            raise StoreError(
+                f"{path} is not a tuichain chain database (it has tables "
+                f"{', '.join(sorted(tables))}): {_START_OVER}"
+            )
+        try:
             self.db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode survives a process crash at any instant; only an
             # OS crash may drop the last commits, never half of one.
@@ -120,7 +160,22 @@ class Store:
             self.db.executescript(_SCHEMA)
             if found < SCHEMA_VERSION:
                 self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._prove_writable()
+        except sqlite3.OperationalError as exc:
+            raise StoreError(
+                f"cannot write the chain database {path}: it is read-only ({exc}); "
+                "make it and its directory writable by this user"
+            ) from None
         self.db.execute("PRAGMA cache_size=-16000")
+
+    def _prove_writable(self) -> None:
+        """Write a row and roll it back. SQLite opens a file it may not write read-only
+        without a word, and every statement above can succeed on such a file."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES('write-check', x'00')")
+        finally:
+            self.db.execute("ROLLBACK")
 
     def close(self) -> None:
         self.db.close()

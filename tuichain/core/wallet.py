@@ -33,6 +33,7 @@ import contextlib
 import json
 import os
 import secrets
+import stat
 import string
 import unicodedata
 from dataclasses import dataclass
@@ -244,6 +245,7 @@ def _read(path: Path) -> tuple[WalletInfo, dict[str, Any]]:
     """Read and structurally check a wallet file; every failure becomes a WalletError."""
     try:
         with open(path, "rb") as f:
+            _check_private(path, os.fstat(f.fileno()).st_mode)
             raw = f.read(MAX_FILE_SIZE + 1)
     except FileNotFoundError:
         raise WalletError(f"no wallet at {path}: {_NO_WALLET_HINT}") from None
@@ -281,6 +283,22 @@ def _read(path: Path) -> tuple[WalletInfo, dict[str, Any]]:
         encrypted=encrypted,
     )
     return info, doc
+
+
+def _check_private(path: Path, mode: int) -> None:
+    """Refuse a key file other users may open, as ssh refuses such a private key.
+
+    Whoever could read it may hold the key (encrypted, it is still open to
+    guessing offline); a person must look and decide, so nothing here fixes the
+    mode silently. Checked on the open file, so a swap after the check cannot
+    slip past. Only where file modes mean something (POSIX).
+    """
+    if os.name != "posix" or not stat.S_ISREG(mode) or not mode & 0o077:
+        return
+    raise WalletError(
+        f"wallet file {path} can be opened by other users (mode {stat.S_IMODE(mode):o}); "
+        f"a key file must be private: run `chmod 600 {path}`"
+    )
 
 
 def _check_encrypted(path: Path, doc: dict[str, Any]) -> None:
