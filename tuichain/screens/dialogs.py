@@ -117,7 +117,10 @@ class InfoDialog(ModalScreen[None]):
                 yield Button("Close", id="close")
 
     def on_mount(self) -> None:
-        self.query_one("#close", Button).focus()
+        # The app may be shutting down (a failed start, q pressed at once): by then
+        # the button can be gone, and a missing focus target must not crash the exit.
+        for button in self.query("#close").results(Button):
+            button.focus()
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:
