@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from .core import wallet as keystore
 from .core.amounts import format_amount
 from .core.errors import WalletError
 from .core.events import EventBus
+from .core.identity import NodeIdentity, load_or_create
 from .core.keys import PrivateKey, decode_address, encode_address
 from .core.ledger import AccountInfo, Ledger
 from .core.mining import MiningController
@@ -71,7 +71,8 @@ class Node:
         self._owns_lock = lock is None
         self.params = config.network
         self.policy = config.policy
-        self.node_id = secrets.token_hex(8)
+        self.node_id = ""  # the identity's, once start() loaded it
+        self._identity: NodeIdentity | None = None
         self.started_at = time.time()
         self._ledger: Ledger | None = None
         self._mining: MiningController | None = None
@@ -96,6 +97,8 @@ class Node:
         # The wallet before the ledger: a damaged key file stops the start before
         # anything is opened, and never ends in a node that runs on without it.
         await self._load_wallet()
+        self._identity = await asyncio.to_thread(load_or_create, self.config.data_dir)
+        self.node_id = self._identity.node_id
         self._ledger = await Ledger.open(self.config.data_dir, self.params, self.policy,
                                          adopt_empty=not self._lock.used_before)
         self._mining = MiningController(self.ledger, self._payout, self.config.miner_workers)
@@ -162,6 +165,12 @@ class Node:
     @property
     def data_dir(self) -> Path:
         return self.config.data_dir
+
+    @property
+    def identity(self) -> NodeIdentity:
+        if self._identity is None:
+            raise RuntimeError("the node is not started")
+        return self._identity
 
     @property
     def pinned_peers(self) -> Sequence[str]:

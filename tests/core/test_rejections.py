@@ -19,7 +19,7 @@ WIRE_VALUES = {
     "no-coinbase", "bad-coinbase", "multiple-coinbase", "duplicate-txid", "bad-merkle",
     "bad-coinbase-height", "bad-coinbase-amount", "orphan", "bad-prevblk", "known-invalid",
     "bad-genesis", "wrong-genesis", "wrong-protocol", "self-connection", "banned", "too-many",
-    "shutting-down", "malformed", "closed", "timeout",
+    "bad-proof", "shutting-down", "malformed", "closed", "timeout",
 }
 
 

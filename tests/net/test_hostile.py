@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import secrets
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -13,10 +12,12 @@ from tests.builders import grind, grind_fail, mine_on, wait_for
 from tuichain.core.block import Block, BlockHeader
 from tuichain.core.events import BlockRejected
 from tuichain.core.genesis import genesis_block
+from tuichain.core.identity import NodeIdentity, node_id_of
 from tuichain.core.keys import PrivateKey
 from tuichain.core.params import COIN, REGTEST
 from tuichain.core.tx import make_coinbase, make_payment
 from tuichain.net import protocol as p
+from tuichain.net.handshake import new_challenge, proof_message
 from tuichain.node import Node
 
 from .conftest import StartNode, build_block
@@ -25,32 +26,56 @@ KEY = PrivateKey(bytes(range(32)))
 
 
 class Hostile:
-    """A raw websocket client that completes the handshake and then misbehaves."""
+    """A raw websocket client that completes the handshake and then misbehaves.
 
-    def __init__(self, session: aiohttp.ClientSession, node: Node) -> None:
+    It has a key of its own; `claim` makes it present someone else's public key
+    (and so their node id), which it cannot sign for.
+    """
+
+    def __init__(
+        self, session: aiohttp.ClientSession, node: Node, listen_url: str | None = None
+    ) -> None:
         self.session = session
         self.node = node
-        self.node_id = secrets.token_hex(8)
+        self.url = node.listen_url
+        self.listen_url = listen_url
+        self.identity = NodeIdentity.of(PrivateKey.generate())
+        self.claimed: bytes | None = None
         self.ws: aiohttp.ClientWebSocketResponse | None = None
 
+    @property
+    def node_id(self) -> str:
+        return node_id_of(self.claimed or self.identity.public_key)
+
+    def claim(self, public_key: bytes) -> None:
+        self.claimed = public_key
+
     async def connect(self, network_id: int = REGTEST.network_id) -> tuple[p.Cmd, bytes]:
-        self.ws = await self.session.ws_connect(self.node.listen_url + "/p2p")
+        """(VERACK, signature) when the node took us, else (REJECT, payload)."""
+        self.ws = await self.session.ws_connect(self.url + "/p2p")
+        challenge = new_challenge()
         version = p.Version(
             "regtest",
             network_id,
             genesis_block(REGTEST).hash,
             p.PROTOCOL_VERSION,
             self.node_id,
-            None,
+            self.listen_url,
             0,
             0,
+            self.claimed or self.identity.public_key,
+            challenge,
         )
         await self.ws.send_bytes(version.encode())
-        first = await self.recv()
-        if first[0] == p.Cmd.VERSION:
-            assert (await self.recv())[0] == p.Cmd.VERACK
-            await self.ws.send_bytes(p.frame(p.Cmd.VERACK))
-        return first
+        cmd, payload = await self.recv()
+        if cmd != p.Cmd.VERSION:
+            return cmd, payload
+        theirs = p.Version.decode(payload)
+        proof = proof_message(
+            network_id, True, self.node_id, theirs.node_id, theirs.challenge, challenge
+        )
+        await self.ws.send_bytes(p.frame(p.Cmd.VERACK, self.identity.sign(proof)))
+        return await self.recv()
 
     async def recv(self) -> tuple[p.Cmd, bytes]:
         assert self.ws is not None
@@ -106,7 +131,7 @@ async def test_malformed_frames_get_banned(start_node: StartNode, session) -> No
     h = await banned_after(Hostile(session, node), *bad)
     # Refused at the handshake from now on, with the reason.
     again = Hostile(session, node)
-    again.node_id = h.node_id
+    again.identity = h.identity
     cmd, payload = await again.connect()
     assert cmd == p.Cmd.REJECT
     assert p.decode_reject(payload)[0] == "banned"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tuichain.core.genesis import genesis_block
+from tuichain.core.identity import node_id_of
+from tuichain.core.keys import PrivateKey
 from tuichain.core.params import REGTEST
 from tuichain.net import protocol as p
 from tuichain.net.addrbook import ban_key, normalize_url
@@ -52,17 +54,29 @@ def test_split_refuses_unknown_empty_and_oversized() -> None:
 
 
 def test_version_round_trip_and_strictness() -> None:
+    public = PrivateKey(bytes(range(32))).public_key
     v = p.Version(
         "regtest",
         REGTEST.network_id,
         G.hash,
         p.PROTOCOL_VERSION,
-        "abc123",
+        node_id_of(public),
         "http://127.0.0.1:5000",
         7,
         99,
+        public,
+        bytes(32),
     )
     assert p.Version.decode(v.encode()[1:]) == v
+    # A node id that is not its key's, or no key at all, is malformed.
+    other = PrivateKey(bytes(32)).public_key
+    for wrong in (
+        p.encode_json(p.Cmd.VERSION, {**_fields(v), "public_key": other.hex()}),
+        p.encode_json(p.Cmd.VERSION, {**_fields(v), "node_id": "abc123"}),
+        p.encode_json(p.Cmd.VERSION, {k: x for k, x in _fields(v).items() if k != "challenge"}),
+    ):
+        with pytest.raises(p.ProtocolError):
+            p.Version.decode(wrong[1:])
     with pytest.raises(p.ProtocolError):
         p.Version.decode(b'{"node_id": 5}')
     with pytest.raises(p.ProtocolError):
@@ -79,7 +93,17 @@ def test_urls_and_ban_keys() -> None:
     for bad in ("ftp://x:1", "http://:5", "http://h:5/path", "http://h:99999"):
         with pytest.raises(ValueError, match="URL|host|port|scheme|http"):
             normalize_url(bad)
-    # Off loopback the IP is the key; on loopback the advertised address or node id.
-    assert ban_key("10.1.2.3", "http://10.1.2.3:5000", "n1") == "10.1.2.3"
-    assert ban_key("127.0.0.1", "http://127.0.0.1:5001", "n1") == "127.0.0.1:5001"
-    assert ban_key("127.0.0.1", None, "n1") == "node:n1"
+    # Off loopback the IP is the key; on loopback the proven node id, never a URL.
+    assert ban_key("10.1.2.3", "n1") == "10.1.2.3"
+    assert ban_key("127.0.0.1", "n1") == "node:n1"
+
+
+def _fields(v: p.Version) -> dict[str, object]:
+    return dict(p.decode_json(v.encode()[1:]))
+
+
+@pytest.mark.parametrize("decode", [p.decode_addr, p.decode_reject])
+def test_deeply_nested_json_is_a_protocol_error(decode) -> None:
+    depth = p.MAX_JSON // 2
+    with pytest.raises(p.ProtocolError, match="nests"):
+        decode(b"[" * depth + b"]" * depth)

@@ -10,6 +10,8 @@ import pytest
 from tests.builders import wait_for
 from tuichain.core.block import Block
 from tuichain.core.genesis import genesis_block
+from tuichain.core.identity import node_id_of
+from tuichain.core.keys import PrivateKey
 from tuichain.core.params import REGTEST
 from tuichain.net import protocol as p
 
@@ -156,17 +158,21 @@ async def test_a_garbled_reject_during_the_handshake_is_a_clear_peer_error(
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         await ws.receive()  # the dialer's version
+        public = PrivateKey.generate().public_key
         version = p.Version(
             "regtest",
             REGTEST.network_id,
             genesis_block(REGTEST).hash,
             p.PROTOCOL_VERSION,
-            "garbler",
+            node_id_of(public),
             None,
             0,
             0,
+            public,
+            bytes(32),
         )
         await ws.send_bytes(version.encode())
+        await ws.receive()  # the dialer's verack
         await ws.send_bytes(p.frame(p.Cmd.REJECT, b"\xffnot json"))  # instead of verack
         await ws.receive()
         return ws
@@ -209,8 +215,8 @@ async def test_a_failed_book_save_is_retried_not_fatal(
 ) -> None:
     node = await start_node("n")
     path = node.net.book.path
-    blocker = path.with_suffix(".tmp")
-    blocker.mkdir(parents=True)  # the save's temporary file cannot be written
+    blocker = path
+    blocker.mkdir(parents=True)  # a directory: the save's rename onto it fails
     h = Hostile(session, node)
     await h.connect()
     await wait_for(lambda: bool(node.net.peer_infos()), "the peer to register")

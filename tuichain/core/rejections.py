@@ -48,6 +48,7 @@ class Code(StrEnum):
     WRONG_GENESIS = "wrong-genesis"
     WRONG_PROTOCOL = "wrong-protocol"
     SELF_CONNECTION = "self-connection"
+    BAD_PROOF = "bad-proof"
     BANNED = "banned"
     TOO_MANY = "too-many"
     SHUTTING_DOWN = "shutting-down"
@@ -93,6 +94,7 @@ EXPLANATIONS: dict[Code, str] = {
     Code.WRONG_GENESIS: "The peer's chain starts from another genesis block.",
     Code.WRONG_PROTOCOL: "The peer speaks another version of the wire protocol.",
     Code.SELF_CONNECTION: "The connection leads back to this node itself.",
+    Code.BAD_PROOF: "The peer's handshake signature does not prove the key of its node id.",
     Code.BANNED: "The peer is banned for misbehaving.",
     Code.TOO_MANY: "The node already has as many inbound connections as it takes.",
     Code.SHUTTING_DOWN: "The node is shutting down.",

@@ -4,25 +4,36 @@ Ban keys. A misbehaving peer is banned by its IP address, as real nodes do,
 EXCEPT when it connects from a loopback address (127.0.0.0/8, ::1). Devnets and
 tests run every honest node on 127.0.0.1, so an IP ban there would cut a node
 off from all its honest neighbours at once. On loopback the key is the peer's
-advertised listening address ("127.0.0.1:5001"), or, for an inbound peer that
-advertised none, "node:<node id>". The price: a hostile local process can come
-back under a new port or node id; anything local can do worse anyway.
+proven node id, "node:<node id>" (the handshake makes it sign for it). Never the
+listening URL it advertises: anyone can claim an honest neighbour's URL. The
+price: a hostile local process can come back under a new key; anything local
+can do worse anyway.
+
+A URL we dialed and whose node proved its key is remembered with that node id,
+so a banned local node is not dialed again and again just to be refused.
 
 Bans are persisted with the addresses so a restart does not forgive a peer.
-Both files are written atomically (temporary file, then rename).
+A ban or unban is written at once (`save`); address gossip is written by the
+manager's upkeep in a thread. Every write is atomic (a temporary file, fsync,
+then rename) and writes are ordered, so an older snapshot never replaces a
+newer one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import os
 import random
 import re
+import tempfile
+import threading
 import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import tomli_w
@@ -80,23 +91,23 @@ def url_host_port(url: str) -> tuple[str, int]:
     return (parts.hostname or ""), (parts.port or 80)
 
 
-def ban_key(ip: str | None, listen_url: str | None, node_id: str | None) -> str:
-    """The key a peer is banned under (see the module docstring)."""
+def node_key(node_id: str) -> str:
+    return f"node:{node_id}"
+
+
+def ban_key(ip: str | None, node_id: str | None) -> str:
+    """The key a peer is banned under (see the module docstring); `node_id` must be proven."""
     if ip and not is_loopback(ip):
         return ip
-    if listen_url:
-        try:
-            host, port = url_host_port(normalize_url(listen_url))
-            return f"{host}:{port}"
-        except ValueError:
-            pass
-    return f"node:{node_id}" if node_id else f"ip:{ip}"
+    return node_key(node_id) if node_id else f"ip:{ip}"
 
 
 def url_ban_key(url: str) -> str | None:
     """The ban key of a URL we are about to dial, when it can be known before connecting."""
     host, port = url_host_port(url)
     if is_loopback(host):
+        # Peers on loopback are banned by node id (AddressBook.url_banned); a ban under
+        # the address itself can only come from the operator, and only stops our dialing.
         return f"{host}:{port}"
     try:
         ipaddress.ip_address(host.strip("[]"))
@@ -117,6 +128,7 @@ class AddrEntry:
     url: str
     last_seen: float
     source: str = ""
+    node_id: str = ""  # proven by a handshake we dialed to this URL; "" until then
 
 
 class AddressBook:
@@ -127,6 +139,9 @@ class AddressBook:
         self.entries: dict[str, AddrEntry] = {}
         self.bans: dict[str, BanInfo] = {}
         self.dirty = False
+        self._generation = 0  # of the last snapshot taken
+        self._written = 0  # of the last snapshot on disk
+        self._write_lock = threading.Lock()
 
     # ---- persistence (blocking: call through asyncio.to_thread) -------------
     def load(self) -> None:
@@ -141,8 +156,12 @@ class AddressBook:
         for row in data.get("addresses", []):
             try:
                 url = normalize_url(str(row["url"]))
+                node_id = str(row.get("node_id", ""))
                 self.entries[url] = AddrEntry(
-                    url, float(row.get("last_seen", 0)), str(row.get("source", ""))
+                    url,
+                    float(row.get("last_seen", 0)),
+                    str(row.get("source", "")),
+                    node_id if node_id.isalnum() else "",
                 )
             except (KeyError, TypeError, ValueError):
                 continue
@@ -155,21 +174,50 @@ class AddressBook:
             if ban.until > now:
                 self.bans[ban.key] = ban
 
-    def save(self) -> None:
+    def snapshot(self) -> tuple[int, dict[str, Any]]:
+        """The book as plain data, numbered, for `write` (cheap: call it on the loop, where
+        the book changes, and hand the result to a thread)."""
+        self._generation += 1
+        self.dirty = False
         data = {
             "addresses": [
                 {"url": e.url, "last_seen": e.last_seen, "source": e.source}
+                | ({"node_id": e.node_id} if e.node_id else {})
                 for e in self.entries.values()
             ],
             "bans": [
                 {"key": b.key, "until": b.until, "reason": b.reason} for b in self.bans.values()
             ],
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(tomli_w.dumps(data).encode())
-        os.replace(tmp, self.path)
-        self.dirty = False
+        return self._generation, data
+
+    def write(self, generation: int, data: dict[str, Any]) -> None:
+        """Write a snapshot atomically, unless a newer one is already on disk. On OSError
+        the book is marked dirty again so the upkeep retries."""
+        with self._write_lock:
+            if generation <= self._written:
+                return
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".peers.", suffix=".tmp")
+                try:
+                    with os.fdopen(fd, "wb") as f:
+                        f.write(tomli_w.dumps(data).encode())
+                        f.flush()
+                        os.fsync(f.fileno())
+                    os.replace(tmp, self.path)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+                    raise
+            except OSError:
+                self.dirty = True
+                raise
+            self._written = generation
+
+    def save(self) -> None:
+        """Snapshot and write now (blocking)."""
+        self.write(*self.snapshot())
 
     # ---- addresses -------------------------------------------------------------
     def add(self, url: str, source: str, seen: float | None = None) -> bool:
@@ -190,6 +238,19 @@ class AddressBook:
         self.entries[url] = AddrEntry(url, now, source)
         self.dirty = True
         return True
+
+    def prove(self, url: str, node_id: str) -> None:
+        """`url` was dialed and the node there proved `node_id`."""
+        entry = self.entries.get(url)
+        if entry is not None and entry.node_id != node_id:
+            entry.node_id = node_id
+            self.dirty = True
+
+    def url_banned(self, url: str) -> BanInfo | None:
+        """A ban that applies to dialing `url`, as far as it can be known before connecting."""
+        entry = self.entries.get(url)
+        by_node = self.banned(node_key(entry.node_id)) if entry and entry.node_id else None
+        return by_node or self.banned(url_ban_key(url))
 
     def urls(self) -> list[str]:
         return sorted(self.entries, key=lambda u: -self.entries[u].last_seen)

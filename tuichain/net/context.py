@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..core.events import EventBus
+from ..core.identity import NodeIdentity
 from ..core.ledger import Ledger
 from ..core.params import NetworkParams
 
@@ -27,6 +28,10 @@ class NodeContext(Protocol):
 
     @property
     def node_id(self) -> str: ...
+
+    @property
+    def identity(self) -> NodeIdentity:
+        """The node's key; the handshake proves it (node_id is its id)."""
 
     @property
     def listen_url(self) -> str:

@@ -1,22 +1,51 @@
-"""The version/verack handshake: both sides present themselves; a mismatch is refused with
-a `reject` carrying the reason, then the socket is closed. The dialing side speaks first,
-so an inbound peer is checked (network, genesis, ban) before learning anything about us.
+"""The version/verack handshake, in which each side proves the node id it claims.
+
+    dialer   -> listener  version (its node id, public key, a fresh challenge)
+    listener -> dialer    version (the same for the listener)
+    dialer   -> listener  verack: the dialer's signature over the listener's challenge
+    listener -> dialer    verack: the listener's signature over the dialer's challenge
+
+A node id is the hash of the public key (`core.identity`), and the signed message
+binds the network, the signer's role, both node ids and both challenges, so a
+signature cannot be replayed on another connection, in the other direction or
+towards another node. The listener checks the dialer's proof before it signs
+anything or registers it, and `precheck`/`check` let the manager refuse: the
+first (network, genesis, protocol, self) on what was said, the second (bans,
+duplicates) only on an identity that was proven. A refusal is a `reject` with
+the reason, then the socket is closed.
+
+What this does not stop: a man in the middle that relays a whole handshake
+between two honest nodes (the messages are not encrypted or bound to the
+socket); see docs/threats/peers.md.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import struct
 from collections.abc import Callable
 
 from aiohttp import WSMsgType
 
+from ..core.identity import NodeIdentity, proves
 from ..core.params import NetworkParams
 from ..core.rejections import Code
 from .addrbook import normalize_url
 from .peer import Peer
-from .protocol import Cmd, ProtocolError, Version, decode_reject, encode_reject, frame, split
+from .protocol import (
+    CHALLENGE_LEN,
+    Cmd,
+    ProtocolError,
+    Version,
+    decode_reject,
+    encode_reject,
+    frame,
+    split,
+)
 
 HANDSHAKE_TIMEOUT = 10.0
+DOMAIN = b"tuichain/handshake/v2\0"
 
 
 class Refused(Exception):
@@ -26,6 +55,32 @@ class Refused(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+
+
+def new_challenge() -> bytes:
+    return os.urandom(CHALLENGE_LEN)
+
+
+def proof_message(
+    network_id: int,
+    signer_dialed: bool,
+    signer_id: str,
+    verifier_id: str,
+    verifier_challenge: bytes,
+    signer_challenge: bytes,
+) -> bytes:
+    """What a side signs in its verack (see the module docstring)."""
+    return b"".join(
+        (
+            DOMAIN,
+            struct.pack("<I", network_id),
+            b"D" if signer_dialed else b"L",
+            bytes.fromhex(signer_id),
+            bytes.fromhex(verifier_id),
+            verifier_challenge,
+            signer_challenge,
+        )
+    )
 
 
 async def _recv(peer: Peer, params: NetworkParams) -> tuple[Cmd, bytes]:
@@ -55,28 +110,66 @@ async def _expect(peer: Peer, params: NetworkParams, want: Cmd) -> bytes:
 
 
 async def run_handshake(
-    peer: Peer, params: NetworkParams, ours: Version, check: Callable[[Peer, Version], None]
+    peer: Peer,
+    params: NetworkParams,
+    identity: NodeIdentity,
+    ours: Version,
+    precheck: Callable[[Peer, Version], None],
+    check: Callable[[Peer], None],
 ) -> None:
-    """version/verack both ways; `check` raises Refused for a peer we will not talk to."""
+    """Both versions, both proofs; `precheck` and `check` raise Refused (see above).
+
+    Sets `peer.node_id` only once the peer proved it.
+    """
+    dialer = peer.direction == "out"
     try:
-        if peer.direction == "out":
+        if dialer:
             await peer.ws.send_bytes(ours.encode())
         try:
             theirs = Version.decode(await _expect(peer, params, Cmd.VERSION))
         except ProtocolError as exc:
             raise Refused(Code.MALFORMED, exc.reason) from None
-        peer.version, peer.node_id = theirs, theirs.node_id
+        peer.version = theirs
         peer.height, peer.chainwork = theirs.height, theirs.chainwork
-        if theirs.listen_url and peer.direction == "in":
+        if theirs.listen_url and not dialer:
+            # For display and the address book only: an advertised URL proves nothing.
             with contextlib.suppress(ValueError):
                 peer.url = normalize_url(theirs.listen_url)
-        check(peer, theirs)
-        if peer.direction == "in":
+        precheck(peer, theirs)
+        our_proof = frame(
+            Cmd.VERACK,
+            identity.sign(
+                proof_message(
+                    params.network_id,
+                    dialer,
+                    identity.node_id,
+                    theirs.node_id,
+                    theirs.challenge,
+                    ours.challenge,
+                )
+            ),
+        )
+        if not dialer:
             await peer.ws.send_bytes(ours.encode())
-        await peer.ws.send_bytes(frame(Cmd.VERACK))
-        await _expect(peer, params, Cmd.VERACK)
+        else:
+            await peer.ws.send_bytes(our_proof)
+        signature = await _expect(peer, params, Cmd.VERACK)
+        expected = proof_message(
+            params.network_id,
+            not dialer,
+            theirs.node_id,
+            identity.node_id,
+            ours.challenge,
+            theirs.challenge,
+        )
+        if not proves(theirs.public_key, expected, signature):
+            raise Refused(Code.BAD_PROOF, "the verack does not prove the claimed node id")
+        peer.node_id = theirs.node_id
+        check(peer)
+        if not dialer:
+            await peer.ws.send_bytes(our_proof)
     except Refused as exc:
-        if exc.code != "closed" and not peer.ws.closed:
+        if exc.code != Code.CLOSED and not peer.ws.closed:
             with contextlib.suppress(Exception):
                 await peer.ws.send_bytes(encode_reject(exc.code, exc.reason))
         with contextlib.suppress(Exception):

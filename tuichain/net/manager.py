@@ -1,8 +1,10 @@
 """Peer connections: dialing and accepting, the handshake, scores and bans, outbound upkeep.
 
 The manager owns the connections; gossip and sync live in `sync.SyncEngine`.
-Ban keys follow `addrbook` (IP address, or the advertised listening address
-on loopback so that local honest nodes are never banned together).
+Ban keys follow `addrbook` (IP address, or the proven node id on loopback so
+that local honest nodes are never banned together). Nothing a peer merely claims
+(a node id before its proof, an advertised listening URL) decides a ban, a
+duplicate connection or whom we dial.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from ..core.events import PeersChanged
 from ..core.genesis import genesis_block
 from ..core.rejections import Code
 from ..core.tasks import TaskSet
-from .addrbook import AddressBook, BanInfo, is_loopback, normalize_url, url_ban_key
+from .addrbook import AddressBook, BanInfo, is_loopback, normalize_url
 from .context import NodeContext
-from .handshake import Refused, run_handshake
+from .handshake import Refused, new_challenge, run_handshake
 from .peer import Peer, PeerInfo
 from .protocol import (
     PROTOCOL_VERSION,
@@ -67,6 +69,7 @@ class PeerManager:
         self.node = node
         self.params = node.params
         self.book = AddressBook(node.data_dir)
+        self.max_inbound = MAX_INBOUND
         self.sync = SyncEngine(self, node.ledger)
         self._peers: dict[str, Peer] = {}
         # Inbound websockets still in their handshake: not peers yet, but open.
@@ -105,7 +108,7 @@ class PeerManager:
             self._session = None
         if self.book.dirty:
             try:
-                await asyncio.to_thread(self.book.save)
+                await asyncio.to_thread(self.book.write, *self.book.snapshot())
             except OSError as exc:  # the node's own shutdown (ledger, server) must go on
                 log.error("cannot save the address book: %s", exc)
 
@@ -145,15 +148,29 @@ class PeerManager:
     # ---- bans and misbehaviour -------------------------------------------------
     def ban(self, key: str, seconds: float = BAN_SECONDS, reason: str = "manual") -> None:
         self.book.ban(key, seconds, reason)
+        self._save_now()
         for p in list(self._peers.values()):
             if p.ban_key == key:
+                # Closed at once, not when the drop task runs: messages it already sent
+                # are still buffered and must not score and ban it again and again.
+                p.closed = True
                 self.spawn(self._drop(p, "banned"))
         log.warning("banned %s for %.0f s: %s", key, seconds, reason)
         self._changed(f"banned {key}: {reason}")
 
     def unban(self, key: str) -> None:
         if self.book.unban(key):
+            self._save_now()
             self._changed(f"unbanned {key}")
+
+    def _save_now(self) -> None:
+        """Write the book before the change is visible to anyone (REST, the UI), so a kill
+        right after cannot forget it. Bans are rare and the file small: a short blocking
+        write beats a window in which a visible ban exists only in memory."""
+        try:
+            self.book.save()
+        except OSError as exc:
+            log.error("cannot save the address book (will retry): %s", exc)
 
     async def misbehave(self, peer: Peer, points: int, reason: str) -> None:
         if points <= 0 or peer.closed:
@@ -171,9 +188,9 @@ class PeerManager:
             raise PeerError(str(exc)) from None
         if url == normalize_url(self.node.listen_url):
             raise PeerError(f"{url} is this node itself")
-        if any(p.url == url for p in self._peers.values()) or url in self._dialing:
+        if self._connected_to(url) or url in self._dialing:
             raise PeerError(f"already connected to {url}")
-        ban = self.book.banned(url_ban_key(url))
+        ban = self.book.url_banned(url)
         if ban is not None:
             raise PeerError(f"{url} is banned: {ban.reason}")
         if self._session is None or self._session.closed:
@@ -199,6 +216,7 @@ class PeerManager:
         finally:
             self._dialing.discard(url)
         self.book.add(url, "connected")
+        self.book.prove(url, peer.node_id)
         self._register(peer)
         self.spawn(self._serve(peer))
         return peer.info()
@@ -224,14 +242,19 @@ class PeerManager:
         ws = web.WebSocketResponse(
             max_msg_size=max_frame(self.params), compress=False, autoping=True
         )
-        await ws.prepare(request)
         peer = Peer(ws, "in", ip, None)
-        inbound = sum(1 for p in self._peers.values() if p.direction == "in")
-        self._accepting.add(peer)
+        # Count and reserve the slot before the first await: handshakes in progress hold
+        # one, or a burst of them all pass the check before any registers.
+        inbound = len(self._accepting)
+        inbound += sum(1 for p in self._peers.values() if p.direction == "in")
+        full = inbound >= self.max_inbound
+        if not full:
+            self._accepting.add(peer)
         try:
+            await ws.prepare(request)
             if not self._running:
                 raise Refused(Code.SHUTTING_DOWN, "the node is shutting down")
-            if inbound >= MAX_INBOUND:
+            if full:
                 raise Refused(Code.TOO_MANY, "too many inbound connections")
             await self._handshake(peer)
         except (Refused, PeerError) as exc:
@@ -248,18 +271,22 @@ class PeerManager:
     def _version(self) -> Version:
         tip = self.node.ledger.tip
         assert tip is not None
+        identity = self.node.identity
         return Version(
             self.params.name,
             self.params.network_id,
             genesis_block(self.params).hash,
             PROTOCOL_VERSION,
-            self.node.node_id,
+            identity.node_id,
             self.node.listen_url,
             tip.height,
             tip.chainwork,
+            identity.public_key,
+            new_challenge(),
         )
 
     def _check_version(self, peer: Peer, v: Version) -> None:
+        """What can be refused on the version alone, before any proof."""
         if v.network_id != self.params.network_id:
             raise Refused(
                 Code.WRONG_NETWORK,
@@ -272,17 +299,27 @@ class PeerManager:
                 Code.WRONG_PROTOCOL,
                 f"peer speaks protocol {v.protocol}, this node {PROTOCOL_VERSION}",
             )
-        if v.node_id == self.node.node_id:
+        if v.node_id == self.node.identity.node_id:
             raise Refused(Code.SELF_CONNECTION, "that is this node itself")
+
+    def _check_proven(self, peer: Peer) -> None:
+        """What needs to know who the peer is: `peer.node_id` is proven by now."""
         ban = self.book.banned(peer.ban_key)
         if ban is not None:
             raise Refused(Code.BANNED, f"banned: {ban.reason}")
-        existing = self._peer_of_node(v.node_id)
-        if existing is not None and not self._wins(peer.direction, v.node_id, existing):
+        existing = self._peer_of_node(peer.node_id)
+        if existing is not None and not self._wins(peer.direction, peer.node_id, existing):
             raise Refused(Code.DUPLICATE, "already connected to that node")
 
     async def _handshake(self, peer: Peer) -> None:
-        await run_handshake(peer, self.params, self._version(), self._check_version)
+        await run_handshake(
+            peer,
+            self.params,
+            self.node.identity,
+            self._version(),
+            self._check_version,
+            self._check_proven,
+        )
         existing = self._peer_of_node(peer.node_id)
         if existing is None:
             return
@@ -296,12 +333,21 @@ class PeerManager:
     def _peer_of_node(self, node_id: str) -> Peer | None:
         return next((p for p in self._peers.values() if p.node_id == node_id), None)
 
+    def _connected_to(self, url: str) -> bool:
+        """A connection we dialed to `url`, or to the node proven to listen there. An
+        inbound peer's advertised URL does not count: it would let anyone who claims an
+        honest node's URL keep us from dialing that node."""
+        if any(p.direction == "out" and p.url == url for p in self._peers.values()):
+            return True
+        entry = self.book.entries.get(url)
+        return bool(entry and entry.node_id and self._peer_of_node(entry.node_id))
+
     def _wins(self, direction: str, remote_id: str, existing: Peer) -> bool:
         """Two nodes that dial each other at once must keep the same one connection:
         both keep the one opened by the node with the smaller id."""
 
         def dialer(d: str, remote: str) -> str:
-            return self.node.node_id if d == "out" else remote
+            return self.node.identity.node_id if d == "out" else remote
 
         return dialer(direction, remote_id) < dialer(existing.direction, existing.node_id)
 
@@ -428,14 +474,13 @@ class PeerManager:
                 self._dial_more(now)
             if self.book.dirty:
                 try:
-                    await asyncio.to_thread(self.book.save)
+                    await asyncio.to_thread(self.book.write, *self.book.snapshot())
                 except OSError as exc:
                     # A full or read-only disk must not end timeouts, pings and dialing.
                     log.error("cannot save the address book: %s", exc)
             await asyncio.sleep(TICK)
 
     def _dial_more(self, now: float) -> None:
-        connected = {p.url for p in self._peers.values()}
         own = normalize_url(self.node.listen_url)
         pinned = []
         for u in self.node.pinned_peers:
@@ -445,13 +490,13 @@ class PeerManager:
         outbound += len(self._dialing)
         choices = pinned + [u for u in self.book.urls() if u not in pinned]
         for url in choices:
-            if url in connected or url in self._dialing or url == own:
+            if url in self._dialing or url == own or self._connected_to(url):
                 continue
             if url not in pinned and outbound >= self.node.target_outbound:
                 break
             if self._backoff.get(url, (0, 0.0))[1] > now:
                 continue
-            if self.book.banned(url_ban_key(url)) is not None:
+            if self.book.url_banned(url) is not None:
                 continue
             outbound += 1
             self._dialing.add(url)

@@ -79,9 +79,10 @@ class Peer:
         self.ws = ws
         self.direction = direction
         self.ip = ip
-        self.url = dialed_url  # replaced by the advertised listening URL after handshake
+        # Inbound: replaced by the listening URL it advertises, which proves nothing.
+        self.url = dialed_url
         self.version: Version | None = None
-        self.node_id = ""
+        self.node_id = ""  # set by the handshake once the peer proved its key
         self.height = 0
         self.chainwork = 0
         self.score = 0
@@ -115,7 +116,7 @@ class Peer:
     # ---- identity ---------------------------------------------------------
     @property
     def ban_key(self) -> str:
-        return ban_key(self.ip, self.url, self.node_id or None)
+        return ban_key(self.ip, self.node_id or None)
 
     @property
     def label(self) -> str:

@@ -17,10 +17,15 @@ from typing import Any
 
 from ..core.block import HEADER_SIZE, BlockHeader
 from ..core.errors import DecodeError
+from ..core.identity import node_id_of
+from ..core.keys import PUBKEY_LEN, SIGNATURE_LEN
 from ..core.params import NetworkParams
 from ..core.tx import BASE_SIZE, MAX_MEMO
 
-PROTOCOL_VERSION = 1
+# 2: version carries the node's public key and a challenge; verack carries the
+# signature that proves the key (net/handshake.py).
+PROTOCOL_VERSION = 2
+CHALLENGE_LEN = 32
 AGENT = "tuichain/0.1"
 MAX_HEADERS = 2000
 MAX_INV = 1000
@@ -68,7 +73,7 @@ _INV_LIMIT = 2 + 33 * MAX_INV
 def max_payload(cmd: Cmd, params: NetworkParams) -> int:
     limits = {
         Cmd.VERSION: MAX_JSON,
-        Cmd.VERACK: 0,
+        Cmd.VERACK: SIGNATURE_LEN,
         Cmd.PING: 8,
         Cmd.PONG: 8,
         Cmd.GETADDR: 0,
@@ -119,6 +124,10 @@ def decode_json(payload: bytes) -> Any:
         return json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise ProtocolError("payload is not JSON") from None
+    except RecursionError:
+        # A few thousand '[' fit in MAX_JSON; the parser recurses once per level. Left
+        # alone it is a RuntimeError, which the read loop takes for a lost connection.
+        raise ProtocolError("payload nests too deeply") from None
 
 
 def _field(obj: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
@@ -138,6 +147,8 @@ class Version:
     listen_url: str | None
     height: int
     chainwork: int
+    public_key: bytes  # node_id is node_id_of(public_key); the verack proves the key
+    challenge: bytes  # fresh per connection: the other side signs it in its verack
     agent: str = AGENT
 
     def encode(self) -> bytes:
@@ -152,6 +163,8 @@ class Version:
                 "listen_url": self.listen_url,
                 "height": self.height,
                 "chainwork": hex(self.chainwork),
+                "public_key": self.public_key.hex(),
+                "challenge": self.challenge.hex(),
                 "agent": self.agent,
             },
         )
@@ -170,11 +183,17 @@ class Version:
         try:
             genesis = bytes.fromhex(_field(obj, "genesis", str))
             chainwork = int(_field(obj, "chainwork", str), 16)
+            public_key = bytes.fromhex(_field(obj, "public_key", str))
+            challenge = bytes.fromhex(_field(obj, "challenge", str))
         except ValueError:
-            raise ProtocolError("version genesis or chainwork is not hex") from None
+            raise ProtocolError("version genesis, chainwork, key or challenge is not hex") from None
         height = _field(obj, "height", int)
         if len(genesis) != 32 or height < 0 or chainwork < 0:
             raise ProtocolError("version genesis, height or chainwork out of range")
+        if len(public_key) != PUBKEY_LEN or len(challenge) != CHALLENGE_LEN:
+            raise ProtocolError("version public_key or challenge has the wrong length")
+        if node_id != node_id_of(public_key):
+            raise ProtocolError("version node_id is not the id of its public_key")
         return cls(
             network=str(obj.get("network", "?"))[:32],
             network_id=_field(obj, "network_id", int),
@@ -184,6 +203,8 @@ class Version:
             listen_url=url,
             height=height,
             chainwork=chainwork,
+            public_key=public_key,
+            challenge=challenge,
             agent=str(obj.get("agent", ""))[:64],
         )
 
