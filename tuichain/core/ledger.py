@@ -153,12 +153,15 @@ class Ledger:
         return self._rstore
 
     # ---- writes --------------------------------------------------------
-    async def submit_block(self, block: Block, source: str | None = None) -> ImportResult:
+    async def submit_block(self, block: Block, source: str | None = None,
+                           requested: bool = True) -> ImportResult:
+        """Import a block; `requested=False` for one a peer pushed unasked (kept only if
+        it could become the tip)."""
         def process() -> tuple[TipInfo, ImportResult, TipInfo, int]:
             # Tips read on the writer, around this import only: other submissions
             # queued beside it must not leak into the events this one publishes.
             before = _tip_info(self.chain.tip)
-            res = self.chain.process_block(block)
+            res = self.chain.process_block(block, requested=requested, source=source)
             return before, res, _tip_info(self.chain.tip), len(self.chain.mempool)
 
         old_tip, result, new_tip, self.mempool_size = await self._write(process)
@@ -212,8 +215,9 @@ class Ledger:
     async def locator(self) -> list[bytes]:
         return await self._write(self.chain.locator)
 
-    async def missing_blocks(self, limit: int = 128) -> list[bytes]:
-        return await self._write(self.chain.missing_blocks, limit)
+    async def missing_blocks(self, limit: int = 128, toward: bytes | None = None,
+                             skip: frozenset[bytes] = frozenset()) -> list[bytes]:
+        return await self._write(self.chain.missing_blocks, limit, toward, skip)
 
     async def mempool_entries(self) -> list[MempoolEntry]:
         return await self._write(self.chain.mempool.sorted_entries)
