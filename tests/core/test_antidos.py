@@ -33,6 +33,7 @@ from tuichain.core.rejections import Code
 from tuichain.core.tx import MAX_MEMO, Transaction
 
 log = logging.getLogger(__name__)
+WORK_BLOCKS = DEFAULT_POLICY.header_work_blocks
 
 
 def _db_bytes(cs: ChainState) -> int:
@@ -148,17 +149,18 @@ def test_withheld_deep_fork_low_work_headers_are_not_stored(tmp_path: Path) -> N
     now = cheap[-1].time
     cs.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     size, headers = _db_bytes(cs), _rows(cs, "headers")
-    first = cs.process_headers(cheap[:2000], now=now)
+    first = cs.process_headers(cheap[:2000], now=now, work_blocks=WORK_BLOCKS)
     assert first.error is not None
     assert first.error.code == Code.LOW_WORK_HEADERS
     assert first.accepted == []
     for i in range(2000, len(cheap), 2000):
-        assert cs.process_headers(cheap[i:i + 2000], now=now).accepted == []
+        assert cs.process_headers(cheap[i:i + 2000], now=now,
+                                   work_blocks=WORK_BLOCKS).accepted == []
     assert (_db_bytes(cs), _rows(cs, "headers")) == (size, headers)
     assert cs.entry(cheap[0].hash) is None
     # A competing branch near the tip is still kept, so its bodies can be fetched.
     rival = extend(params, honest[-3], 3, tag=b"rival", spacing=80)
-    kept = cs.process_headers([r.header for r in rival], now=now)
+    kept = cs.process_headers([r.header for r in rival], now=now, work_blocks=WORK_BLOCKS)
     assert kept.error is None
     assert len(kept.accepted) == 3
 

@@ -18,7 +18,6 @@ from .mempool import Mempool
 from .merkle import merkle_root
 from .orphans import OrphanPool
 from .params import NetworkParams
-from .policy import Policy
 from .pow import is_retarget_height, median_time_past, retarget, work_from_bits
 from .rejections import Code
 from .sigcache import SigCache
@@ -80,7 +79,7 @@ class ChainState:
         # `is not None`, not `or`: an empty Mempool is falsy (it has __len__).
         self.mempool = mempool if mempool is not None else Mempool(params)
         self._cache: OrderedDict[bytes, HeaderEntry] = OrderedDict()
-        self.orphans = OrphanPool.for_policy(self.mempool.policy)
+        self.orphans = OrphanPool()  # the Ledger sets its node policy's bounds
         self._init_genesis()
         tip_hash = store.tip_hash()
         assert tip_hash is not None
@@ -90,10 +89,6 @@ class ChainState:
         # A crash between storing a block and connecting it (two SQL transactions)
         # leaves a stored block with more work than the tip: connect it now.
         self._activate_best(ImportResult(tip.hash, "side-branch"))
-
-    @property
-    def policy(self) -> Policy:
-        return self.mempool.policy
 
     # ---- header index -------------------------------------------------
     def _init_genesis(self) -> None:
@@ -184,9 +179,12 @@ class ChainState:
         check_header_context(header, self.expected_bits(parent), self.previous_times(parent))
         return parent, parent.chainwork + work_from_bits(header.bits)
 
-    def process_headers(self, headers: list[BlockHeader], now: int | None = None
-                        ) -> HeadersResult:
-        """Store valid headers (proof of work checked) so their bodies can be fetched."""
+    def process_headers(self, headers: list[BlockHeader], now: int | None = None,
+                        work_blocks: int | None = None) -> HeadersResult:
+        """Store valid headers (proof of work checked) so their bodies can be fetched.
+
+        With `work_blocks` (node policy, given by the Ledger for a peer's headers), a
+        batch is kept only if its chain reaches `header_work_threshold(work_blocks)`."""
         now = int(time.time()) if now is None else now
         result = HeadersResult()
         new: list[HeaderEntry] = []
@@ -205,7 +203,8 @@ class ChainState:
                 new.append(e)
         except ValidationError as exc:
             result.error = exc
-        if new and max(e.chainwork for e in new) < self.header_work_threshold():
+        if (new and work_blocks is not None
+                and max(e.chainwork for e in new) < self.header_work_threshold(work_blocks)):
             # Cheap headers forking deep below the tip: keep nothing, so storing them
             # costs an attacker as much work as the chain it would have to beat.
             for e in new:
@@ -220,11 +219,11 @@ class ChainState:
         result.accepted = new
         return result
 
-    def header_work_threshold(self) -> int:
-        """The chainwork a header chain must reach to be stored: within
-        `header_work_blocks` blocks at the tip's difficulty of the tip's own work
-        (Bitcoin Core's anti-DoS work threshold, without its headers presync)."""
-        allowance = self.policy.header_work_blocks * work_from_bits(self.tip.header.bits)
+    def header_work_threshold(self, blocks: int) -> int:
+        """The chainwork a header chain must reach to be stored: within `blocks` blocks
+        at the tip's difficulty of the tip's own work (Bitcoin Core's anti-DoS work
+        threshold, without its headers presync)."""
+        allowance = blocks * work_from_bits(self.tip.header.bits)
         return max(0, self.tip.chainwork - allowance)
 
     # ---- blocks --------------------------------------------------------

@@ -20,6 +20,7 @@ from .errors import ValidationError
 from .events import BlockRejected, EventBus, NewTip, Reorg, TxAccepted, TxRejected
 from .mempool import Mempool, MempoolEntry
 from .merkle import merkle_proof
+from .orphans import OrphanPool
 from .params import NetworkParams
 from .policy import Policy
 from .sigcache import SigCache
@@ -109,6 +110,7 @@ class Ledger:
         store = Store(self.db_path)
         self._chain = ChainState(store, self.params, self.sigcache,
                                  Mempool(self.params, self.policy))
+        self._chain.orphans = OrphanPool.for_policy(self.policy)
         self._chain.load_mempool()
         self.tip = _tip_info(self._chain.tip)
         self.mempool_size = len(self._chain.mempool)
@@ -194,7 +196,9 @@ class Ledger:
         return result
 
     async def submit_headers(self, headers: list[BlockHeader]) -> HeadersResult:
-        return await self._write(self.chain.process_headers, headers)
+        """A peer's headers: kept only if their chain passes the policy's work threshold."""
+        return await self._write(self.chain.process_headers, headers, None,
+                                 self.policy.header_work_blocks)
 
     async def submit_tx(self, tx: Transaction, source: str | None = None) -> Transaction:
         """Admit to the mempool or raise ValidationError (also published as TxRejected)."""

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from .block import Block
-from .policy import Policy
+from .policy import DEFAULT_POLICY, Policy
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,9 @@ class Orphan:
 
 
 class OrphanPool:
-    def __init__(self, max_count: int, max_bytes: int, peer_max_bytes: int) -> None:
+    def __init__(self, max_count: int = DEFAULT_POLICY.orphan_max_count,
+                 max_bytes: int = DEFAULT_POLICY.orphan_max_bytes,
+                 peer_max_bytes: int = DEFAULT_POLICY.orphan_peer_max_bytes) -> None:
         self.max_count = max_count
         self.max_bytes = max_bytes
         self.peer_max_bytes = peer_max_bytes
