@@ -18,8 +18,8 @@ WIRE_VALUES = {
     "own-address", "bad-bits", "bad-pow", "time-too-new", "time-too-old", "block-too-large",
     "no-coinbase", "bad-coinbase", "multiple-coinbase", "duplicate-txid", "bad-merkle",
     "bad-coinbase-height", "bad-coinbase-amount", "orphan", "bad-prevblk", "known-invalid",
-    "bad-genesis", "wrong-genesis", "wrong-protocol", "self-connection", "banned", "too-many",
-    "bad-proof", "shutting-down", "malformed", "closed", "timeout",
+    "bad-genesis", "low-work-headers", "wrong-genesis", "wrong-protocol", "self-connection",
+    "banned", "too-many", "bad-proof", "shutting-down", "malformed", "closed", "timeout",
 }
 
 

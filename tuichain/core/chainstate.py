@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 
 from .block import Block, BlockHeader
@@ -15,6 +16,7 @@ from .errors import DecodeError, ValidationError
 from .genesis import genesis_block
 from .mempool import Mempool
 from .merkle import merkle_root
+from .orphans import OrphanPool
 from .params import NetworkParams
 from .pow import is_retarget_height, median_time_past, retarget, work_from_bits
 from .rejections import Code
@@ -29,7 +31,6 @@ from .validation import (
     tx_addresses,
 )
 
-MAX_ORPHANS = 256
 HEADER_CACHE = 50_000
 # Headers just above the tip considered for body download besides the best chain.
 NEXT_BLOCKS = 16
@@ -41,7 +42,9 @@ class ImportResult:
     joined or left the active chain as a consequence (orphans included)."""
 
     hash: bytes
-    status: str  # connected | side-branch | orphan | duplicate | invalid
+    # connected | side-branch | orphan | duplicate | invalid | ignored (an unrequested
+    # block that could not become the tip: not stored, see _process_one)
+    status: str
     error: ValidationError | None = None
     connected: list[Block] = field(default_factory=list)
     disconnected: list[Block] = field(default_factory=list)
@@ -76,7 +79,7 @@ class ChainState:
         # `is not None`, not `or`: an empty Mempool is falsy (it has __len__).
         self.mempool = mempool if mempool is not None else Mempool(params)
         self._cache: OrderedDict[bytes, HeaderEntry] = OrderedDict()
-        self.orphans: OrderedDict[bytes, Block] = OrderedDict()
+        self.orphans = OrphanPool()  # the Ledger sets its node policy's bounds
         self._init_genesis()
         tip_hash = store.tip_hash()
         assert tip_hash is not None
@@ -185,9 +188,12 @@ class ChainState:
         check_header_context(header, self.expected_bits(parent), self.previous_times(parent))
         return parent, parent.chainwork + work_from_bits(header.bits)
 
-    def process_headers(self, headers: list[BlockHeader], now: int | None = None
-                        ) -> HeadersResult:
-        """Store valid headers (proof of work checked) so their bodies can be fetched."""
+    def process_headers(self, headers: list[BlockHeader], now: int | None = None,
+                        work_blocks: int | None = None) -> HeadersResult:
+        """Store valid headers (proof of work checked) so their bodies can be fetched.
+
+        With `work_blocks` (node policy, given by the Ledger for a peer's headers), a
+        batch is kept only if its chain reaches `header_work_threshold(work_blocks)`."""
         now = int(time.time()) if now is None else now
         result = HeadersResult()
         new: list[HeaderEntry] = []
@@ -202,10 +208,19 @@ class ChainState:
                 parent, work = self._check_header(header, now)
                 e = HeaderEntry(header.hash, parent.hash, parent.height + 1, work, header,
                                 HEADER_ONLY)
-                self._remember(e)
+                self._remember(e)  # later headers of the batch find their parent here
                 new.append(e)
         except ValidationError as exc:
             result.error = exc
+        if (new and work_blocks is not None
+                and max(e.chainwork for e in new) < self.header_work_threshold(work_blocks)):
+            # Cheap headers forking deep below the tip: keep nothing, so storing them
+            # costs an attacker as much work as the chain it would have to beat.
+            for e in new:
+                self._cache.pop(e.hash, None)
+            result.error = ValidationError("headers carry too little work to be kept",
+                                           Code.LOW_WORK_HEADERS)
+            new = []
         if new:
             try:
                 with self.store.transaction():
@@ -219,17 +234,29 @@ class ChainState:
         result.accepted = new
         return result
 
+    def header_work_threshold(self, blocks: int) -> int:
+        """The chainwork a header chain must reach to be stored: within `blocks` blocks
+        at the tip's difficulty of the tip's own work (Bitcoin Core's anti-DoS work
+        threshold, without its headers presync)."""
+        allowance = blocks * work_from_bits(self.tip.header.bits)
+        return max(0, self.tip.chainwork - allowance)
+
     # ---- blocks --------------------------------------------------------
-    def process_block(self, block: Block, now: int | None = None) -> ImportResult:
+    def process_block(self, block: Block, now: int | None = None, *, requested: bool = True,
+                      source: str | None = None) -> ImportResult:
+        """Import one block. `requested` is False for a block a peer pushed without our
+        asking: it is stored only if it could become the tip. `source` (a peer id)
+        charges an orphan to that peer's share of the orphan pool."""
         now = int(time.time()) if now is None else now
-        result = self._process_one(block, now)
+        result = self._process_one(block, now, requested, source)
         if result.status in ("connected", "side-branch"):
             self._connect_orphans(block.hash, now, result)
         if result.connected or result.disconnected:
             self._update_mempool(result)
         return result
 
-    def _process_one(self, block: Block, now: int) -> ImportResult:
+    def _process_one(self, block: Block, now: int, requested: bool = True,
+                     source: str | None = None) -> ImportResult:
         h = block.hash
         known = self.entry(h)
         if known is not None and known.status == INVALID:
@@ -241,7 +268,7 @@ class ChainState:
             check_block_context_free(block, self.params, now, self.sigcache.verify_tx)
             parent = self.entry(block.header.prev_hash)
             if parent is None or parent.status == HEADER_ONLY:
-                self._add_orphan(block)
+                self.orphans.add(block, source, requested)
                 return ImportResult(h, "orphan")
             if known is None:
                 parent, work = self._check_header(block.header, now)
@@ -251,6 +278,10 @@ class ChainState:
                 entry = replace(known, status=HAVE_DATA)
         except ValidationError as exc:
             return ImportResult(h, "invalid", exc)
+        if not requested and entry.chainwork < self.tip.chainwork:
+            # Bitcoin Core's AcceptBlock rule: a block nobody asked for is kept only if
+            # it has at least the tip's work, so less-work side blocks cost no disk.
+            return ImportResult(h, "ignored")
         with self.store.transaction():
             self.store.put_header(entry)
             self.store.put_block(h, block.encoded)
@@ -264,19 +295,14 @@ class ChainState:
                 result.status, result.error = "invalid", err
         return result
 
-    def _add_orphan(self, block: Block) -> None:
-        self.orphans[block.hash] = block
-        while len(self.orphans) > MAX_ORPHANS:
-            self.orphans.popitem(last=False)
-
     def _connect_orphans(self, parent_hash: bytes, now: int, result: ImportResult) -> None:
         queue = [parent_hash]
         while queue:
             parent = queue.pop()
-            children = [b for b in self.orphans.values() if b.header.prev_hash == parent]
-            for child in children:
-                del self.orphans[child.hash]
-                sub = self._process_one(child, now)
+            for orphan in self.orphans.children(parent):
+                child = orphan.block
+                self.orphans.pop(child.hash)
+                sub = self._process_one(child, now, orphan.requested, orphan.source)
                 result.connected += sub.connected
                 result.disconnected += sub.disconnected
                 result.rejected += sub.rejected
@@ -480,22 +506,32 @@ class ChainState:
         hashes.append(g)
         return hashes
 
-    def missing_blocks(self, limit: int) -> list[bytes]:
-        """Bodies to fetch on the way to the most-work header, lowest height first."""
-        best = self.store.best_header()
-        if best is None or best.chainwork <= self.tip.chainwork:
-            return []
-        path: list[bytes] = []
-        e: HeaderEntry | None = best
-        while e is not None and e.status == HEADER_ONLY:
-            path.append(e.hash)
-            e = self.entry(e.prev)
-        path.reverse()
-        wanted = [h for h in path if h not in self.orphans][:limit]
-        # Also the lightest headers that beat the tip and could connect at once (their
-        # parent has its body): a peer announcing a heavier header chain and withholding
-        # its bodies must not stop honest blocks from being fetched.
-        for h in self.store.fetchable_above(self.tip.chainwork, NEXT_BLOCKS):
-            if h not in wanted and h not in self.orphans:
-                wanted.append(h)
+    def missing_blocks(self, limit: int, toward: bytes | None = None,
+                       skip: Collection[bytes] = ()) -> list[bytes]:
+        """Up to `limit` bodies to fetch (none in `skip`), lowest height first.
+
+        Along the header chain to `toward` (a peer's best announced header) when
+        given, else to the most-work header, starting above its last block with a
+        body; every body listed has a parent with a body or one listed before it, so
+        each can connect as soon as it and its predecessors arrive. Without `toward`,
+        also the lightest headers above the tip whose parent has its body: a peer
+        announcing a heavier chain and withholding its bodies must not stop honest
+        blocks beside it from being fetched.
+        """
+        target = self.store.best_header() if toward is None else self.entry(toward)
+        wanted: list[bytes] = []
+        if target is not None and target.chainwork > self.tip.chainwork:
+            path: list[bytes] = []
+            e: HeaderEntry | None = target
+            while e is not None and e.status == HEADER_ONLY:
+                path.append(e.hash)
+                e = self.entry(e.prev)
+            if e is not None and e.status == HAVE_DATA:  # not on top of an invalid block
+                path.reverse()
+                wanted = [h for h in path if h not in self.orphans and h not in skip][:limit]
+        if toward is None:
+            above = self.store.fetchable_above(self.tip.chainwork, NEXT_BLOCKS + len(skip))
+            wanted += [h for h in above
+                       if h not in wanted and h not in self.orphans and h not in skip
+                       ][:NEXT_BLOCKS]
         return wanted

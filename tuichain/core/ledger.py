@@ -22,6 +22,7 @@ from .errors import StorageError, StoreError, ValidationError
 from .events import BlockRejected, EventBus, NewTip, Reorg, TxAccepted, TxRejected
 from .mempool import Mempool, MempoolEntry
 from .merkle import merkle_proof
+from .orphans import OrphanPool
 from .params import NetworkParams
 from .policy import Policy
 from .rejections import Code
@@ -161,6 +162,7 @@ class Ledger:
             store.close()
             raise
         self._chain = chain
+        self._chain.orphans = OrphanPool.for_policy(self.policy)
         # Nobody can have subscribed to the bus yet, so events for this switch would
         # reach no one: it is logged and kept in `opened` instead.
         self.opened = opened = self._chain.opened
@@ -229,7 +231,10 @@ class Ledger:
         return self._rstore
 
     # ---- writes --------------------------------------------------------
-    async def submit_block(self, block: Block, source: str | None = None) -> ImportResult:
+    async def submit_block(self, block: Block, source: str | None = None,
+                           requested: bool = True) -> ImportResult:
+        """Import a block; `requested=False` for one a peer pushed unasked (kept only if
+        it could become the tip)."""
         def process() -> tuple[TipInfo, ImportResult, TipInfo, int]:
             # Tips read on the writer, around this import only: other submissions
             # queued beside it must not leak into the events this one publishes. After
@@ -242,7 +247,7 @@ class Ledger:
                 # A failed write may have stored blocks but not switched to them.
                 resumed = chain.activate_stored() if self._switch_pending else None
                 self._switch_pending = False
-                res = chain.process_block(block)
+                res = chain.process_block(block, requested=requested, source=source)
             except sqlite3.OperationalError:
                 self._switch_pending = True
                 raise
@@ -286,7 +291,9 @@ class Ledger:
         return result
 
     async def submit_headers(self, headers: list[BlockHeader]) -> HeadersResult:
-        return await self._store(self.chain.process_headers, headers)
+        """A peer's headers: kept only if their chain passes the policy's work threshold."""
+        return await self._store(self.chain.process_headers, headers, None,
+                                 self.policy.header_work_blocks)
 
     async def submit_tx(self, tx: Transaction, source: str | None = None) -> Transaction:
         """Admit to the mempool or raise ValidationError (also published as TxRejected)."""
@@ -307,8 +314,9 @@ class Ledger:
     async def locator(self) -> list[bytes]:
         return await self._write(self.chain.locator)
 
-    async def missing_blocks(self, limit: int = 128) -> list[bytes]:
-        return await self._write(self.chain.missing_blocks, limit)
+    async def missing_blocks(self, limit: int = 128, toward: bytes | None = None,
+                             skip: frozenset[bytes] = frozenset()) -> list[bytes]:
+        return await self._write(self.chain.missing_blocks, limit, toward, skip)
 
     async def mempool_entries(self) -> list[MempoolEntry]:
         return await self._write(self.chain.mempool.sorted_entries)

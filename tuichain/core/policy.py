@@ -22,6 +22,17 @@ class Policy:
     # The mempool evicts the lowest fee rates beyond either bound.
     mempool_max_count: int = 20_000
     mempool_max_bytes: int = 8_000_000
+    # Blocks waiting for their parent's body, held in memory: bounded by count and by
+    # encoded bytes, in total and per peer (two full blocks each by default).
+    orphan_max_count: int = 256
+    orphan_max_bytes: int = 8_000_000
+    orphan_peer_max_bytes: int = 2_000_000
+    # Headers are kept only when their chain comes within this many blocks (at the
+    # tip's difficulty) of the tip's work: Bitcoin Core's anti-DoS work threshold.
+    header_work_blocks: int = 144
+    # Seconds a peer may sit on a block it announced and we asked it for before it
+    # is dropped as a staller and the block is asked elsewhere.
+    block_stall_timeout: float = 20.0
 
     @classmethod
     def for_network(cls, params: NetworkParams) -> Policy:

@@ -44,6 +44,7 @@ class Code(StrEnum):
     BAD_PREVBLK = "bad-prevblk"
     KNOWN_INVALID = "known-invalid"
     BAD_GENESIS = "bad-genesis"
+    LOW_WORK_HEADERS = "low-work-headers"
     # a peer's handshake
     WRONG_GENESIS = "wrong-genesis"
     WRONG_PROTOCOL = "wrong-protocol"
@@ -91,6 +92,8 @@ EXPLANATIONS: dict[Code, str] = {
     Code.BAD_PREVBLK: "Its parent block is known to be invalid.",
     Code.KNOWN_INVALID: "This block was already found invalid.",
     Code.BAD_GENESIS: "The stored chain starts from another genesis block.",
+    Code.LOW_WORK_HEADERS: "The headers' chain has too little work, compared with the tip, "
+    "to be kept.",
     Code.WRONG_GENESIS: "The peer's chain starts from another genesis block.",
     Code.WRONG_PROTOCOL: "The peer speaks another version of the wire protocol.",
     Code.SELF_CONNECTION: "The connection leads back to this node itself.",

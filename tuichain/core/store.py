@@ -250,13 +250,15 @@ class Store:
 
     def fetchable_above(self, chainwork: int, limit: int) -> list[bytes]:
         """Header-only blocks with more work than `chainwork` whose parent has its body,
-        lightest first (the index walk stops after `limit` candidates)."""
+        lightest first. The parent's status is filtered in the query, before LIMIT: a
+        crowd of header-only children of header-only parents must not fill the answer."""
         rows = self.db.execute(
-            "SELECT h.hash, p.status FROM headers h JOIN headers p ON p.hash = h.prev "
-            "WHERE h.status=? AND h.chainwork > ? ORDER BY h.chainwork LIMIT ?",
-            (HEADER_ONLY, work_to_blob(chainwork), limit),
+            "SELECT h.hash FROM headers h JOIN headers p ON p.hash = h.prev "
+            "WHERE h.status=? AND h.chainwork > ? AND p.status=? "
+            "ORDER BY h.chainwork LIMIT ?",
+            (HEADER_ONLY, work_to_blob(chainwork), HAVE_DATA, limit),
         )
-        return [bytes(h) for h, parent_status in rows if parent_status == HAVE_DATA]
+        return [bytes(r[0]) for r in rows]
 
     def put_block(self, block_hash: bytes, data: bytes) -> None:
         self.db.execute("INSERT OR REPLACE INTO blocks VALUES(?,?)", (block_hash, data))

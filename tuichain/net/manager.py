@@ -445,6 +445,10 @@ class PeerManager:
         peer.ping_sent = time.monotonic()
         peer.send(encode_nonce(Cmd.PING, peer.ping_nonce))
 
+    def drop(self, peer: Peer, why: str) -> None:
+        """End a connection from synchronous code (the sync engine's stall check)."""
+        self.spawn(self._drop(peer, why))
+
     async def _drop(self, peer: Peer, why: str) -> None:
         if self._peers.pop(peer.peer_id, None) is None:
             await peer.close()

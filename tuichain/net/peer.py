@@ -85,6 +85,10 @@ class Peer:
         self.node_id = ""  # set by the handshake once the peer proved its key
         self.height = 0
         self.chainwork = 0
+        # The most-work header it announced to us (known to our index): bodies are
+        # fetched from it along the chain to this header.
+        self.best_hash: bytes | None = None
+        self.best_work = 0
         self.score = 0
         self.latency_ms: float | None = None
         self.connected_since = time.time()
@@ -136,6 +140,13 @@ class Peer:
             self.bytes_sent,
             self.bytes_received,
         )
+
+    def claim_best(self, block_hash: bytes, height: int, chainwork: int) -> None:
+        """Note a header it announced (one our index holds), keeping the most-work one."""
+        if chainwork > self.best_work:
+            self.best_hash, self.best_work = block_hash, chainwork
+        if chainwork > self.chainwork:
+            self.height, self.chainwork = height, chainwork
 
     # ---- inventory this peer is known to have ---------------------------------
     def learn(self, h: bytes) -> None:

@@ -6,7 +6,12 @@ not already requested from another peer, so each body crosses each link at
 most once; a request that times out or whose peer leaves is asked elsewhere.
 Blocks are found through headers: an unknown block hash leads to
 `getheaders`, accepted headers (proof of work checked by the ledger) lead to
-body requests in a window per peer, lowest height first.
+body requests in a window per peer, lowest height first. Each peer is asked
+first for the bodies on the way to its own best announced header, so a peer
+that withholds its chain's bodies holds up only its own window; once it sits on
+an announced block past the stall timeout it is dropped and the block asked
+elsewhere. A block pushed without a request is only kept if it could become
+the tip (the ledger's rule).
 """
 
 from __future__ import annotations
@@ -54,10 +59,11 @@ class PeerSet(Protocol):
 
     async def misbehave(self, peer: Peer, points: int, reason: str) -> None: ...
 
+    def drop(self, peer: Peer, why: str) -> None: ...
+
 log = logging.getLogger(__name__)
 
 TX_TIMEOUT = 10.0
-BLOCK_TIMEOUT = 20.0
 HEADERS_TIMEOUT = 30.0
 BLOCK_WINDOW = 64  # block bodies in flight per peer
 BIG_PAYLOAD = 64 * 1024  # decode larger blocks off the loop
@@ -97,12 +103,19 @@ class NetStats:
 class Request:
     peer_id: str
     deadline: float
+    # The peer announced this block (it claims to have it): sitting on it past the
+    # deadline is stalling, and ends the connection.
+    announced: bool = False
 
 
 class SyncEngine:
-    def __init__(self, manager: PeerSet, ledger: Ledger) -> None:
+    def __init__(self, manager: PeerSet, ledger: Ledger,
+                 stall_timeout: float | None = None) -> None:
         self.m = manager
         self.ledger = ledger
+        # Bitcoin Core's block-stalling timeout (a node policy; tests set a short one).
+        self.stall_timeout = (ledger.policy.block_stall_timeout if stall_timeout is None
+                              else stall_timeout)
         self.stats = NetStats()
         self.tx_inflight: dict[bytes, Request] = {}
         self.tx_announcers: dict[bytes, list[str]] = {}
@@ -162,8 +175,7 @@ class SyncEngine:
             targets = []
             for p in self.m.ready_peers():
                 if p.knows(event.hash):
-                    if event.chainwork > p.chainwork:
-                        p.height, p.chainwork = event.height, event.chainwork  # it sent us this
+                    p.claim_best(event.hash, event.height, event.chainwork)  # it sent us this
                     continue
                 p.learn(event.hash)
                 targets.append(p)
@@ -217,6 +229,7 @@ class SyncEngine:
                 del self.tx_inflight[txid]
                 self._retry_tx(txid)
         stalled = False
+        stallers: dict[str, Peer] = {}
         for h, req in list(self.block_inflight.items()):
             if req.deadline < now:
                 del self.block_inflight[h]
@@ -224,7 +237,14 @@ class SyncEngine:
                 if peer is not None:
                     peer.blocks_inflight.discard(h)
                     peer.known.pop(h, None)  # do not ask it for this block again soon
+                    if req.announced:
+                        stallers[peer.peer_id] = peer
                 stalled = True
+        for peer in stallers.values():
+            # It announced the block and then withheld it: waiting longer would keep
+            # `syncing` on and the window full for good. Dropped, not banned (a slow
+            # honest link looks the same), like Bitcoin Core's stalling peers.
+            self.m.drop(peer, "stalled block download")
         for p in self.m.ready_peers():
             asked = p.headers_requested_at
             if asked is not None and asked + HEADERS_TIMEOUT < now:
@@ -260,10 +280,9 @@ class SyncEngine:
             if entry is None:
                 unknown_block = True
                 continue
-            if entry.chainwork > peer.chainwork:
-                peer.height, peer.chainwork = entry.height, entry.chainwork
+            peer.claim_best(h, entry.height, entry.chainwork)
             if entry.status == HEADER_ONLY and h not in self.block_inflight:
-                self._track_block(peer, h)
+                self._track_block(peer, h, announced=True)
                 want.append((kind, h))
         if want:
             peer.send(encode_inv(Cmd.GETDATA, want))
@@ -281,8 +300,9 @@ class SyncEngine:
                 announcers.append(peer.peer_id)
         return True
 
-    def _track_block(self, peer: Peer, h: bytes) -> None:
-        self.block_inflight[h] = Request(peer.peer_id, time.monotonic() + BLOCK_TIMEOUT)
+    def _track_block(self, peer: Peer, h: bytes, announced: bool) -> None:
+        self.block_inflight[h] = Request(peer.peer_id, time.monotonic() + self.stall_timeout,
+                                         announced)
         peer.blocks_inflight.add(h)
 
     async def _on_getdata(self, peer: Peer, payload: bytes) -> None:
@@ -368,8 +388,10 @@ class SyncEngine:
         h = block.hash
         self.stats.blocks_received += 1
         peer.learn(h)
+        requested = h in peer.blocks_inflight
         try:
-            result = await self.ledger.submit_block(block, source=peer.peer_id)
+            result = await self.ledger.submit_block(block, source=peer.peer_id,
+                                                    requested=requested)
         finally:
             req = self.block_inflight.get(h)
             if req is not None and req.peer_id == peer.peer_id:
@@ -385,8 +407,8 @@ class SyncEngine:
                 return
         else:
             tip = self.ledger.tip
-            if tip is not None and tip.hash == h and tip.chainwork > peer.chainwork:
-                peer.height, peer.chainwork = tip.height, tip.chainwork
+            if tip is not None and tip.hash == h:
+                peer.claim_best(h, tip.height, tip.chainwork)
         if len(peer.blocks_inflight) <= BLOCK_WINDOW // 2:
             await self.fetch_blocks()
 
@@ -409,28 +431,45 @@ class SyncEngine:
         tip = self.ledger.tip
         tip_work = tip.chainwork if tip else 0
         peers = [p for p in self.m.ready_peers() if not p.closed]
-        free = sum(max(0, BLOCK_WINDOW - len(p.blocks_inflight)) for p in peers)
-        if free <= 0:
-            return
-        missing = await self.ledger.missing_blocks(len(self.block_inflight) + free)
-        if not missing and not self.block_inflight:
-            self.best_header_work = tip_work
         requests: dict[str, list[tuple[InvType, bytes]]] = {}
-        for h in missing:
-            if h in self.block_inflight:
+
+        def ask(p: Peer, h: bytes, announced: bool) -> None:
+            self._track_block(p, h, announced)
+            requests.setdefault(p.peer_id, []).append((InvType.BLOCK, h))
+
+        # First each peer's own best chain (Bitcoin Core's FindNextBlocksToDownload):
+        # headers a peer announced and withholds fill only that peer's window.
+        for p in peers:
+            room = BLOCK_WINDOW - len(p.blocks_inflight)
+            if room <= 0 or p.best_hash is None or p.best_work <= tip_work:
                 continue
-            able = [
-                p
-                for p in peers
-                if len(p.blocks_inflight) < BLOCK_WINDOW
-                and (p.knows(h) or p.chainwork > tip_work)
-                and not p.lacks(h)
-            ]
-            if not able:
-                continue
-            best = min(able, key=lambda p: (not p.knows(h), len(p.blocks_inflight)))
-            self._track_block(best, h)
-            requests.setdefault(best.peer_id, []).append((InvType.BLOCK, h))
+            path = await self.ledger.missing_blocks(room, p.best_hash,
+                                                    frozenset(self.block_inflight))
+            for h in path:
+                if h not in self.block_inflight and not p.lacks(h):
+                    ask(p, h, announced=True)
+        # Then what is on the way to the most-work header, from anyone who may have it.
+        free = sum(max(0, BLOCK_WINDOW - len(p.blocks_inflight)) for p in peers)
+        if free > 0:
+            missing = await self.ledger.missing_blocks(free, None,
+                                                       frozenset(self.block_inflight))
+            for h in missing:
+                if h in self.block_inflight:
+                    continue
+                able = [
+                    p
+                    for p in peers
+                    if len(p.blocks_inflight) < BLOCK_WINDOW
+                    and (p.knows(h) or p.chainwork > tip_work)
+                    and not p.lacks(h)
+                ]
+                if able:
+                    best = min(able, key=lambda p: (not p.knows(h), len(p.blocks_inflight)))
+                    ask(best, h, announced=best.knows(h))
+        if not self.block_inflight:
+            # Nothing asked and nothing coming: no connected peer offers what we lack
+            # (a staller's headers stay in the index), so we are not syncing.
+            self.best_header_work = tip_work
         for peer_id, items in requests.items():
             peer = self.m.peer(peer_id)
             if peer is not None:
@@ -468,7 +507,9 @@ class SyncEngine:
                     return
                 if code == Code.ORPHAN:
                     await self.m.misbehave(peer, 10, "headers that do not connect")
-                elif code not in HARMLESS_BLOCK:
+                elif code not in HARMLESS_BLOCK and code != Code.LOW_WORK_HEADERS:
+                    # Low-work headers are not stored, so they cost us nothing; an honest
+                    # peer on a shorter chain sends them when it announces its tip.
                     await self.m.misbehave(
                         peer, BLOCK_PENALTY, f"invalid header: {result.error.reason}"
                     )
@@ -478,9 +519,10 @@ class SyncEngine:
                 for header in headers:
                     peer.learn(header.hash)
                 last = await self.ledger.get_header(headers[-1].hash)
-                if last is not None and last.chainwork > peer.chainwork:
-                    peer.height, peer.chainwork = last.height, last.chainwork
-                    peer.lacking.clear()  # it has moved on: what it lacked it may have now
+                if last is not None:
+                    if last.chainwork > peer.chainwork:
+                        peer.lacking.clear()  # it has moved on: what it lacked it may have now
+                    peer.claim_best(last.hash, last.height, last.chainwork)
                 if len(headers) == MAX_HEADERS:
                     await self.request_headers(peer, after=headers[-1].hash)
         if peer.headers_again and peer.headers_requested_at is None:
