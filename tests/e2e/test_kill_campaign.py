@@ -71,7 +71,7 @@ PAYEE = key(9).address_digest
 SHORT_BLOCKS = 30
 HEAVY_BLOCKS = 100
 SYNC_BLOCKS = 300
-MAX_CYCLES = 6 * KILLS  # a bound on restarts, so a node that never progresses fails
+MAX_STARTS = 6 * KILLS  # a node that never gets its work done fails instead of looping
 
 
 @pytest.fixture
@@ -123,6 +123,13 @@ class Campaign:
         node.start()
         node.wait_ready()
         self.starts += 1
+
+    def stop_and_check(self, node: NodeProcess) -> None:
+        """A clean stop at the end, and the same checks of the file as after a kill."""
+        assert node.stop() == 0, node.stderr()
+        view = read_store(node.data_dir / "chain.sqlite3")
+        where = f"clean stop (height {view.height})"
+        self.problems += [f"{where}: {p}" for p in ledger_problems(REGTEST, view)]
 
     def kill_and_check(self, node: NodeProcess) -> ChainView:
         node.kill()
@@ -204,7 +211,7 @@ def test_kills_while_mining_with_payments_flowing_in(pool: NodePool) -> None:
         campaign.record("during")
     campaign.start(node)
     campaign.check_live(node)
-    node.stop()
+    campaign.stop_and_check(node)
     log.info("mining: %d payments acknowledged", len(acknowledged))
     campaign.finish()
 
@@ -236,12 +243,14 @@ def run_rounds(
     and the tip not yet `target`)."""
     rounds = 0
     while campaign.during < KILLS:
-        assert campaign.starts < MAX_CYCLES, f"{campaign.name}: no progress after many restarts"
         rounds += 1
         node = pool.prepare(f"{name}{rounds}", *args)
         if fill is not None:
             shutil.copytree(fill, node.data_dir)
         while True:
+            assert campaign.starts < MAX_STARTS, (
+                f"{campaign.name}: still not done after {campaign.starts} starts"
+            )
             campaign.start(node)
             campaign.check_live(node)
             time.sleep(campaign.delay())
@@ -253,11 +262,11 @@ def run_rounds(
         # The finished node once more, started and checked without a kill.
         campaign.start(node)
         campaign.check_live(node)
-        node.stop()
+        campaign.stop_and_check(node)
 
 
-def test_kills_while_syncing_from_a_peer_with_a_longer_chain(pool: NodePool, tmp_path: Path
-                                                             ) -> None:
+def test_kills_while_syncing_from_a_peer_with_a_longer_chain(pool: NodePool) -> None:
+    """An empty node syncs a chain of payments from a peer, killed again and again."""
     campaign = Campaign("syncing", random.Random(SEED + 1))
     prefix = funded_prefix()
     nonces: dict[bytes, int] = {}
@@ -269,14 +278,19 @@ def test_kills_while_syncing_from_a_peer_with_a_longer_chain(pool: NodePool, tmp
         campaign, pool, "syncer", None, ["--peer", source.url], line[-1].hash,
         {link.hash for link in prefix + line},
     )
-    source.stop()
+    assert source.stop() == 0
     campaign.finish()
 
 
 def test_kills_during_a_reorg_to_a_heavier_branch_from_a_peer(pool: NodePool, tmp_path: Path
                                                               ) -> None:
     """The node holds a shorter branch full of payments; a peer serves a heavier empty one.
-    The payments of the disconnected blocks must come back to the mempool, kill or not."""
+    The payments of the disconnected blocks must come back to the mempool, kill or not.
+
+    Their return depends on issue 9 item 2 (a switch made when the chain is opened
+    returns nothing to the mempool) and on the switch and the mempool write being
+    one transaction (a kill between the two loses them in a live reorg as well).
+    """
     campaign = Campaign("reorg", random.Random(SEED + 2), "payments of the disconnected branch")
     prefix = funded_prefix()
     short = paid_line(REGTEST, prefix[-1], SHORT_BLOCKS, PAYERS, {}, 10, to=PAYEE, tag=b"short")
@@ -291,5 +305,5 @@ def test_kills_during_a_reorg_to_a_heavier_branch_from_a_peer(pool: NodePool, tm
         campaign, pool, "short", template, ["--peer", peer.url], heavy[-1].hash,
         {link.hash for link in heavy},
     )
-    peer.stop()
+    assert peer.stop() == 0
     campaign.finish()
