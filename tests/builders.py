@@ -203,6 +203,39 @@ def pay(
     return make_payment(sender, params.network_id, recipient, amount, fee, nonce, memo)
 
 
+def paid_line(
+    params: NetworkParams,
+    parent: Link,
+    count: int,
+    payers: Sequence[PrivateKey],
+    nonces: dict[bytes, int],
+    per_block: int,
+    *,
+    to: bytes,
+    amount: int = 1000,
+    tag: bytes = b"",
+    miner: bytes = MINER,
+) -> list[Link]:
+    """`count` blocks on `parent`, each with `per_block` payments to `to` from `payers` in turn.
+
+    `nonces` holds each payer's next nonce (by address) and is updated, so a second
+    line can continue where the first stopped or start again from a fork point's copy.
+    """
+    out: list[Link] = []
+    turn = 0
+    for _ in range(count):
+        txs = []
+        for _ in range(per_block):
+            payer = payers[turn % len(payers)]
+            turn += 1
+            nonce = nonces.get(payer.address_digest, 0)
+            txs.append(pay(payer, to, amount, nonce, params=params))
+            nonces[payer.address_digest] = nonce + 1
+        parent = make_block(params, parent, txs, memo=tag, miner=miner)
+        out.append(parent)
+    return out
+
+
 def open_chain(path: Path, params: NetworkParams = REGTEST) -> ChainState:
     return ChainState(Store(path / "chain.sqlite3"), params)
 

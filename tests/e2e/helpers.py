@@ -277,13 +277,18 @@ class NodePool:
         ready: bool = True,
         plain_user: bool = False,
     ) -> NodeProcess:
+        node = self.prepare(name, *args, port=port)
+        node.start()
+        return node.wait_ready() if ready else node
+
+    def prepare(self, name: str, *args: str, port: int | None = None) -> NodeProcess:
+        """A node on data directory ROOT/name, not started yet; `start()` it (again and again)."""
         tag = f"{name}.{len(self.nodes)}"
         node = NodeProcess(
             self.home, self.root / name, port or free_port(), args, tag, plain_user
         )
         self.nodes.append(node)
-        node.start()
-        return node.wait_ready() if ready else node
+        return node
 
     def wallet(
         self, *args: str, stdin: str | None = None, **env: str
