@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.builders import genesis_link, key, make_block, pay
 from tuichain.core.block import Block
-from tuichain.core.chainstate import ChainState
+from tuichain.core.chainstate import ChainState, ImportResult
 from tuichain.core.ledger import Ledger
 from tuichain.core.params import REGTEST
 from tuichain.core.store import HeaderEntry, Store
@@ -33,6 +33,17 @@ class StopsBeforeSwitch(ChainState):
         if self.armed and down:  # a reorg, not a plain extension
             raise _Killed
         return super()._switch(down, up, known_block)
+
+
+class StopsAfterSwitch(ChainState):
+    """Killed once the switch committed, before the mempool was brought up to date."""
+
+    armed = False
+
+    def _update_mempool(self, result: ImportResult) -> None:
+        if self.armed and result.disconnected:
+            raise _Killed
+        super()._update_mempool(result)
 
 
 def _scenario() -> tuple[list[Block], Transaction, list[Block], list[Transaction]]:
@@ -124,3 +135,29 @@ def test_open_without_pending_switch_changes_nothing(tmp_path: Path) -> None:
         assert not again.opened.disconnected
     finally:
         again.store.close()
+
+
+def test_a_kill_right_after_a_live_switch_loses_no_transaction(tmp_path: Path) -> None:
+    """The switch and the return of its transactions to the stored mempool commit together."""
+    main, pending, side, (tx1, tx2, tx3) = _scenario()
+    db = tmp_path / "chain.sqlite3"
+    cs = StopsAfterSwitch(Store(db), REGTEST)
+    for block in main:
+        assert cs.process_block(block, now=NOW).status == "connected"
+    cs.add_tx(pending, now=NOW)
+    cs.armed = True
+    killed = False
+    try:
+        for block in side:
+            cs.process_block(block, now=NOW)
+    except _Killed:
+        killed = True
+    cs.store.close()
+    assert killed, "the branch never triggered a switch"
+    reopened = ChainState(Store(db), REGTEST)
+    try:
+        assert reopened.tip.hash == side[-1].hash  # the switch itself had committed
+        assert set(reopened.mempool.entries) == {tx2.txid, tx3.txid}
+        assert _persisted(reopened.store) == {tx2.txid, tx3.txid}  # tx1 is confirmed again
+    finally:
+        reopened.store.close()

@@ -277,11 +277,13 @@ class NodePool:
         ready: bool = True,
         plain_user: bool = False,
     ) -> NodeProcess:
-        node = self.prepare(name, *args, port=port)
+        node = self.prepare(name, *args, port=port, plain_user=plain_user)
         node.start()
         return node.wait_ready() if ready else node
 
-    def prepare(self, name: str, *args: str, port: int | None = None) -> NodeProcess:
+    def prepare(
+        self, name: str, *args: str, port: int | None = None, plain_user: bool = False
+    ) -> NodeProcess:
         """A node on data directory ROOT/name, not started yet; `start()` it (again and again)."""
         tag = f"{name}.{len(self.nodes)}"
         node = NodeProcess(

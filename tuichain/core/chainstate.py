@@ -359,13 +359,21 @@ class ChainState:
 
     def _switch(self, down: list[HeaderEntry], up: list[HeaderEntry],
                 known_block: Block | None) -> tuple[list[Block], list[Block]]:
-        """Disconnect `down`, connect `up`, all in one SQL transaction."""
+        """Disconnect `down`, connect `up`, all in one SQL transaction.
+
+        The disconnected blocks' payments go into the stored mempool in the same
+        transaction, so a kill before the mempool is brought up to date loses none:
+        the next open re-admits them and drops what no longer fits.
+        """
         left: list[Block] = []
         joined: list[Block] = []
+        now = time.time()
         with self.store.transaction():
             for e in down:
                 block = self._load_block(e.hash)
                 self.store.disconnect(e, block.txids)
+                for tx in block.txs[1:]:
+                    self.store.mempool_put(tx.txid, tx.encoded, now)
                 left.append(block)
             for e in up:
                 if known_block is not None and known_block.hash == e.hash:
@@ -378,6 +386,7 @@ class ChainState:
                 except ValidationError as exc:
                     raise _BadBlock(e, exc) from None
                 self._connect_rows(e, block, delta.new, delta.old)
+                self.store.mempool_delete(block.txids[1:])
                 joined.append(block)
         self.tip = up[-1] if up else self.entry(down[-1].prev) or self.tip
         return left, joined
