@@ -26,7 +26,7 @@ FLOORS = ("core", "net", "node", "ui", "cli")
 FLOOR_PREFIXES: dict[str, tuple[str, ...]] = {
     "core": ("tuichain.core",),
     "net": ("tuichain.net", "tuichain.server"),
-    "node": ("tuichain.node", "tuichain.config", "tuichain.logsetup"),
+    "node": ("tuichain.node", "tuichain.config", "tuichain.logsetup", "tuichain.control"),
     "ui": (
         "tuichain.app",
         "tuichain.screens",

@@ -47,6 +47,8 @@ class NodeConfig:
     mining_pace: float | None = None
     target_outbound: int = 8
     advertise_url: str | None = None
+    automine: bool = False  # regtest: mine a block as soon as a payment arrives
+    block_time: float | None = None  # regtest: mine a block every this many seconds
 
     @property
     def policy(self) -> Policy:
