@@ -64,7 +64,8 @@ async def test_the_cookie_is_owner_only_new_each_start_and_gone_after_stop(
         finally:
             await node.stop()
         assert not path.exists()
-    assert len(tokens[0]) == 64 and tokens[0] != tokens[1]
+    assert len(tokens[0]) == 64
+    assert tokens[0] != tokens[1]
 
 
 @pytest.mark.parametrize(
@@ -96,7 +97,8 @@ async def test_the_public_api_stays_read_only(start_node: StartNode) -> None:
         for path in ("/api/status", "/api/mine", "/api/mining/start", "/mine"):
             async with s.post(path, json={"blocks": 1}) as r:
                 assert r.status in (404, 405), path
-    assert node.status().height == 0 and not node.mining.running
+    assert node.status().height == 0
+    assert not node.mining.running
 
 
 async def test_mine_n_streams_each_block_and_pays_the_address_asked_for(
@@ -115,7 +117,8 @@ async def test_mine_n_streams_each_block_and_pays_the_address_asked_for(
 
         # Without an address it pays the node's own wallet, made as --mine would.
         lines = await mine_lines(s, auth(node), {})
-        assert lines[-1]["height"] == 4 and node.address is not None
+        assert lines[-1]["height"] == 4
+        assert node.address is not None
 
         for bad in ({"blocks": 0}, {"blocks": "2"}, {"blocks": 1, "to": "tc1nope"}):
             async with s.post("/control/mine", json=bad, headers=auth(node)) as r:
@@ -133,9 +136,12 @@ async def test_mining_start_stop_and_status(start_node: StartNode) -> None:
             assert (await r.json())["running"] is False
         async with s.get("/control/status", headers=auth(node)) as r:
             doc = await r.json()
-        assert doc["mining"]["running"] is False and doc["mining"]["found"] >= 2
-        assert doc["errors"] == [] and doc["sync"] == "synced"
-        assert doc["network"] == "regtest" and doc["version"]
+        assert doc["mining"]["running"] is False
+        assert doc["mining"]["found"] >= 2
+        assert doc["errors"] == []
+        assert doc["sync"] == "synced"
+        assert doc["network"] == "regtest"
+        assert doc["version"]
 
 
 async def test_automine_confirms_a_payment_as_soon_as_it_arrives(tmp_path: Path) -> None:
@@ -149,7 +155,8 @@ async def test_automine_confirms_a_payment_as_soon_as_it_arrives(tmp_path: Path)
         await node.ledger.submit_tx(tx, "test")
         await wait_for(lambda: node.ledger.mempool_size == 0, "the payment mined")
         info = await node.ledger.tx_info(tx.txid)
-        assert info is not None and info.height == 2
+        assert info is not None
+        assert info.height == 2
     finally:
         await node.stop()
 
