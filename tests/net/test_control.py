@@ -169,3 +169,23 @@ async def test_block_time_mines_on_a_clock(tmp_path: Path) -> None:
         await wait_for(lambda: node.status().height >= 3, "three blocks on the clock")
     finally:
         await node.stop()
+
+
+async def test_send_pays_from_the_node_wallet_only_with_the_token(start_node: StartNode) -> None:
+    node = await start_node("n")
+    body = {"to": ADDR, "amount": "1.5"}
+    async with aiohttp.ClientSession(node.listen_url) as s:
+        await mine_lines(s, auth(node), {"blocks": 1})
+        async with s.post("/control/send", json=body) as r:
+            assert r.status == 401
+        assert node.ledger.mempool_size == 0
+        async with s.post("/control/send", json={**body, "amount": 1.5}, headers=auth(node)) as r:
+            assert r.status == 400  # a float is refused: amounts are exact decimal strings
+        async with s.post("/control/send", json=body, headers=auth(node)) as r:
+            assert r.status == 200, await r.text()
+            txid = (await r.json())["txid"]
+        await mine_lines(s, auth(node), {"blocks": 1})
+        async with s.get(f"/api/txs/{txid}") as r:
+            assert (await r.json())["confirmations"] == 1
+    account = await node.ledger.account(address_digest(KEY.public_key))
+    assert account.balance == 3 * COIN // 2

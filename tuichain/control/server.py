@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ..core.amounts import parse_amount
 from ..core.block import Block
-from ..core.errors import AddressError
+from ..core.errors import AddressError, CoreError
 from ..net.rest import ApiError, Handler, error_response
 from . import MAX_MINE, PREFIX, cookie_path
 
@@ -62,6 +63,7 @@ def install(app: web.Application, node: Node) -> str:
     control[TOKEN] = token
     control.router.add_get("/status", status)
     control.router.add_post("/mine", mine)
+    control.router.add_post("/send", send)
     control.router.add_get("/mining", mining_status)
     control.router.add_post("/mining/start", mining_start)
     control.router.add_post("/mining/stop", mining_stop)
@@ -209,6 +211,35 @@ async def mine(request: web.Request) -> web.StreamResponse:
                 node.mining.stop()
     await response.write_eof()
     return response
+
+
+def _coins(doc: dict[str, Any], name: str, default: int | None) -> int:
+    text = doc.get(name)
+    if text is None and default is not None:
+        return default
+    if not isinstance(text, str):
+        raise _fail(400, "bad-amount", f"{name} must be a decimal string of coins, e.g. \"1.5\"")
+    try:
+        return parse_amount(text, allow_zero=name == "fee")
+    except CoreError as exc:
+        raise _fail(400, "bad-amount", f"{name}: {exc.reason}") from None
+
+
+async def send(request: web.Request) -> web.Response:
+    """Pay from the node's own wallet (bitcoin-cli's sendtoaddress): {"to", "amount", "fee"?}."""
+    node = request.app[NODE]
+    doc = await _body(request)
+    to = doc.get("to")
+    if not isinstance(to, str):
+        raise _fail(400, "bad-address", "to must be an address")
+    amount = _coins(doc, "amount", None)
+    fee = _coins(doc, "fee", await node.suggest_fee())
+    try:
+        tx = await node.send(to, amount, fee)
+    except CoreError as exc:
+        raise _fail(400, exc.code, exc.reason) from None
+    return web.json_response({"txid": tx.txid_hex, "amount": amount, "fee": fee,
+                              "nonce": tx.nonce})
 
 
 async def _line(response: web.StreamResponse, doc: dict[str, Any]) -> None:
