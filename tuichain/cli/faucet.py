@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..core import wallet as keystore
 from ..core.amounts import format_amount, parse_amount
@@ -91,7 +92,7 @@ class Faucet:
             raise CliError(f"the node refused the faucet's payment: {exc}", EXIT_FAILURE) from None
         return Payment(tx.txid_hex, to, amount)
 
-    def confirm(self) -> dict[str, object] | None:
+    def confirm(self) -> dict[str, Any] | None:
         """On regtest, mine the pending payments into a block; its hash and height."""
         if self.params.name != "regtest":
             return None

@@ -90,9 +90,13 @@ class MiningController:
         """
         if payout is not None and self.continuous:
             raise RuntimeError("continuous mining is running: stop it to mine to another address")
+        while self._one_shot_live() and payout != self._one_shot_payout:
+            # A block for another payee is under way (automine, another `mine`): ours
+            # comes after it, on the tip it makes.
+            assert self._one_shot is not None
+            # asyncio.wait: its outcome is not ours, and our own cancellation still raises.
+            await asyncio.wait([self._one_shot])
         if self._one_shot is not None and not self._one_shot.done():
-            if payout is not None and payout != self._one_shot_payout:
-                raise RuntimeError("another block is being mined to another address")
             return await asyncio.shield(self._one_shot)
         self._one_shot = asyncio.get_running_loop().create_future()
         self._one_shot_payout = payout
