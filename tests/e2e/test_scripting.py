@@ -64,3 +64,21 @@ def test_the_readme_flow_confirms_a_payment_with_exit_0_everywhere(tmp_path: Pat
     assert balance["confirmed_coins"] == "12.5"
     hashes = [line for line in out.splitlines() if re.fullmatch(r"[0-9a-f]{64}", line)]
     assert len(hashes) == 102  # 101 mined blocks, then the block that confirmed the payment
+
+
+def test_without_a_running_node_each_command_fails_in_one_line(tmp_path: Path) -> None:
+    from .helpers import run_cli
+
+    where = ["--port", str(free_port()), "--network", "regtest"]
+    for args, says in (
+        (["mine", "1", *where], "no control cookie"),
+        (["mining", "status", *where], "no control cookie"),
+        (["status", *where, "--json"], "no control cookie"),
+        (["wait", *where, "--timeout", "0.3"], "gave up after 0.3 s"),
+        (["mine", "0", *where], "must be 1-"),
+    ):
+        result = run_cli(args, tmp_path / "home")
+        assert result.returncode != 0, args
+        assert result.stdout == ""
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert says in result.stderr, result.stderr
