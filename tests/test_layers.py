@@ -27,7 +27,10 @@ FLOORS = ("core", "net", "node", "ui", "cli")
 FLOOR_PREFIXES: dict[str, tuple[str, ...]] = {
     "core": ("tuichain.core",),
     "net": ("tuichain.net", "tuichain.server"),
-    "node": ("tuichain.node", "tuichain.config", "tuichain.logsetup", "tuichain.datadir"),
+    "node": (
+        "tuichain.node", "tuichain.config", "tuichain.logsetup", "tuichain.datadir",
+        "tuichain.control",
+    ),
     "ui": (
         "tuichain.app",
         "tuichain.screens",

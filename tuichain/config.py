@@ -49,6 +49,8 @@ class NodeConfig:
     advertise_url: str | None = None
     # False (--no-wallet): run without a wallet and never read wallet.json.
     use_wallet: bool = True
+    automine: bool = False  # regtest: mine a block as soon as a payment arrives
+    block_time: float | None = None  # regtest: mine a block every this many seconds
 
     @property
     def policy(self) -> Policy:

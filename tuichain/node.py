@@ -17,6 +17,7 @@ from aiohttp import web
 
 from . import __version__
 from .config import NodeConfig
+from .control import server as control
 from .core import wallet as keystore
 from .core.amounts import format_amount
 from .core.errors import WalletError
@@ -25,6 +26,7 @@ from .core.identity import NodeIdentity, load_or_create
 from .core.keys import PrivateKey, decode_address, encode_address
 from .core.ledger import AccountInfo, Ledger
 from .core.mining import MiningController
+from .core.mining.auto import AutoMiner
 from .core.payment import check_payment
 from .core.tx import Transaction, make_payment
 from .datadir import DataDirLock, lock_data_dir
@@ -78,6 +80,8 @@ class Node:
         self._mining: MiningController | None = None
         self._net: PeerManager | None = None
         self._runner: web.AppRunner | None = None
+        self._auto: AutoMiner | None = None
+        self._control_token: str | None = None
         self.wallet: keystore.WalletInfo | None = None
         self._key: PrivateKey | None = None
         self.port = config.port
@@ -104,8 +108,9 @@ class Node:
         self._mining = MiningController(self.ledger, self._payout, self.config.miner_workers)
         await self._mining.start()
         self._net = PeerManager(self)
-        self._runner = web.AppRunner(make_app(self, self._net), access_log=None,
-                                     handle_signals=False)
+        app = make_app(self, self._net)
+        self._control_token = control.install(app, self)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()
@@ -123,8 +128,20 @@ class Node:
                 await self.create_wallet(None)
                 log.info("no wallet found: created one at %s", self.wallet_path)
             self.mining.start_continuous()
+        if self.config.automine or self.config.block_time is not None:
+            if self.wallet is None:
+                await self.create_wallet(None)
+            self._auto = AutoMiner(self.mining, on_tx=self.config.automine,
+                                   interval=self.config.block_time)
+            self._auto.start()
 
     async def stop(self) -> None:
+        if self._auto is not None:
+            await self._auto.close()
+            self._auto = None
+        if self._control_token is not None:
+            control.remove_cookie(self.config.data_dir, self._control_token)
+            self._control_token = None
         if self._mining is not None:
             await self._mining.close()
         if self._net is not None:
@@ -197,6 +214,13 @@ class Node:
         if self._net is None:
             raise RuntimeError("node is not running")
         return self._net
+
+    def errors(self) -> list[str]:
+        """What went wrong that the node carries on without: the store refusing writes,
+        mining stopped or waiting for it."""
+        found = [self.ledger.storage_error if self._ledger is not None else None,
+                 self._mining.error if self._mining is not None else None]
+        return [e for e in dict.fromkeys(found) if e]
 
     @property
     def events(self) -> EventBus:

@@ -56,6 +56,16 @@ def parse_pace(text: str) -> float:
     return pace
 
 
+def parse_block_time(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"block time must be more than 0 seconds, got {text}")
+    return seconds
+
+
 def parse_network(text: str) -> str:
     try:
         get_network(text)

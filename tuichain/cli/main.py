@@ -10,6 +10,7 @@ Textual is imported only when the TUI actually starts, so ``--headless`` and
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from .args import (
     DEFAULT_PORT,
     Parser,
     check_port_free,
+    parse_block_time,
     parse_network,
     parse_pace,
     parse_peer,
@@ -30,6 +32,8 @@ from .args import (
     parse_workers,
 )
 from .errors import EXIT_FAILURE, CliError
+
+NODE_COMMANDS = ("mine", "mining", "status", "wait")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
             "wallet commands (sign locally, submit to a node over REST):\n"
             "  tuichain wallet new|address|balance|send ...   "
             "(see `tuichain wallet --help`)\n"
+            "scripting a running node (through its local control channel):\n"
+            "  tuichain mine N | mining start|stop|status | status | wait   "
+            "(see `tuichain mine --help`)\n"
+            "  tuichain faucet --to ADDRESS --amount X   (pays from the devnet's faucet)\n"
             "local test network (several nodes in one command):\n"
             "  tuichain devnet [--nodes N] ... | stop | status | logs   "
             "(see `tuichain devnet --help`)\n\n"
@@ -114,6 +122,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="pause between continuously mined blocks (default: the network's)",
     )
     parser.add_argument(
+        "--automine",
+        action="store_true",
+        help="regtest: mine a block as soon as a transaction enters the mempool",
+    )
+    parser.add_argument(
+        "--block-time",
+        type=parse_block_time,
+        default=None,
+        metavar="SECONDS",
+        help="regtest: mine a block every SECONDS",
+    )
+    parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         default="info",
@@ -182,12 +202,31 @@ def config_from_args(ns: argparse.Namespace) -> NodeConfig:
         ) from None
 
 
+def _dev_mining(config: NodeConfig, ns: argparse.Namespace) -> NodeConfig:
+    """--automine and --block-time: per run (never stored), and for regtest only."""
+    if not (ns.automine or ns.block_time is not None):
+        return config
+    if config.network.name != "regtest":
+        flag = "--automine" if ns.automine else "--block-time"
+        raise CliError(f"{flag} is for regtest, where a block is instant; this node runs "
+                       f"{config.network.name!r}")
+    return dataclasses.replace(config, automine=ns.automine, block_time=ns.block_time)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "wallet":
         from .wallet import main as wallet_main
 
         return wallet_main(args[1:])
+    if args and args[0] in NODE_COMMANDS:
+        from .node_commands import main as node_command_main
+
+        return node_command_main(args[0], args[1:])
+    if args and args[0] == "faucet":
+        from .faucet import main as faucet_main
+
+        return faucet_main(args[1:])
     if args and args[0] == "devnet":
         from ..devnet.command import devnet_main
 
@@ -196,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # Held until this process exits: the node never runs beside another on its directory.
         lock = lock_from_args(ns)
-        config = config_from_args(ns)
+        config = _dev_mining(config_from_args(ns), ns)
         check_port_free(config.host, config.port)
     except CliError as exc:
         print(f"tuichain: {exc}", file=sys.stderr)

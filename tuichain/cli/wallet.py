@@ -18,6 +18,7 @@ import getpass
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -42,6 +43,8 @@ from .errors import EXIT_FAILURE, CliError
 PASSPHRASE_ENV = "TUICHAIN_PASSPHRASE"
 REST_TIMEOUT = 15.0  # seconds
 MAX_RESPONSE = 4 * 1024 * 1024  # bytes; an address with a long history is still far below
+SEND_WAIT_TIMEOUT = 600.0  # seconds `send --wait` waits for its confirmations by default
+WAIT_POLL = 0.1
 
 
 class RestError(Exception):
@@ -285,6 +288,10 @@ def cmd_balance(ns: argparse.Namespace) -> int:
                     "confirmed": account.balance,
                     "pending": account.pending,
                     "available": account.available,
+                    # The same amounts in coins, as exact decimal strings (no float rounding).
+                    "confirmed_coins": format_amount(account.balance),
+                    "pending_coins": format_amount(account.pending),
+                    "available_coins": format_amount(account.available),
                 }
             )
         )
@@ -345,6 +352,8 @@ def cmd_send(ns: argparse.Namespace) -> int:
     except RestError as exc:
         raise CliError(f"the node refused the transaction: {exc}", EXIT_FAILURE) from None
     txid = answer.get("txid", tx.txid_hex) if isinstance(answer, dict) else tx.txid_hex
+    if ns.wait:
+        return _wait_confirmed(ns, client, txid, amount, fee, account.next_nonce)
     if ns.json:
         print(json.dumps({"txid": txid, "amount": amount, "fee": fee, "nonce": account.next_nonce}))
     else:
@@ -355,6 +364,63 @@ def cmd_send(ns: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _wait_confirmed(
+    ns: argparse.Namespace, client: RestClient, txid: str, amount: int, fee: int, nonce: int
+) -> int:
+    """`send --wait`: poll the transaction until it is K blocks deep; print its block."""
+    deadline = time.monotonic() + ns.timeout if ns.timeout > 0 else None
+    while True:
+        try:
+            info = client.get_json(f"/api/txs/{txid}")
+        except RestError as exc:
+            raise CliError(
+                f"transaction {txid} was sent, but the node no longer knows it "
+                f"(replaced or evicted?): {exc}",
+                EXIT_FAILURE,
+            ) from None
+        confirmations = int(info.get("confirmations") or 0)
+        if info.get("block") and confirmations >= ns.confirmations:
+            break
+        if deadline is not None and time.monotonic() >= deadline:
+            raise CliError(
+                f"transaction {txid} was sent, but has {confirmations} of "
+                f"{ns.confirmations} confirmations after {ns.timeout:g} s "
+                "(is anything mining? try `tuichain mine 1`)",
+                EXIT_FAILURE,
+            )
+        time.sleep(WAIT_POLL)
+    if ns.json:
+        print(json.dumps({"txid": txid, "amount": amount, "fee": fee, "nonce": nonce,
+                          "block": info["block"], "height": info["height"],
+                          "confirmations": confirmations}))
+    else:
+        print(info["block"])
+        plural = "" if confirmations == 1 else "s"
+        print(f"sent {format_amount(amount)} to {ns.to} in transaction {txid}: block "
+              f"{info['height']}, {confirmations} confirmation{plural}", file=sys.stderr)
+    return 0
+
+
+def _confirmations(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
+    return value
 
 
 # --- parser ---------------------------------------------------------------------
@@ -421,6 +487,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--fee", default=None, help=f"in coins (default {format_amount(DEFAULT_POLICY.min_fee)})"
     )
     send.add_argument("--memo", default="", help=f"note of at most {MAX_MEMO} bytes")
+    send.add_argument("--wait", action="store_true",
+                      help="return once the payment is confirmed, printing its block hash")
+    send.add_argument("--confirmations", type=_confirmations, default=1, metavar="K",
+                      help="with --wait: blocks to wait for (default 1)")
+    send.add_argument("--timeout", type=_timeout, default=SEND_WAIT_TIMEOUT, metavar="S",
+                      help=f"with --wait: give up after S seconds, 0 for never "
+                      f"(default {SEND_WAIT_TIMEOUT:g})")
     send.set_defaults(func=cmd_send)
     return parser
 

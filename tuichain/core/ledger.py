@@ -417,7 +417,9 @@ class Ledger:
             return info
         tx = await self.mempool_tx(txid)
         if tx is None:
-            return None
+            # It may have left the mempool for a block between the two looks; the
+            # mempool look ran on the writer thread, so that block is committed now.
+            return await self._read(read)
         return TxInfo(tx, None, None, None, 0, [], None, True)
 
     async def history(self, address: bytes, limit: int = 50,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import json
 import os
 import shlex
 import signal
@@ -19,7 +20,14 @@ from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
-from ..cli.args import Parser, check_port_free, parse_network, parse_pace, parse_port
+from ..cli.args import (
+    Parser,
+    check_port_free,
+    parse_block_time,
+    parse_network,
+    parse_pace,
+    parse_port,
+)
 from ..cli.errors import EXIT_FAILURE, EXIT_USAGE, CliError
 from ..config import MAX_PORT
 from ..core import wallet as keystore
@@ -153,6 +161,25 @@ def _start_parser() -> argparse.ArgumentParser:
         help="pause between blocks on mining nodes (default: the network's)",
     )
     parser.add_argument(
+        "--fund",
+        default=None,
+        metavar="AMOUNT",
+        help="regtest: start every node's wallet with AMOUNT coins, paid by the devnet's "
+        "faucet from mined blocks (topped up on a restart)",
+    )
+    parser.add_argument(
+        "--automine",
+        action="store_true",
+        help="regtest: node1 mines a block as soon as a transaction enters the mempool",
+    )
+    parser.add_argument(
+        "--block-time",
+        type=parse_block_time,
+        default=None,
+        metavar="SECONDS",
+        help="regtest: node1 mines a block every SECONDS",
+    )
+    parser.add_argument(
         "--tmux",
         action="store_true",
         help="run the dashboards in tmux panes instead of headless nodes",
@@ -181,10 +208,12 @@ def devnet_main(argv: list[str]) -> int:
             ns = _parser("tuichain devnet stop", STOP_HELP).parse_args(args)
             return stop_devnet(_directory(ns.dir))
         if command == "status":
-            ns = _parser(
+            parser = _parser(
                 "tuichain devnet status", "Height, peers and mempool of each devnet node."
-            ).parse_args(args)
-            return print_status(_directory(ns.dir))
+            )
+            parser.add_argument("--json", action="store_true", help="print one JSON object")
+            ns = parser.parse_args(args)
+            return print_status(_directory(ns.dir), as_json=ns.json)
         if command == "logs":
             parser = _parser("tuichain devnet logs", LOGS_HELP)
             parser.add_argument(
@@ -259,6 +288,14 @@ def _plan(ns: argparse.Namespace) -> Devnet:
         raise DevnetError(f"--mine-on {bad[0]}: there are only {net.nodes} nodes", EXIT_USAGE)
     net.mine_on = sorted(set(ns.mine_on))
     net.mining_pace = ns.mining_pace
+    net.automine = ns.automine
+    net.block_time = ns.block_time
+    if net.network != "regtest":
+        for flag, given in (("--fund", ns.fund), ("--automine", ns.automine),
+                            ("--block-time", ns.block_time)):
+            if given:
+                raise DevnetError(f"{flag} is for a regtest devnet, where a block is instant",
+                                  EXIT_USAGE)
     net.mode = "tmux" if ns.tmux else "headless"
     net.tmux_socket = ns.tmux_socket
     net.session = session_name(directory)
@@ -320,6 +357,8 @@ def start_devnet(ns: argparse.Namespace) -> int:
                 raise
         else:
             started = _start_headless(net)
+        if ns.fund is not None:
+            _fund(net, ns.fund)
     _print_summary(net)
     if net.mode == "tmux":
         return tmux.attach_tmux(net, attach=not ns.detach)
@@ -357,6 +396,16 @@ def _start_headless(net: Devnet) -> dict[int, subprocess.Popen[bytes]]:
         procs.stop_nodes(net, quiet=True)
         raise
     return started
+
+
+def _fund(net: Devnet, amount_text: str) -> None:
+    from .fund import fund_nodes
+
+    try:
+        fund_nodes(net, amount_text)
+    except BaseException:
+        procs.stop_nodes(net, quiet=True)
+        raise
 
 
 def _print_summary(net: Devnet) -> None:
@@ -417,11 +466,16 @@ def stop_devnet(directory: Path) -> int:
     return 0
 
 
-def print_status(directory: Path) -> int:
+def print_status(directory: Path, *, as_json: bool = False) -> int:
     net = Devnet.load(directory)
     if net is None:
-        print(f"no devnet in {directory}")
+        if as_json:
+            print(json.dumps({"directory": str(directory), "running": False, "nodes": []}))
+        else:
+            print(f"no devnet in {directory}")
         return EXIT_FAILURE
+    if as_json:
+        return _print_status_json(net)
     print(f"devnet ({net.network}, {net.nodes} nodes, {net.mode}) in {directory}")
     answering = 0
     for node in net.members:
@@ -440,6 +494,31 @@ def print_status(directory: Path) -> int:
             f"{'  mining' if doc.get('mining') else ''}"
         )
     return 0 if answering == net.nodes else EXIT_FAILURE
+
+
+def _print_status_json(net: Devnet) -> int:
+    hrp = get_network(net.network).hrp
+    nodes = []
+    for node in net.members:
+        pid = read_pid(node)
+        alive = pid is not None and procs.is_node_process(pid, node)
+        doc = fetch_status(node) if alive else None
+        try:
+            address: str | None = keystore.read_wallet_info(node.data_dir).address(hrp)
+        except WalletError:
+            address = None
+        nodes.append({
+            "name": node.name, "url": node.url, "data_dir": str(node.data_dir),
+            "pid": pid if alive else None, "address": address,
+            "state": "up" if doc else ("starting" if alive else "stopped"),
+            "status": doc,
+        })
+    up = sum(1 for n in nodes if n["status"])
+    print(json.dumps({
+        "directory": str(net.directory), "network": net.network, "mode": net.mode,
+        "running": up > 0, "all_up": up == net.nodes, "nodes": nodes,
+    }))
+    return 0 if up == net.nodes else EXIT_FAILURE
 
 
 def show_logs(directory: Path, *, follow: bool, lines: int) -> int:

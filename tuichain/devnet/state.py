@@ -88,6 +88,8 @@ class Devnet:
     session: str = DEFAULT_SESSION
     mine_on: list[int] = field(default_factory=list)
     mining_pace: float | None = None
+    automine: bool = False  # node1 mines a block per payment (regtest)
+    block_time: float | None = None  # node1 mines a block every this many seconds (regtest)
 
     @property
     def members(self) -> list[DevnetNode]:
@@ -131,6 +133,8 @@ _FIELDS = {
     "session",
     "mine_on",
     "mining_pace",
+    "automine",
+    "block_time",
 }
 
 
@@ -162,6 +166,11 @@ def node_command(net: Devnet, node: DevnetNode, *, headless: bool) -> list[str]:
         cmd.append("--mine")
         if net.mining_pace is not None:
             cmd += ["--mining-pace", str(net.mining_pace)]
+    # One node paces the dev chain; several would race for the same payments.
+    if node.index == 1 and net.automine:
+        cmd.append("--automine")
+    if node.index == 1 and net.block_time is not None:
+        cmd += ["--block-time", str(net.block_time)]
     if headless:
         cmd.append("--headless")
     return cmd

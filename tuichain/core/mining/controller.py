@@ -60,6 +60,8 @@ class MiningController:
         self.progress: MinerProgress | None = None
         self._job_id = 0
         self._one_shot: asyncio.Future[Block] | None = None
+        # Where a one-shot block pays when the caller named an address (`mine N --to`).
+        self._one_shot_payout: bytes | None = None
         self._miner = AsyncMiner(self.workers, on_progress=self._on_progress,
                                  on_solution=self._on_solution)
         self._unsubscribe: Callable[[], None] | None = None
@@ -89,11 +91,25 @@ class MiningController:
         if self.running:
             self._schedule()
 
-    async def mine_one(self) -> Block:
-        """Mine exactly one block on the current tip (the original app's button)."""
+    async def mine_one(self, payout: bytes | None = None) -> Block:
+        """Mine exactly one block on the current tip (the original app's button).
+
+        `payout` pays this block to another address than the wallet's; while
+        continuous mining runs, its job is the one that finds the block, so a
+        payout cannot be honoured then and is refused.
+        """
+        if payout is not None and self.continuous:
+            raise RuntimeError("continuous mining is running: stop it to mine to another address")
+        while self._one_shot_live() and payout != self._one_shot_payout:
+            # A block for another payee is under way (automine, another `mine`): ours
+            # comes after it, on the tip it makes.
+            assert self._one_shot is not None
+            # asyncio.wait: its outcome is not ours, and our own cancellation still raises.
+            await asyncio.wait([self._one_shot])
         if self._one_shot is not None and not self._one_shot.done():
             return await asyncio.shield(self._one_shot)
         self._one_shot = asyncio.get_running_loop().create_future()
+        self._one_shot_payout = payout
         fut = self._one_shot
         self.running = True
         try:
@@ -104,6 +120,24 @@ class MiningController:
             fut.cancel()
             raise
         return await asyncio.shield(fut)
+
+    async def mine_blocks(self, count: int, payout: bytes | None = None,
+                          on_block: Callable[[Block], None] | None = None) -> list[Block]:
+        """Mine `count` blocks now, one after another, each on the tip the last one made.
+
+        Raises RuntimeError when a mined block is refused (which only a bug or a
+        race with a heavier peer chain causes), so a caller never counts a block
+        that is not on the chain.
+        """
+        found: list[Block] = []
+        for _ in range(count):
+            block = await self.mine_one(payout)
+            if await self.ledger.hash_at(block.txs[0].nonce) != block.hash:
+                raise RuntimeError(f"mined block {block.hash_hex} did not become part of the chain")
+            found.append(block)
+            if on_block is not None:
+                on_block(block)
+        return found
 
     def start_continuous(self) -> None:
         self.error = None
@@ -124,7 +158,8 @@ class MiningController:
     async def _new_job(self) -> None:
         if not self.running:
             return
-        address = self.payout()
+        address = self._one_shot_payout if self._one_shot_live() else None
+        address = address or self.payout()
         if address is None:
             self.stop()
             raise RuntimeError("no wallet: create or load one to mine")
@@ -137,6 +172,9 @@ class MiningController:
         self._miner.submit(MiningJob(self._job_id, template.header,
                                      target_from_bits(template.header.bits)))
         self._publish()
+
+    def _one_shot_live(self) -> bool:
+        return self._one_shot is not None and not self._one_shot.done()
 
     def _schedule(self) -> None:
         if self._building:
