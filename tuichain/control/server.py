@@ -16,18 +16,52 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from ..core.amounts import parse_amount
 from ..core.block import Block
 from ..core.errors import AddressError, CoreError
+from ..core.mining import MiningController
+from ..core.tx import Transaction
+from ..core.wallet import WalletInfo
 from ..net.rest import ApiError, Handler, error_response
 from . import MAX_MINE, PREFIX, cookie_path
 
-if TYPE_CHECKING:
-    from ..node import Node
+
+class Status(Protocol):
+    @property
+    def height(self) -> int: ...
+
+    def as_json(self) -> dict[str, Any]: ...
+
+
+class Node(Protocol):
+    """What the control channel drives: the node that installs it (`tuichain.node.Node`)."""
+
+    wallet: WalletInfo | None
+
+    @property
+    def address(self) -> str | None: ...
+
+    @property
+    def data_dir(self) -> Path: ...
+
+    @property
+    def mining(self) -> MiningController: ...
+
+    def errors(self) -> list[str]: ...
+
+    def status(self) -> Status: ...
+
+    def parse_address(self, text: str) -> bytes: ...
+
+    async def create_wallet(self, passphrase: str | None) -> WalletInfo: ...
+
+    async def suggest_fee(self) -> int: ...
+
+    async def send(self, to: str, amount: int, fee: int, memo: bytes = b"") -> Transaction: ...
 
 NODE: web.AppKey[Node] = web.AppKey("control-node")
 TOKEN: web.AppKey[str] = web.AppKey("control-token")
