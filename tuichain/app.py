@@ -25,7 +25,7 @@ from textual.widget import AwaitMount
 from textual.widgets import Footer
 
 from .actions import NodeActionsApp
-from .config import LOG_FILE, NodeConfig, port_not_allowed
+from .config import LOG_FILE, STATE_FILE, NodeConfig, port_not_allowed, save_state
 from .core.amounts import format_amount
 from .core.events import (
     BlockFound,
@@ -151,10 +151,39 @@ class TuichainApp(NodeActionsApp):
         for name in ("tuichain", "aiohttp"):
             logging.getLogger(name).addHandler(self._log_handler)
         self._adopt_screen(self.current_mode, self.screen)
+        self._apply_stored_theme()
         # A plain task, not a Textual worker: a worker is cancelled when the app
         # closes, and a start cut off half way could leave miner processes behind.
         # Leaving waits for it instead (see _stop_node).
         self._start_task = asyncio.ensure_future(self._start_node())
+
+    def _apply_stored_theme(self) -> None:
+        wanted = self.config.theme
+        if wanted is not None:
+            if wanted in self.available_themes:
+                self.theme = wanted
+            else:
+                self.notify(
+                    f"theme = {wanted!r} in {self.config.data_dir} is not a theme; "
+                    f"using {self.theme}",
+                    severity="warning",
+                )
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, theme: Any) -> None:
+        """The palette's theme choice outlives the run: remember it in state.toml."""
+        name = str(theme.name)
+        if name == self.config.theme:
+            return
+        self.config.theme = name
+        self._save_theme(name)
+
+    @work(group="save-theme", exit_on_error=False)
+    async def _save_theme(self, name: str) -> None:
+        try:
+            await asyncio.to_thread(save_state, self.config.data_dir, theme=name)
+        except Exception as exc:
+            self.notify(f"Theme not saved to {STATE_FILE}: {exc}", severity="warning")
 
     async def _start_node(self) -> None:
         try:

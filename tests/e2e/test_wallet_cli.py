@@ -111,7 +111,7 @@ def test_balance_shows_mined_coins(setup: Setup) -> None:
 
 
 def test_default_node_url_comes_from_settings(setup: Setup) -> None:
-    """No --node: the port stored in the data directory's settings.toml is used."""
+    """No --node: the port the node recorded in its state.toml is used."""
     result = setup.wallet("balance", "--data-dir", str(setup.payer_dir), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["confirmed"] > 0

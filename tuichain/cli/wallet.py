@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ..config import SettingsError, default_data_dir, load_settings, save_settings
+from ..config import SettingsError, default_data_dir, load_stored, save_state
 from ..core import wallet as keystore
 from ..core.amounts import format_amount, parse_amount
 from ..core.errors import AddressError, AmountError, CoreError, ValidationError, WalletError
@@ -103,12 +103,12 @@ class WalletContext:
 
 
 def _resolve(ns: argparse.Namespace) -> WalletContext:
-    """The data directory and network the user means, checked against settings.toml."""
+    """The data directory and network the user means, checked against what it stores."""
     data_dir: Path = ns.data_dir or default_data_dir(
         ns.port or DEFAULT_PORT, ns.network or "default"
     )
     try:
-        settings = load_settings(data_dir)
+        settings = load_stored(data_dir)
     except SettingsError as exc:
         raise CliError(str(exc), EXIT_FAILURE) from None
     stored = settings.get("network")
@@ -122,7 +122,7 @@ def _resolve(ns: argparse.Namespace) -> WalletContext:
         params = get_network(name)
     except ValueError as exc:
         raise CliError(
-            f"bad network in {data_dir / 'settings.toml'}: {exc}", EXIT_FAILURE
+            f"bad network stored in {data_dir}: {exc}", EXIT_FAILURE
         ) from None
     port = ns.port
     if port is None and isinstance(settings.get("port"), int):
@@ -204,7 +204,7 @@ def cmd_new(ns: argparse.Namespace) -> int:
     if "network" not in ctx.settings:
         # Remember the network, so later commands (and the node) on this
         # directory know the address prefix without --network.
-        save_settings(ctx.data_dir, {**ctx.settings, "network": ctx.params.name})
+        save_state(ctx.data_dir, network=ctx.params.name)
     kind = "encrypted" if info.encrypted else "unencrypted: keep this file private"
     print(f"created wallet {info.path} ({kind})", file=sys.stderr)
     print(info.address(ctx.params.hrp))
