@@ -34,11 +34,39 @@ def port_not_allowed(port: int) -> str:
     )
 
 
+def tuichain_home() -> Path:
+    return Path(os.environ.get("TUICHAIN_HOME", Path.home() / ".tuichain"))
+
+
 def default_data_dir(port: int, network: str) -> Path:
     """Per-port directory like the original app's per-port files, under $TUICHAIN_HOME."""
-    home = Path(os.environ.get("TUICHAIN_HOME", Path.home() / ".tuichain"))
     name = str(port) if network == "default" else f"{network}-{port}"
-    return home / name
+    return tuichain_home() / name
+
+
+def devnet_data_dir(index: int) -> Path:
+    """Node `index` (from 1) of the devnet under $TUICHAIN_HOME (see tuichain.devnet)."""
+    return tuichain_home() / "devnet" / f"node{index}"
+
+
+# A directory holding any of these has been used by a node or a wallet.
+_NODE_FILES = ("chain.sqlite3", "wallet.json", STATE_FILE, SETTINGS_FILE)
+
+
+def existing_data_dirs(home: Path | None = None) -> list[str]:
+    """Node data directories under $TUICHAIN_HOME, relative to it ('5000', 'regtest-5001',
+    'devnet/node2'), so an error about a missing one can name those that exist."""
+    root = home or tuichain_home()
+    found: list[str] = []
+    for parent, prefix in ((root, ""), (root / "devnet", "devnet/")):
+        try:
+            children = sorted(parent.iterdir())
+        except OSError:
+            continue
+        for child in children:
+            if child.is_dir() and any((child / name).exists() for name in _NODE_FILES):
+                found.append(prefix + child.name)
+    return found
 
 
 @dataclass
