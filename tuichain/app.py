@@ -41,6 +41,7 @@ from .messages import NodeEvent, NodeFailure, NodeMessage, NodeStart, message_fo
 from .node import Node
 from .screens.dialogs import InfoDialog
 from .screens.explorer import ExplorerScreen
+from .screens.help import HelpScreen, key_rows
 from .screens.log import LogScreen
 from .screens.mempool import MempoolScreen
 from .screens.mining import MiningScreen
@@ -99,6 +100,9 @@ def describe_start_error(exc: BaseException, port: int) -> str:
     return str(reason or exc) or type(exc).__name__
 
 
+SCREEN_KEYS = Binding.Group("screens", compact=False)
+
+
 class TuichainApp(NodeActionsApp):
     CSS_PATH = "tuichain.tcss"
     TITLE = "tuichain"
@@ -112,14 +116,16 @@ class TuichainApp(NodeActionsApp):
     }
     DEFAULT_MODE = "wallet"
     BINDINGS: ClassVar[list[BindingType]] = [
-        # Short labels: at 80 columns the footer holds these, the palette key and
-        # a couple of the screen's own keys.
-        Binding("w", "switch_mode('wallet')", "Wallet"),
-        Binding("m", "switch_mode('mining')", "Mine"),
-        Binding("o", "switch_mode('mempool')", "Txs", tooltip="Open transactions"),
-        Binding("e", "switch_mode('explorer')", "Explore"),
-        Binding("p", "switch_mode('peers')", "Peers"),
-        Binding("l", "switch_mode('log')", "Log"),
+        # The six screen keys share one footer label ("w m o e p l screens"), so
+        # at 80 columns the footer still holds each screen's own keys, help and
+        # quit; the help screen (?) names each one.
+        Binding("w", "switch_mode('wallet')", "Wallet screen", group=SCREEN_KEYS),
+        Binding("m", "switch_mode('mining')", "Mining screen", group=SCREEN_KEYS),
+        Binding("o", "switch_mode('mempool')", "Open transactions", group=SCREEN_KEYS),
+        Binding("e", "switch_mode('explorer')", "Explorer screen", group=SCREEN_KEYS),
+        Binding("p", "switch_mode('peers')", "Peers screen", group=SCREEN_KEYS),
+        Binding("l", "switch_mode('log')", "Log screen", group=SCREEN_KEYS),
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
@@ -230,6 +236,12 @@ class TuichainApp(NodeActionsApp):
         except Exception:
             log.exception("error while stopping the node")
 
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        name = self.current_mode if self.screen in self._mode_screens.values() else "dialog"
+        self.push_screen(HelpScreen(name, key_rows(self.screen)))
+
     async def action_quit(self) -> None:
         if self._stopping:
             return
@@ -267,10 +279,13 @@ class TuichainApp(NodeActionsApp):
 
     async def _add_chrome(self, screen: Screen[Any]) -> None:
         missing: list[Any] = []
+        # No "^p palette" in the footer: at 80 columns the screen's keys need the
+        # room, and the help screen (?) names ctrl+p.
         for footer in screen.query(Footer):
             footer.compact = True
+            footer.show_command_palette = False
         if not screen.query(Footer):
-            missing.append(Footer(compact=True))
+            missing.append(Footer(compact=True, show_command_palette=False))
         if not screen.query(StatusBar):
             missing.append(StatusBar())
         if missing:
