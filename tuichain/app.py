@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.notifications import Notification, Notify
 from textual.screen import Screen
 from textual.widget import AwaitMount
 from textual.widgets import Footer
@@ -149,6 +150,7 @@ class TuichainApp(NodeActionsApp):
         self._balance_timer: Any = None
         self._stopping = False
         self._start_task: asyncio.Future[None] | None = None
+        self._block_toast: Notification | None = None
 
     # ---- lifetime ------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -357,8 +359,8 @@ class TuichainApp(NodeActionsApp):
         node = self.node
         if isinstance(event, BlockFound):
             self._expected_rise += event.reward
-            self.notify(
-                f"Block {event.height} found: reward {format_amount(event.reward)}", title="Mined"
+            self._replace_block_toast(
+                f"Block {event.height} found: reward {format_amount(event.reward)}"
             )
         elif isinstance(event, Reorg):
             self.notify(
@@ -380,6 +382,16 @@ class TuichainApp(NodeActionsApp):
                 f"{format_amount(event.amount)} incoming (pending confirmation)",
                 title="Funds received",
             )
+
+    def _replace_block_toast(self, text: str) -> None:
+        """One "block found" toast, replaced by the next: continuous mining on
+        regtest finds several a second, and a stack of them covers the status bar."""
+        previous = self._block_toast
+        if previous is not None and previous in self._notifications:
+            self._unnotify(previous, refresh=False)
+        note = Notification(text, "Mined", "information", self.NOTIFICATION_TIMEOUT, markup=False)
+        self._block_toast = note
+        self.post_message(Notify(note))
 
     def _schedule_balance_check(self) -> None:
         if self._balance_timer is None:

@@ -64,4 +64,26 @@ async def test_help_lists_the_screens_keys_and_the_workflow(make_config: MakeCon
         await pilot.press("f1")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help by F1")
         keys = str(app.screen.query_one("#help-keys", Static).render())
-        assert "Mine 1 block" in keys and "Start/stop" in keys
+        assert "Mine 1 block" in keys
+        assert "Start/stop" in keys
+
+
+async def test_continuous_mining_keeps_one_block_toast(make_config: MakeConfig) -> None:
+    app = TuichainApp(make_config(mining_pace=0.05))
+    async with app.run_test(size=SIZE) as pilot:
+        node = await app_started(pilot)
+        await node.create_wallet(None)
+        node.mining.start_continuous()
+        await until(
+            pilot, lambda: node.ledger.tip is not None and node.ledger.tip.height >= 4,
+            "several blocks mined", limit=60,
+        )
+        node.mining.stop()
+        height = node.ledger.tip.height  # type: ignore[union-attr]
+        await until(
+            pilot,
+            lambda: any(f"Block {height} found" in n.message for n in app._notifications),
+            "the last block's toast",
+        )
+        mined = [n for n in app._notifications if n.title == "Mined"]
+        assert len(mined) == 1, [n.message for n in mined]
