@@ -17,6 +17,7 @@ from textual import work
 from textual.app import App
 from textual.notifications import SeverityLevel
 
+from .config import STATE_FILE, remember_peer
 from .core.errors import CoreError
 from .net.addrbook import normalize_url
 from .screens.dialogs import TextInputDialog
@@ -79,6 +80,17 @@ class NodeActionsApp(App[int]):
             return None
         return self.node
 
+    @work(group="save-peer", exit_on_error=False)
+    async def remember_peer(self, url: str) -> None:
+        """A peer added in the dashboard is the user's choice: dial it at every start."""
+        node = self.node
+        if url not in node.config.peers:
+            node.config.peers.append(url)
+        try:
+            await asyncio.to_thread(remember_peer, node.config.data_dir, url)
+        except Exception as exc:
+            self.notify(f"Peer not saved to {STATE_FILE}: {error_text(exc)}", severity="warning")
+
     # ---- mining ---------------------------------------------------------------------
     def action_mine_one(self) -> None:
         node = self.running_node()
@@ -139,9 +151,10 @@ class NodeActionsApp(App[int]):
         try:
             await node.net.connect(url)
         except Exception as exc:
-            self.notify(f"Could not connect to {url}: {error_text(exc)}", severity="error")
+            self.notify(error_text(exc), title="Not connected", severity="error")
         else:
             self.notify(f"Connected to {url}.")
+            self.remember_peer(normalize_url(url))
 
     def action_sync_now(self) -> None:
         if self.running_node() is not None:

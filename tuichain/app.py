@@ -20,12 +20,13 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.notifications import Notification, Notify
 from textual.screen import Screen
 from textual.widget import AwaitMount
 from textual.widgets import Footer
 
 from .actions import NodeActionsApp
-from .config import LOG_FILE, NodeConfig, port_not_allowed
+from .config import LOG_FILE, STATE_FILE, NodeConfig, port_not_allowed, save_state
 from .core.amounts import format_amount
 from .core.events import (
     BlockFound,
@@ -42,6 +43,7 @@ from .messages import NodeEvent, NodeFailure, NodeMessage, NodeStart, message_fo
 from .node import Node
 from .screens.dialogs import InfoDialog
 from .screens.explorer import ExplorerScreen
+from .screens.help import HelpScreen, key_rows
 from .screens.log import LogScreen
 from .screens.mempool import MempoolScreen
 from .screens.mining import MiningScreen
@@ -100,6 +102,9 @@ def describe_start_error(exc: BaseException, port: int) -> str:
     return str(reason or exc) or type(exc).__name__
 
 
+SCREEN_KEYS = Binding.Group("screens", compact=False)
+
+
 class TuichainApp(NodeActionsApp):
     CSS_PATH = "tuichain.tcss"
     TITLE = "tuichain"
@@ -113,14 +118,16 @@ class TuichainApp(NodeActionsApp):
     }
     DEFAULT_MODE = "wallet"
     BINDINGS: ClassVar[list[BindingType]] = [
-        # Short labels: at 80 columns the footer holds these, the palette key and
-        # a couple of the screen's own keys.
-        Binding("w", "switch_mode('wallet')", "Wallet"),
-        Binding("m", "switch_mode('mining')", "Mine"),
-        Binding("o", "switch_mode('mempool')", "Txs", tooltip="Open transactions"),
-        Binding("e", "switch_mode('explorer')", "Explore"),
-        Binding("p", "switch_mode('peers')", "Peers"),
-        Binding("l", "switch_mode('log')", "Log"),
+        # The six screen keys share one footer label ("w m o e p l screens"), so
+        # at 80 columns the footer still holds each screen's own keys, help and
+        # quit; the help screen (?) names each one.
+        Binding("w", "switch_mode('wallet')", "Wallet screen", group=SCREEN_KEYS),
+        Binding("m", "switch_mode('mining')", "Mining screen", group=SCREEN_KEYS),
+        Binding("o", "switch_mode('mempool')", "Open transactions", group=SCREEN_KEYS),
+        Binding("e", "switch_mode('explorer')", "Explorer screen", group=SCREEN_KEYS),
+        Binding("p", "switch_mode('peers')", "Peers screen", group=SCREEN_KEYS),
+        Binding("l", "switch_mode('log')", "Log screen", group=SCREEN_KEYS),
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
@@ -144,6 +151,7 @@ class TuichainApp(NodeActionsApp):
         self._balance_timer: Any = None
         self._stopping = False
         self._start_task: asyncio.Future[None] | None = None
+        self._block_toast: Notification | None = None
 
     # ---- lifetime ------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -152,10 +160,39 @@ class TuichainApp(NodeActionsApp):
         for name in ("tuichain", "aiohttp"):
             logging.getLogger(name).addHandler(self._log_handler)
         self._adopt_screen(self.current_mode, self.screen)
+        self._apply_stored_theme()
         # A plain task, not a Textual worker: a worker is cancelled when the app
         # closes, and a start cut off half way could leave miner processes behind.
         # Leaving waits for it instead (see _stop_node).
         self._start_task = asyncio.ensure_future(self._start_node())
+
+    def _apply_stored_theme(self) -> None:
+        wanted = self.config.theme
+        if wanted is not None:
+            if wanted in self.available_themes:
+                self.theme = wanted
+            else:
+                self.notify(
+                    f"theme = {wanted!r} in {self.config.data_dir} is not a theme; "
+                    f"using {self.theme}",
+                    severity="warning",
+                )
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, theme: Any) -> None:
+        """The palette's theme choice outlives the run: remember it in state.toml."""
+        name = str(theme.name)
+        if name == self.config.theme:
+            return
+        self.config.theme = name
+        self._save_theme(name)
+
+    @work(group="save-theme", exit_on_error=False)
+    async def _save_theme(self, name: str) -> None:
+        try:
+            await asyncio.to_thread(save_state, self.config.data_dir, theme=name)
+        except Exception as exc:
+            self.notify(f"Theme not saved to {STATE_FILE}: {exc}", severity="warning")
 
     async def _start_node(self) -> None:
         try:
@@ -202,6 +239,12 @@ class TuichainApp(NodeActionsApp):
         except Exception:
             log.exception("error while stopping the node")
 
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        name = self.current_mode if self.screen in self._mode_screens.values() else "dialog"
+        self.push_screen(HelpScreen(name, key_rows(self.screen)))
+
     async def action_quit(self) -> None:
         if self._stopping:
             return
@@ -239,10 +282,13 @@ class TuichainApp(NodeActionsApp):
 
     async def _add_chrome(self, screen: Screen[Any]) -> None:
         missing: list[Any] = []
+        # No "^p palette" in the footer: at 80 columns the screen's keys need the
+        # room, and the help screen (?) names ctrl+p.
         for footer in screen.query(Footer):
             footer.compact = True
+            footer.show_command_palette = False
         if not screen.query(Footer):
-            missing.append(Footer(compact=True))
+            missing.append(Footer(compact=True, show_command_palette=False))
         if not screen.query(StatusBar):
             missing.append(StatusBar())
         if missing:
@@ -314,8 +360,8 @@ class TuichainApp(NodeActionsApp):
         node = self.node
         if isinstance(event, BlockFound):
             self._expected_rise += event.reward
-            self.notify(
-                f"Block {event.height} found: reward {format_amount(event.reward)}", title="Mined"
+            self._replace_block_toast(
+                f"Block {event.height} found: reward {format_amount(event.reward)}"
             )
         elif isinstance(event, Reorg):
             self.notify(
@@ -337,6 +383,16 @@ class TuichainApp(NodeActionsApp):
                 f"{format_amount(event.amount)} incoming (pending confirmation)",
                 title="Funds received",
             )
+
+    def _replace_block_toast(self, text: str) -> None:
+        """One "block found" toast, replaced by the next: continuous mining on
+        regtest finds several a second, and a stack of them covers the status bar."""
+        previous = self._block_toast
+        if previous is not None and previous in self._notifications:
+            self._unnotify(previous, refresh=False)
+        note = Notification(text, "Mined", "information", self.NOTIFICATION_TIMEOUT, markup=False)
+        self._block_toast = note
+        self.post_message(Notify(note))
 
     def _schedule_balance_check(self) -> None:
         if self._balance_timer is None:

@@ -2,8 +2,8 @@
 
 Two nodes on one directory both write the chain database and interleave their
 account updates (the ledger no longer matches a replay of the chain), and the
-second rewrites settings.toml. So a node (and `tuichain wallet new`, which
-writes wallet.json and settings.toml) first takes ``<data_dir>/.lock`` with
+second rewrites state.toml. So a node (and `tuichain wallet new`, which
+writes wallet.json and state.toml) first takes ``<data_dir>/.lock`` with
 ``flock(LOCK_EX | LOCK_NB)``, before it reads or writes anything else there,
 the way bitcoind holds its ``.lock``. The kernel drops the lock when the
 process ends, however it ends, so a stale file after ``kill -9`` is no bar;
@@ -14,7 +14,7 @@ even inside the same process: in-process nodes in separate directories
 coexist, two on one directory do not.
 
 The lock also remembers whether the directory had been used by a node before
-it was taken. The entry points write settings.toml and node.log right after
+it was taken. The entry points write state.toml and node.log right after
 locking, so this is the last moment to tell a fresh directory (where an empty
 chain file may become a new chain) from a used one (where it means a lost chain).
 """
@@ -28,13 +28,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import LOG_FILE, SETTINGS_FILE
+from .config import LOG_FILE, SETTINGS_FILE, STATE_FILE
 from .core.wallet import WALLET_FILE
 from .net.addrbook import PEERS_FILE
 
 LOCK_FILE = ".lock"
 # Files only a node that ran here (or the wallet command) leaves behind.
-NODE_FILES = (SETTINGS_FILE, WALLET_FILE, PEERS_FILE, LOG_FILE)
+NODE_FILES = (SETTINGS_FILE, STATE_FILE, WALLET_FILE, PEERS_FILE, LOG_FILE)
 
 
 class DataDirError(Exception):

@@ -192,8 +192,8 @@ def test_user_errors_are_one_line_without_traceback(
 def test_chain_of_another_network_is_refused(pool: NodePool, tmp_path: Path) -> None:
     node = pool.spawn("r")
     assert node.stop() == 0
-    # Without settings.toml only the chain database knows its network.
-    (node.data_dir / "settings.toml").unlink()
+    # Without state.toml only the chain database knows its network.
+    (node.data_dir / "state.toml").unlink()
     result = run_cli(
         [
             "--headless",

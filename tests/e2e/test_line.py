@@ -3,9 +3,9 @@
     n0 -- n1 -- n2 -- n3 -- n4        (each dials the one before it)
 
 Cutting the line for real takes care: every node remembers peers in
-settings.toml (--peer) and peers.toml (address book, filled by addr gossip),
-and dials them again. So the right half {n3, n4} is stopped, forgets every
-peer (both files deleted), and comes back on new ports the left half has
+peers.toml (address book, filled by addr gossip) and dials them again (--peer
+lasts one run). So the right half {n3, n4} is stopped, forgets every peer
+(peers.toml deleted), and comes back on new ports the left half has
 never heard of. Healing is n3 dialling n2 again.
 """
 
@@ -78,8 +78,7 @@ def address(pool: NodePool, data_dir: Path) -> str:
 
 
 def forget_peers(node: NodeProcess) -> None:
-    for name in ("peers.toml", "settings.toml"):
-        (node.data_dir / name).unlink(missing_ok=True)
+    (node.data_dir / "peers.toml").unlink(missing_ok=True)
 
 
 def test_line_gossips_partitions_and_heals(pool: NodePool) -> None:

@@ -96,6 +96,7 @@ def test_address_is_bare(setup: Setup) -> None:
 
 
 def test_address_without_wallet_says_how_to_make_one(setup: Setup, tmp_path: Path) -> None:
+    (tmp_path / "none").mkdir()  # a directory, but no wallet in it
     result = setup.wallet("address", "--data-dir", str(tmp_path / "none"))
     assert result.returncode != 0
     assert "tuichain wallet new" in result.stderr
@@ -111,7 +112,7 @@ def test_balance_shows_mined_coins(setup: Setup) -> None:
 
 
 def test_default_node_url_comes_from_settings(setup: Setup) -> None:
-    """No --node: the port stored in the data directory's settings.toml is used."""
+    """No --node: the port the node recorded in its state.toml is used."""
     result = setup.wallet("balance", "--data-dir", str(setup.payer_dir), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["confirmed"] > 0
@@ -260,7 +261,7 @@ def test_unreachable_node_is_a_clear_message(setup: Setup) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     result = setup.wallet("balance", "--data-dir", str(setup.payer_dir), "--node", dead)
     assert result.returncode == 1
-    assert "cannot reach the node" in result.stderr
+    assert f"cannot reach the node at {dead} (connection refused)" in result.stderr
     assert "Traceback" not in result.stderr
 
 

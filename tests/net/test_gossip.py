@@ -120,8 +120,10 @@ async def test_connect_errors_are_clear(start_node: StartNode, tmp_path) -> None
         port = other.port
     finally:
         await other.stop()
-    with pytest.raises(PeerError, match="cannot reach"):
+    with pytest.raises(PeerError) as refused:
         await a.net.connect(f"http://127.0.0.1:{port}")
+    # The user's words, not aiohttp's ("Cannot connect to host ... ssl:default").
+    assert str(refused.value) == f"cannot connect to 127.0.0.1:{port} (connection refused)"
     a.net.ban(f"127.0.0.1:{port}", 60, "test")
     with pytest.raises(PeerError, match="banned"):
         await a.net.connect(f"http://127.0.0.1:{port}")

@@ -207,6 +207,16 @@ async def test_bad_input_shows_an_error_and_sends_nothing(
         assert account is not None
         assert account.next_nonce == 0
 
+        # An emptied fee field means the suggested fee, never 0 by accident.
+        suggested = await node.suggest_fee()
+        assert suggested > 0
+        await type_into(pilot, "#fee", "")
+        await type_into(pilot, "#amount", "1")
+        await pilot.press("enter", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the confirmation")
+        assert format_amount(COIN + suggested) in dialog_text(pilot)
+        await pilot.press("n")
+
 
 async def test_encrypted_wallet_unlocks_before_sending(
     make_config: MakeConfig,

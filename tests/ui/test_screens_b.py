@@ -10,7 +10,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, RichLog, Static
 
 from tuichain.app import TuichainApp
-from tuichain.config import NodeConfig
+from tuichain.config import NodeConfig, load_state
 from tuichain.core.hashing import hash_to_hex
 from tuichain.core.keys import PrivateKey
 
@@ -292,7 +292,10 @@ async def test_peers_screen_adds_disconnects_bans_and_resolves(
         await pilot.press("enter")
         await until(
             pilot,
-            lambda: "could not connect" in text_of(app, "#peers-msg"),
+            lambda: (
+                text_of(app, "#peers-msg")
+                == f"cannot connect to 127.0.0.1:{dead} (connection refused)"
+            ),
             "an unreachable peer reported",
         )
 
@@ -304,6 +307,12 @@ async def test_peers_screen_adds_disconnects_bans_and_resolves(
             "node B in the peers table",
         )
         assert "connected to" in text_of(app, "#peers-msg")
+        # A peer added in the dashboard is dialled again at the next start.
+        await until(
+            pilot,
+            lambda: load_state(app.config.data_dir).get("peers") == [node_b.listen_url],
+            "the peer saved in state.toml",
+        )
         await until(
             pilot,
             lambda: node_b.ledger.tip is not None and node_b.ledger.tip.height == 2,

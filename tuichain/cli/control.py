@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import SettingsError, default_data_dir, load_settings
+from ..config import SettingsError, default_data_dir, load_stored
 from ..control import PREFIX, cookie_path
 from .args import DEFAULT_PORT, Parser, parse_network, parse_port
 from .errors import EXIT_FAILURE, CliError
@@ -56,7 +56,7 @@ def resolve(ns: argparse.Namespace) -> Target:
         ns.port or DEFAULT_PORT, ns.network or "default"
     )
     try:
-        settings = load_settings(data_dir)
+        settings = load_stored(data_dir)
     except SettingsError as exc:
         raise CliError(str(exc), EXIT_FAILURE) from None
     port = ns.port

@@ -17,7 +17,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .. import __version__
-from ..config import NodeConfig, SettingsError, build_config, default_data_dir, load_settings
+from ..config import (
+    NodeConfig,
+    SettingsError,
+    build_config,
+    default_data_dir,
+    record_start,
+    stored_network,
+)
 from ..core.params import NETWORKS
 from ..datadir import DataDirError, DataDirLock, lock_data_dir
 from .args import (
@@ -68,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--host",
         default=None,
-        help="address to listen on (default 127.0.0.1, or the stored setting)",
+        help="address to listen on (default 127.0.0.1, or host in settings.toml)",
     )
     parser.add_argument(
         "--data-dir",
@@ -90,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="URL",
         help="connect to this peer, e.g. http://127.0.0.1:5000 (repeatable; "
-        "remembered in settings.toml)",
+        "this run only: list lasting peers in settings.toml)",
     )
     parser.add_argument(
         "--headless",
@@ -112,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=parse_workers,
         default=None,
         metavar="N",
-        help="mining processes (default 1, or the stored setting)",
+        help="mining processes (default 1, or the dashboard's or settings.toml's)",
     )
     parser.add_argument(
         "--mining-pace",
@@ -145,14 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _check_data_dir_network(data_dir: Path, network: str | None) -> None:
     """Refuse to point a node of one network at another network's directory.
 
-    build_config would otherwise overwrite the stored network with the one
-    given, leaving settings.toml and the chain database disagreeing.
+    Its chain database is of the stored network; opening it as another would
+    leave state.toml and the chain disagreeing.
     """
     try:
-        stored = load_settings(data_dir).get("network")
+        stored = stored_network(data_dir)
     except SettingsError as exc:
         raise CliError(str(exc), EXIT_FAILURE) from None
-    if network is not None and isinstance(stored, str) and stored != network:
+    if network is not None and stored is not None and stored != network:
         raise CliError(
             f"{data_dir} belongs to a {stored!r} node, not {network!r}: "
             f"use --network {stored} or another --data-dir"
@@ -193,12 +200,16 @@ def config_from_args(ns: argparse.Namespace) -> NodeConfig:
         )
     except SettingsError as exc:
         raise CliError(str(exc), EXIT_FAILURE) from None
-    except (ValueError, TypeError) as exc:
-        # A hand-edited settings.toml with a bad network name or a non-number.
-        raise CliError(f"bad value in {data_dir / 'settings.toml'}: {exc}", EXIT_FAILURE) from None
+
+
+def _record_start(config: NodeConfig) -> None:
+    try:
+        record_start(config)
+    except SettingsError as exc:
+        raise CliError(str(exc), EXIT_FAILURE) from None
     except OSError as exc:
         raise CliError(
-            f"cannot write settings in {data_dir}: {exc.strerror or exc}", EXIT_FAILURE
+            f"cannot write {config.data_dir / 'state.toml'}: {exc.strerror or exc}", EXIT_FAILURE
         ) from None
 
 
@@ -237,6 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         lock = lock_from_args(ns)
         config = _dev_mining(config_from_args(ns), ns)
         check_port_free(config.host, config.port)
+        _record_start(config)
     except CliError as exc:
         print(f"tuichain: {exc}", file=sys.stderr)
         return exc.code

@@ -27,7 +27,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ..config import SettingsError, default_data_dir, load_settings, save_settings
+from ..config import (
+    SettingsError,
+    default_data_dir,
+    devnet_data_dir,
+    existing_data_dirs,
+    load_stored,
+    save_state,
+    tuichain_home,
+)
 from ..core import wallet as keystore
 from ..core.amounts import format_amount, parse_amount
 from ..core.errors import AddressError, AmountError, CoreError, ValidationError, WalletError
@@ -77,7 +85,11 @@ class RestClient:
         except urllib.error.HTTPError as exc:
             raise RestError(_error_text(exc.code, exc.read(MAX_RESPONSE))) from None
         except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", None) or exc
+            reason: object = getattr(exc, "reason", None) or exc
+            if isinstance(reason, ConnectionRefusedError):
+                reason = "connection refused"  # not "[Errno 111] Connection refused"
+            elif isinstance(reason, OSError) and reason.strerror:
+                reason = reason.strerror.lower()
             raise CliError(
                 f"cannot reach the node at {self.base} ({reason}): is it running? "
                 "(choose it with --node URL)",
@@ -107,12 +119,16 @@ class WalletContext:
 
 
 def _resolve(ns: argparse.Namespace) -> WalletContext:
-    """The data directory and network the user means, checked against settings.toml."""
-    data_dir: Path = ns.data_dir or default_data_dir(
-        ns.port or DEFAULT_PORT, ns.network or "default"
+    """The data directory and network the user means, checked against what it stores."""
+    if ns.devnet is not None and ns.data_dir is not None:
+        raise CliError("--devnet K and --data-dir both choose the directory: give one")
+    data_dir: Path = ns.data_dir or (
+        devnet_data_dir(ns.devnet)
+        if ns.devnet is not None
+        else default_data_dir(ns.port or DEFAULT_PORT, ns.network or "default")
     )
     try:
-        settings = load_settings(data_dir)
+        settings = load_stored(data_dir)
     except SettingsError as exc:
         raise CliError(str(exc), EXIT_FAILURE) from None
     stored = settings.get("network")
@@ -126,7 +142,7 @@ def _resolve(ns: argparse.Namespace) -> WalletContext:
         params = get_network(name)
     except ValueError as exc:
         raise CliError(
-            f"bad network in {data_dir / 'settings.toml'}: {exc}", EXIT_FAILURE
+            f"bad network stored in {data_dir}: {exc}", EXIT_FAILURE
         ) from None
     port = ns.port
     if port is None and isinstance(settings.get("port"), int):
@@ -151,7 +167,36 @@ def _node_url(ns: argparse.Namespace, ctx: WalletContext) -> str:
     return f"http://{host}:{ctx.port}"
 
 
+def _how_to_choose(name: str) -> str:
+    """The options that select data directory `name` (relative to $TUICHAIN_HOME)."""
+    if name.startswith("devnet/node") and name[len("devnet/node"):].isdigit():
+        return f"--devnet {name[len('devnet/node'):]}"
+    network, _, port = name.rpartition("-")
+    if port.isdigit():
+        return f"--port {port}" + (f" --network {network}" if network else "")
+    return f"--data-dir {tuichain_home() / name}"
+
+
+def _missing_dir(data_dir: Path) -> CliError:
+    """No such directory: say which ones exist, rather than suggest a new wallet here."""
+    found = existing_data_dirs()
+    if not found:
+        return CliError(
+            f"no node data directory at {data_dir} (and none under {tuichain_home()}): "
+            "start a node first (`tuichain --port 5000`) or create a wallet "
+            "(`tuichain wallet new`)",
+            EXIT_FAILURE,
+        )
+    listed = ", ".join(f"{name} ({_how_to_choose(name)})" for name in found)
+    return CliError(
+        f"no node data directory at {data_dir}; those under {tuichain_home()}: {listed}",
+        EXIT_FAILURE,
+    )
+
+
 def _read_info(ctx: WalletContext) -> keystore.WalletInfo:
+    if not ctx.data_dir.exists():
+        raise _missing_dir(ctx.data_dir)
     try:
         return keystore.read_wallet_info(ctx.data_dir)
     except WalletError as exc:
@@ -221,7 +266,7 @@ def _create(ns: argparse.Namespace, ctx: WalletContext) -> int:
     if "network" not in ctx.settings:
         # Remember the network, so later commands (and the node) on this
         # directory know the address prefix without --network.
-        save_settings(ctx.data_dir, {**ctx.settings, "network": ctx.params.name})
+        save_state(ctx.data_dir, network=ctx.params.name)
     kind = "encrypted" if info.encrypted else "unencrypted: keep this file private"
     print(f"created wallet {info.path} ({kind})", file=sys.stderr)
     print(info.address(ctx.params.hrp))
@@ -426,11 +471,29 @@ def _timeout(text: str) -> float:
 # --- parser ---------------------------------------------------------------------
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a node number from 1, not {text!r}")
+    return value
+
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = Parser(add_help=False)
     where = common.add_argument_group("which wallet")
     where.add_argument(
         "--data-dir", type=Path, default=None, help="the node's data directory (holds wallet.json)"
+    )
+    where.add_argument(
+        "--devnet",
+        type=_positive,
+        default=None,
+        metavar="K",
+        help="node K of the devnet (tuichain devnet), e.g. --devnet 2",
     )
     where.add_argument(
         "--port",

@@ -5,14 +5,14 @@ Layout of a devnet folder (default ``$TUICHAIN_HOME/devnet``, else
 
     devnet.json      what was started: network, node count, base port, mode, tmux socket
     node1.pid ...    pid of each running node (removed when it is stopped)
-    node1/ ...       each node's own data directory (chain, wallet.json, settings.toml,
+    node1/ ...       each node's own data directory (chain, wallet.json, state.toml,
                      node.log, and output.log: the headless process's stdout and stderr)
 
 Topology: a full mesh. Nodes start one after another and node k dials every
 node below it once that one answers, so every pair is connected by exactly one
 connection (no two nodes dialling each other at the same moment) and a block
 or transaction reaches every node in one hop; stopping any node never splits
-the others. The peer URLs are also remembered in each node's settings.toml.
+the others. The peers are given on each node's command line, for that run only.
 """
 
 from __future__ import annotations

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import random
 import time
 from collections.abc import Coroutine
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
@@ -62,6 +64,27 @@ MAX_BACKOFF = 300.0
 
 class PeerError(Exception):
     """A connection that could not be made, with a reason a person can read."""
+
+
+def dial_error(url: str, exc: BaseException) -> str:
+    """'cannot connect to 127.0.0.1:5002 (connection refused)': aiohttp's text names
+    its own classes and SSL settings, which tell a user nothing."""
+    parts = urlsplit(url)
+    where = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname or url)
+    if isinstance(exc, aiohttp.WSServerHandshakeError):
+        return f"{where} answered, but not as a tuichain node (HTTP {exc.status})"
+    os_error = getattr(exc, "os_error", None) if isinstance(exc, aiohttp.ClientError) else exc
+    if isinstance(os_error, TimeoutError) or isinstance(exc, TimeoutError):
+        reason = "timed out"
+    elif isinstance(os_error, OSError) and os_error.errno == errno.ECONNREFUSED:
+        reason = "connection refused"
+    elif isinstance(os_error, OSError) and os_error.strerror:
+        reason = os_error.strerror.lower()
+    elif isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ServerDisconnectedError):
+        reason = "the connection failed"
+    else:
+        reason = str(exc) or type(exc).__name__
+    return f"cannot connect to {where} ({reason})"
 
 
 class PeerManager:
@@ -206,7 +229,7 @@ class PeerManager:
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
             # ValueError: aiohttp's IDNA step raises UnicodeError for some host names.
             self._dialing.discard(url)
-            raise PeerError(f"cannot reach {url}: {exc or type(exc).__name__}") from None
+            raise PeerError(dial_error(url, exc)) from None
         peername = ws.get_extra_info("peername")
         peer = Peer(ws, "out", peername[0] if peername else None, url)
         try:

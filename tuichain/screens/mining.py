@@ -16,7 +16,7 @@ from textual.widgets import Button, DataTable, Static
 
 from .. import messages as msg
 from ..actions import NO_WALLET, app_node
-from ..config import load_settings, save_settings
+from ..config import save_state
 from ..core.amounts import format_amount
 from ..core.events import MinerUpdate
 from ..core.pow import target_from_bits
@@ -35,12 +35,6 @@ FOUND_ROWS = 50
 def expected_hashes(target: int) -> float:
     """Hashes needed on average to find a block: 2^256 / (target + 1)."""
     return float((1 << 256) // (target + 1))
-
-
-def _save_workers(data_dir: Any, workers: int) -> None:
-    settings = load_settings(data_dir)
-    settings["miner_workers"] = workers
-    save_settings(data_dir, settings)
 
 
 class MiningScreen(Screen[None]):
@@ -218,9 +212,9 @@ class MiningScreen(Screen[None]):
         if node is None:
             return
         try:
-            await asyncio.to_thread(_save_workers, node.config.data_dir, workers)
+            await asyncio.to_thread(save_state, node.config.data_dir, miner_workers=workers)
         except Exception as exc:
-            self.notify(f"Workers not saved to settings: {exc}", severity="warning")
+            self.notify(f"Workers not saved to state.toml: {exc}", severity="warning")
 
     @on(Button.Pressed, "#mine-one")
     def _mine_pressed(self) -> None:

@@ -178,11 +178,14 @@ class PeersScreen(Screen[None]):
         try:
             await node.net.connect(url)
         except Exception as exc:  # unreachable, refused, wrong network: the error says which
-            self.say(f"could not connect: {_error_text(exc)}")
+            self.say(_error_text(exc))
             return
         self.query_one("#peers-url", Input).value = ""
         self.query_one("#peers-table", DataTable).focus()
         self.say(f"connected to {url}", ok=True)
+        remember = getattr(self.app, "remember_peer", None)
+        if callable(remember):
+            remember(url)
         self.refresh_peers()
 
     @work(exclusive=True, group="peers-action", exit_on_error=False)

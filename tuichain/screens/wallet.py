@@ -52,6 +52,7 @@ class WalletScreen(Screen[None]):
         self._refresher = Refresher(self, self._reload)
         self._fee_touched = False
         self._setting_fee = False
+        self._suggested_fee: int | None = None
         self._state = ""
         self._amount_message = False
 
@@ -180,6 +181,7 @@ class WalletScreen(Screen[None]):
         fee = await node.suggest_fee()
         if not self.is_mounted or account is None:
             return
+        self._suggested_fee = fee
         pending = account.pending_delta
         self.query_one("#balances", Static).update(
             Text.assemble(
@@ -292,9 +294,18 @@ class WalletScreen(Screen[None]):
             return f"Recipient: {to.error}" if to.value.strip() else "Enter a recipient address."
         try:
             amount = parse_amount(self.query_one("#amount", Input).value)
-            fee = parse_amount(self.query_one("#fee", Input).value or "0", allow_zero=True)
         except CoreError as exc:
             return f"Amount: {exc.reason}"
+        fee_text = self.query_one("#fee", Input).value.strip()
+        if not fee_text:
+            # An empty fee field means the suggested fee, never 0 by accident.
+            if self._suggested_fee is None:
+                return "Fee: the suggested fee is not known yet; type one or wait a moment."
+            return to.value.strip(), amount, self._suggested_fee
+        try:
+            fee = parse_amount(fee_text, allow_zero=True)
+        except CoreError as exc:
+            return f"Fee: {exc.reason}"
         return to.value.strip(), amount, fee
 
     def action_send(self) -> None:
