@@ -66,7 +66,7 @@ def test_a_second_node_on_a_directory_in_use_is_refused_and_changes_nothing(
     node = pool.spawn("a")
     assert node.proc is not None
     pid = node.proc.pid
-    settings = (node.data_dir / "settings.toml").read_bytes()
+    settings = (node.data_dir / "state.toml").read_bytes()
     lock = (node.data_dir / LOCK_FILE).read_text()
     assert lock.strip() == str(pid)
     for mode in (["--headless"], []):  # headless and the dashboard alike
@@ -80,8 +80,8 @@ def test_a_second_node_on_a_directory_in_use_is_refused_and_changes_nothing(
         assert_one_clear_line(
             result.stderr, f"data directory {node.data_dir} is in use by process {pid}"
         )
-        # Not even settings.toml (which records the port) was rewritten.
-        assert (node.data_dir / "settings.toml").read_bytes() == settings
+        # Not even state.toml (which records the port) was rewritten.
+        assert (node.data_dir / "state.toml").read_bytes() == settings
         assert (node.data_dir / LOCK_FILE).read_text() == lock
         assert str(other) not in (node.data_dir / "node.log").read_text()
     assert not (node.data_dir / "wallet.json").exists(), "--mine of the refused one made a wallet"
@@ -135,7 +135,7 @@ def test_a_read_only_store_is_refused_at_start(pool: NodePool, what: str) -> Non
 @pytest.mark.slow
 def test_an_empty_store_in_a_used_directory_is_refused(pool: NodePool) -> None:
     used = pool.root / "used"
-    new_wallet(pool, used)  # wallet.json and settings.toml: this directory had a node
+    new_wallet(pool, used)  # wallet.json and state.toml: this directory had a node
     (used / DB).write_bytes(b"")
     result = start(pool, used)
     assert result.returncode == 1

@@ -224,7 +224,7 @@ def test_two_dashboards_pay_each_other_in_tmux(tmux: Tmux, tmp_path: Path) -> No
     tmux.keys("n1", "Escape")
     # Out of the form the footer offers the screen keys again; only then is a
     # letter a key and not the tail of an escape sequence (Esc o is alt+o).
-    tmux.wait_for("n1", r"o Txs", "the footer's screen keys")
+    tmux.wait_for("n1", r"\bscreens\b", "the footer's screen keys")
 
     # The open transaction shows on both nodes before it is mined.
     for name in ("n1", "n2"):
