@@ -21,12 +21,14 @@ from .config import NodeConfig
 from .core import wallet as keystore
 from .core.amounts import format_amount
 from .core.errors import WalletError
-from .core.events import EventBus
+from .core.events import BlockRejected, EventBus, TxRejected
 from .core.keys import PrivateKey, decode_address, encode_address
 from .core.ledger import AccountInfo, Ledger
 from .core.mining import MiningController
 from .core.payment import check_payment
+from .core.rejectlog import RejectLog
 from .core.tx import Transaction, make_payment
+from .core.txlife import LIFE_FILE, LifeStore, TxLife
 from .net.manager import PeerManager
 from .server import make_app
 
@@ -72,11 +74,16 @@ class Node:
         self.wallet: keystore.WalletInfo | None = None
         self._key: PrivateKey | None = None
         self.port = config.port
+        # The explainers' recorders: a transaction's life, the last refusals.
+        self.rejections = RejectLog()
+        self.txlife: TxLife | None = None
+        self._life_store: LifeStore | None = None
 
     # ---- lifetime ---------------------------------------------------------
     async def start(self) -> None:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         self._ledger = await Ledger.open(self.config.data_dir, self.params, self.policy)
+        await self._start_recorders()
         if keystore.wallet_exists(self.config.data_dir):
             try:
                 self.wallet = keystore.read_wallet_info(self.config.data_dir)
@@ -87,6 +94,7 @@ class Node:
         self._mining = MiningController(self.ledger, self._payout, self.config.miner_workers)
         await self._mining.start()
         self._net = PeerManager(self)
+        self._net.txlife, self._net.rejections = self.txlife, self.rejections
         self._runner = web.AppRunner(make_app(self, self._net), access_log=None,
                                      handle_signals=False)
         await self._runner.setup()
@@ -114,7 +122,41 @@ class Node:
             await self._runner.cleanup()
         if self._ledger is not None:
             await self._ledger.close()
+        if self._life_store is not None:
+            await asyncio.to_thread(self._life_store.close)
+            self._life_store = None
         self._mining = self._net = self._runner = self._ledger = None
+
+    async def _start_recorders(self) -> None:
+        # Subscribed before the peer manager, so "accepted" precedes "announced".
+        store = LifeStore(self.config.data_dir / LIFE_FILE)
+        self._life_store = store
+        self.txlife = await asyncio.to_thread(
+            TxLife, peer_label=self.peer_label, own=self._is_own, store=store)
+        self.events.subscribe(self.txlife.on_event)
+        self.events.subscribe(self._record_rejection)
+        self.ledger.import_hooks.append(self.txlife.on_import)
+        self.ledger.admit_hooks.append(self.txlife.on_admit)
+
+    def _is_own(self, sender: bytes, recipient: bytes) -> bool:
+        return self.wallet is not None and self.wallet.address_digest in (sender, recipient)
+
+    def peer_label(self, source: str) -> str:
+        """A peer id ("p3") as the peer's URL while it is connected; other sources as they are."""
+        peer = self._net.peer(source) if self._net is not None else None
+        if peer is None:
+            return source
+        return peer.url or peer.label
+
+    def _record_rejection(self, event: object) -> None:
+        if isinstance(event, TxRejected | BlockRejected):
+            kind = "transaction" if isinstance(event, TxRejected) else "block"
+            object_id = (event.txid if isinstance(event, TxRejected) else event.hash)[::-1].hex()
+            source = self.peer_label(event.source or "?")
+            is_peer = self._net is not None and self._net.peer(event.source or "") is not None
+            self.rejections.record(kind, source, object_id, event.code, event.reason,
+                                   field=event.field, value=event.value,
+                                   expected=event.expected, peer=source if is_peer else None)
 
     @property
     def listen_url(self) -> str:

@@ -144,9 +144,13 @@ class SyncEngine:
     # ---- the ledger's news, announced to peers ---------------------------------
     def on_event(self, event: object) -> None:
         if isinstance(event, TxAccepted):
+            told = 0
             for p in self.m.ready_peers():
                 if p.peer_id != event.source:
                     p.announce(InvType.TX, event.txid)
+                    told += 1
+            if self.m.txlife is not None:
+                self.m.txlife.announced(event.txid, told)
         elif isinstance(event, NewTip):
             self.recent_rejects.clear()  # a new tip can make a rejected tx valid
             targets = []
@@ -239,6 +243,7 @@ class SyncEngine:
         for kind, h in decode_inv(payload):
             peer.learn(h)
             if kind == InvType.TX:
+                self._seen(peer, h)
                 if h in self.recent_rejects or self._note_inflight_tx(peer, h):
                     continue
                 if await self.ledger.has_tx(h) or self._note_inflight_tx(peer, h):
@@ -260,6 +265,10 @@ class SyncEngine:
         if unknown_block:
             await self.request_headers(peer)
 
+    def _seen(self, peer: Peer, txid: bytes) -> None:
+        if self.m.txlife is not None:
+            self.m.txlife.seen(txid, peer.peer_id, len(self.m.ready_peers()))
+
     def _note_inflight_tx(self, peer: Peer, txid: bytes) -> bool:
         req = self.tx_inflight.get(txid)
         if req is None:
@@ -279,6 +288,7 @@ class SyncEngine:
         missing: list[tuple[InvType, bytes]] = []
         for kind, h in decode_inv(payload):
             if kind == InvType.TX:
+                self._seen(peer, h)
                 tx = await self.ledger.mempool_tx(h)
                 if tx is None:
                     missing.append((kind, h))
@@ -328,6 +338,8 @@ class SyncEngine:
         txid = tx.txid
         self.stats.txs_received += 1
         peer.learn(txid)
+        if self.m.txlife is not None:
+            self.m.txlife.received(txid, peer.peer_id)
         try:
             await self.ledger.submit_tx(tx, source=peer.peer_id)
         except ValidationError as exc:
@@ -456,6 +468,13 @@ class SyncEngine:
                     else:
                         await self.request_headers(peer)
                     return
+                if self.m.rejections is not None:
+                    err = result.error
+                    label = peer.url or peer.label
+                    bad = headers[min(len(result.accepted) + result.known, len(headers) - 1)]
+                    self.m.rejections.record("header", label, bad.hash_hex, err.code,
+                                             err.reason, field=err.field, value=err.value,
+                                             expected=err.expected, peer=label)
                 if code == Code.ORPHAN:
                     await self.m.misbehave(peer, 10, "headers that do not connect")
                 elif code not in HARMLESS_BLOCK:
