@@ -45,6 +45,8 @@ from .screens.log import LogScreen
 from .screens.mempool import MempoolScreen
 from .screens.mining import MiningScreen
 from .screens.peers import PeersScreen
+from .screens.rejections import RejectionsScreen
+from .screens.retarget import RetargetScreen
 from .screens.wallet import WalletScreen
 from .widgets.palette import NodeCommands
 from .widgets.status_bar import StatusBar
@@ -108,6 +110,8 @@ class TuichainApp(NodeActionsApp):
         "mempool": MempoolScreen,
         "explorer": ExplorerScreen,
         "peers": PeersScreen,
+        "rejections": RejectionsScreen,
+        "retarget": RetargetScreen,
         "log": LogScreen,
     }
     DEFAULT_MODE = "wallet"
@@ -119,6 +123,8 @@ class TuichainApp(NodeActionsApp):
         Binding("o", "switch_mode('mempool')", "Txs", tooltip="Open transactions"),
         Binding("e", "switch_mode('explorer')", "Explore"),
         Binding("p", "switch_mode('peers')", "Peers"),
+        Binding("x", "switch_mode('rejections')", "Refused", tooltip="Why was it refused?"),
+        Binding("t", "switch_mode('retarget')", "Retarget", tooltip="Difficulty retarget"),
         Binding("l", "switch_mode('log')", "Log"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),

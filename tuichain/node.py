@@ -9,7 +9,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,7 +75,9 @@ class Node:
         self._key: PrivateKey | None = None
         self.port = config.port
         # The explainers' recorders: a transaction's life, the last refusals.
-        self.rejections = RejectLog()
+        # Their clock: the snapshot tests pin it, as they pin the App's.
+        self.clock: Callable[[], float] = time.time
+        self.rejections = RejectLog(clock=lambda: self.clock())
         self.txlife: TxLife | None = None
         self._life_store: LifeStore | None = None
 
@@ -132,7 +134,8 @@ class Node:
         store = LifeStore(self.config.data_dir / LIFE_FILE)
         self._life_store = store
         self.txlife = await asyncio.to_thread(
-            TxLife, peer_label=self.peer_label, own=self._is_own, store=store)
+            TxLife, peer_label=self.peer_label, own=self._is_own, store=store,
+            clock=lambda: self.clock())
         self.events.subscribe(self.txlife.on_event)
         self.events.subscribe(self._record_rejection)
         self.ledger.import_hooks.append(self.txlife.on_import)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +73,9 @@ class Rejection:
 class RejectLog:
     """Not thread-safe: fed and read on the event loop."""
 
-    def __init__(self, capacity: int = CAPACITY) -> None:
+    def __init__(self, capacity: int = CAPACITY,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
         self._entries: deque[Rejection] = deque(maxlen=capacity)
         self.version = 0  # bumps on every entry, so a screen redraws only on change
 
@@ -83,7 +86,7 @@ class RejectLog:
                *, field: str | None = None, value: str | None = None,
                expected: str | None = None, peer: str | None = None,
                when: float | None = None) -> Rejection:
-        entry = Rejection(time.time() if when is None else when, kind, source, object_id,
+        entry = Rejection(self._clock() if when is None else when, kind, source, object_id,
                           str(code), reason, field, value, expected, peer)
         self._entries.append(entry)
         self.version += 1
