@@ -59,7 +59,8 @@ async def test_life_and_rejections_match_the_served_schemas(api) -> None:
     kinds = [e["kind"] for e in life["events"]]
     assert kinds[:3] == ["origin", "accepted", "included"], kinds
     assert life["events"][0]["text"] == "submitted over REST"
-    assert life["height"] == 2 and life["confirmations"] == 1
+    assert life["height"] == 2
+    assert life["confirmations"] == 1
 
     refused = await fetch(s, f"/api/txs/{bad.txid_hex}/life")
     validate(document, "TxLife", refused)

@@ -91,6 +91,10 @@ class LifeStore:
         return self._db
 
     def load(self, limit: int) -> list[Timeline]:
+        """Blocks until read: call it off the event loop."""
+        return self._pool.submit(self._load, limit).result()
+
+    def _load(self, limit: int) -> list[Timeline]:
         rows = self._conn().execute(
             "SELECT txid, data FROM life ORDER BY updated DESC LIMIT ?", (limit,)).fetchall()
         out = []

@@ -76,9 +76,10 @@ class ExplorerScreen(Screen[None]):
             id="explorer-blocks", cursor_type="row", zebra_stripes=True
         )
         blocks.add_column("Height", key="height")
-        blocks.add_columns("Hash", "Time (UTC)")
+        # Age and difficulty before size and bits: at 80 columns they stay in view.
+        blocks.add_columns("Hash", "Time (UTC)", "Txs")
         blocks.add_column("Age", key="age")
-        blocks.add_columns("Txs", "Size", "Bits", "Difficulty")
+        blocks.add_columns("Difficulty", "Size", "Bits")
         yield blocks
         branches: DataTable[Any] = DataTable(
             id="explorer-branches", cursor_type="row", zebra_stripes=True
@@ -146,11 +147,11 @@ class ExplorerScreen(Screen[None]):
                 e.height,
                 short_hash(e.hash),
                 utc_time(e.header.time),
-                format_ago(now - e.header.time),
                 "–" if txs < 0 else txs,
+                format_ago(now - e.header.time),
+                format_difficulty(difficulty(e.header.bits, params)),
                 "–" if size < 0 else format_size(size),
                 f"{e.header.bits:08x}",
-                format_difficulty(difficulty(e.header.bits, params)),
                 key=e.hash.hex(),
             )
 
