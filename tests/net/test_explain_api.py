@@ -9,7 +9,7 @@ import aiohttp
 import jsonschema
 import pytest
 
-from tests.builders import mine_on
+from tests.builders import mine_on, wait_for
 from tuichain.core.keys import PrivateKey, address_digest
 from tuichain.core.params import COIN, REGTEST
 from tuichain.core.tx import make_payment
@@ -87,3 +87,32 @@ async def test_explain_endpoints_refuse_bad_input_as_json(api) -> None:
     empty = await fetch(s, "/api/rejections")
     validate(document, "Rejections", empty)
     assert empty == {"count": 0, "rejections": []}
+
+
+async def test_life_across_peers_names_the_sender_and_counts_announcements(
+    start_node: StartNode,
+) -> None:
+    a, b, c = [await start_node(n) for n in "abc"]
+    for x in (b, c):
+        await x.net.connect(a.listen_url)
+        await wait_for(lambda x=x: any(p.node_id == x.node_id for p in a.net.peer_infos()),
+                       "the inbound side to register")
+    await mine_on(a.ledger, address_digest(KEY.public_key))
+    await wait_for(lambda: b.ledger.tip == a.ledger.tip and c.ledger.tip == a.ledger.tip,
+                   "the block everywhere")
+    tx = make_payment(KEY, REGTEST.network_id, bytes(20), COIN, 1_000, 0)
+    await a.ledger.submit_tx(tx, "rest")
+    await wait_for(lambda: b.ledger.mempool_size == 1 and c.ledger.mempool_size == 1, "the tx")
+    assert a.txlife is not None
+    assert b.txlife is not None
+    await wait_for(lambda: (line := a.txlife.get(tx.txid)) is not None  # type: ignore[union-attr]
+                   and len(line.seen_by) == 2, "both peers asking A for it")
+    line = a.txlife.get(tx.txid)
+    assert line is not None
+    texts = [e.text for e in line.events]
+    assert "announced to 2 peers" in texts
+    assert "seen by 2 of 2 peers" in texts
+    got = b.txlife.get(tx.txid)
+    assert got is not None
+    assert got.events[0].text == f"received from peer {a.listen_url}"
+    assert got.events[1].kind == "accepted"
