@@ -40,14 +40,14 @@ class RetargetView:
 
 def describe_retarget(params: NetworkParams, tip_height: int,
                       headers: list[tuple[int, int, int]]) -> RetargetView:
-    """`headers`: (height, time, bits) from the window's start (or one before) to the tip."""
+    """`headers`: (height, time, bits) from the window's first block to the tip."""
     by_height = {h: (t, b) for h, t, b in headers}
     bits = by_height[tip_height][1]
     if params.no_retarget:
         start = max(0, tip_height - PLAIN_WINDOW)
     else:
         start = tip_height - tip_height % params.retarget_interval
-    times = [by_height[h][0] for h in range(max(0, start - 1), tip_height + 1) if h in by_height]
+    times = [by_height[h][0] for h in range(start, tip_height + 1) if h in by_height]
     intervals = [b - a for a, b in zip(times, times[1:], strict=False)]
     actual = by_height[tip_height][0] - by_height[start][0]
     target_span = params.target_timespan

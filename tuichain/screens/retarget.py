@@ -103,7 +103,7 @@ class RetargetScreen(Screen[None]):
                 start = max(0, tip - PLAIN_WINDOW)
             else:
                 start = tip - tip % params.retarget_interval
-            entries = await node.ledger.headers_range(max(0, start - 1), tip - start + 2)
+            entries = await node.ledger.headers_range(start, tip - start + 1)
             rows = [(e.height, e.header.time, e.header.bits) for e in entries]
             if not any(h == tip for h, _, _ in rows):
                 return  # the tip moved meanwhile; its NewTip reloads
