@@ -48,6 +48,8 @@ from .screens.log import LogScreen
 from .screens.mempool import MempoolScreen
 from .screens.mining import MiningScreen
 from .screens.peers import PeersScreen
+from .screens.rejections import RejectionsScreen
+from .screens.retarget import RetargetScreen
 from .screens.wallet import WalletScreen
 from .widgets.palette import NodeCommands
 from .widgets.status_bar import StatusBar
@@ -114,11 +116,13 @@ class TuichainApp(NodeActionsApp):
         "mempool": MempoolScreen,
         "explorer": ExplorerScreen,
         "peers": PeersScreen,
+        "rejections": RejectionsScreen,
+        "retarget": RetargetScreen,
         "log": LogScreen,
     }
     DEFAULT_MODE = "wallet"
     BINDINGS: ClassVar[list[BindingType]] = [
-        # The six screen keys share one footer label ("w m o e p l screens"), so
+        # The eight screen keys share one footer label ("w m o e p x t l screens"), so
         # at 80 columns the footer still holds each screen's own keys, help and
         # quit; the help screen (?) names each one.
         Binding("w", "switch_mode('wallet')", "Wallet screen", group=SCREEN_KEYS),
@@ -126,6 +130,8 @@ class TuichainApp(NodeActionsApp):
         Binding("o", "switch_mode('mempool')", "Open transactions", group=SCREEN_KEYS),
         Binding("e", "switch_mode('explorer')", "Explorer screen", group=SCREEN_KEYS),
         Binding("p", "switch_mode('peers')", "Peers screen", group=SCREEN_KEYS),
+        Binding("x", "switch_mode('rejections')", "Why was it refused?", group=SCREEN_KEYS),
+        Binding("t", "switch_mode('retarget')", "Difficulty retarget", group=SCREEN_KEYS),
         Binding("l", "switch_mode('log')", "Log screen", group=SCREEN_KEYS),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,14 +21,16 @@ from .control import server as control
 from .core import wallet as keystore
 from .core.amounts import format_amount
 from .core.errors import WalletError
-from .core.events import EventBus
+from .core.events import BlockRejected, EventBus, TxRejected
 from .core.identity import NodeIdentity, load_or_create
 from .core.keys import PrivateKey, decode_address, encode_address
 from .core.ledger import AccountInfo, Ledger
 from .core.mining import MiningController
 from .core.mining.auto import AutoMiner
 from .core.payment import check_payment
+from .core.rejectlog import RejectLog
 from .core.tx import Transaction, make_payment
+from .core.txlife import LIFE_FILE, LifeStore, TxLife
 from .datadir import DataDirLock, lock_data_dir
 from .net.manager import PeerManager
 from .server import make_app
@@ -85,6 +87,12 @@ class Node:
         self.wallet: keystore.WalletInfo | None = None
         self._key: PrivateKey | None = None
         self.port = config.port
+        # The explainers' recorders: a transaction's life, the last refusals.
+        # Their clock: the snapshot tests pin it, as they pin the App's.
+        self.clock: Callable[[], float] = time.time
+        self.rejections = RejectLog(clock=lambda: self.clock())
+        self.txlife: TxLife | None = None
+        self._life_store: LifeStore | None = None
 
     # ---- lifetime ---------------------------------------------------------
     async def start(self) -> None:
@@ -105,9 +113,11 @@ class Node:
         self.node_id = self._identity.node_id
         self._ledger = await Ledger.open(self.config.data_dir, self.params, self.policy,
                                          adopt_empty=not self._lock.used_before)
+        await self._start_recorders()
         self._mining = MiningController(self.ledger, self._payout, self.config.miner_workers)
         await self._mining.start()
         self._net = PeerManager(self)
+        self._net.txlife, self._net.rejections = self.txlife, self.rejections
         app = make_app(self, self._net)
         self._control_token = control.install(app, self)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -150,6 +160,9 @@ class Node:
             await self._runner.cleanup()
         if self._ledger is not None:
             await self._ledger.close()
+        if self._life_store is not None:
+            await asyncio.to_thread(self._life_store.close)
+            self._life_store = None
         self._mining = self._net = self._runner = self._ledger = None
         if self._owns_lock and self._lock is not None:
             self._lock.release()
@@ -172,6 +185,38 @@ class Node:
                 f"{exc.reason}; the node did not start and left the file untouched "
                 "(--no-wallet starts it without a wallet)"
             ) from None
+
+    async def _start_recorders(self) -> None:
+        # Subscribed before the peer manager, so "accepted" precedes "announced".
+        store = LifeStore(self.config.data_dir / LIFE_FILE)
+        self._life_store = store
+        self.txlife = await asyncio.to_thread(
+            TxLife, peer_label=self.peer_label, own=self._is_own, store=store,
+            clock=lambda: self.clock())
+        self.events.subscribe(self.txlife.on_event)
+        self.events.subscribe(self._record_rejection)
+        self.ledger.import_hooks.append(self.txlife.on_import)
+        self.ledger.admit_hooks.append(self.txlife.on_admit)
+
+    def _is_own(self, sender: bytes, recipient: bytes) -> bool:
+        return self.wallet is not None and self.wallet.address_digest in (sender, recipient)
+
+    def peer_label(self, source: str) -> str:
+        """A peer id ("p3") as the peer's URL while it is connected; other sources as they are."""
+        peer = self._net.peer(source) if self._net is not None else None
+        if peer is None:
+            return source
+        return peer.url or peer.label
+
+    def _record_rejection(self, event: object) -> None:
+        if isinstance(event, TxRejected | BlockRejected):
+            kind = "transaction" if isinstance(event, TxRejected) else "block"
+            object_id = (event.txid if isinstance(event, TxRejected) else event.hash)[::-1].hex()
+            source = self.peer_label(event.source or "?")
+            is_peer = self._net is not None and self._net.peer(event.source or "") is not None
+            self.rejections.record(kind, source, object_id, event.code, event.reason,
+                                   field=event.field, value=event.value,
+                                   expected=event.expected, peer=source if is_peer else None)
 
     @property
     def listen_url(self) -> str:

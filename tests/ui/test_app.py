@@ -13,6 +13,7 @@ from tuichain.core.amounts import format_amount
 from tuichain.core.events import LogEvent
 from tuichain.core.params import COIN, REGTEST
 from tuichain.screens.dialogs import ConfirmDialog, InfoDialog, PassphraseDialog
+from tuichain.screens.explorer_details import TxScreen
 from tuichain.screens.wallet import WalletScreen
 from tuichain.widgets.status_bar import StatusBar
 
@@ -122,10 +123,13 @@ async def test_create_mine_send_and_receive_across_two_nodes(
         assert row[4] == "1.5"
         assert row[5] == fee_text
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, InfoDialog), "the tx details")
-        await until(pilot, lambda: other.address in dialog_text(pilot), "the recipient")
-        details = dialog_text(pilot)
+        await until(pilot, lambda: isinstance(app.screen, TxScreen), "the tx details")
+        await until(
+            pilot, lambda: other.address in static_text(pilot, "#detail-body"), "the recipient"
+        )
+        details = static_text(pilot, "#detail-body")
         assert node.address in details
+        assert "signed here" in details  # its life, from the wallet
         await pilot.press("escape")
 
         await pilot.press("q")

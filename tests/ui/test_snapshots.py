@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Input
 
 from tuichain.app import TuichainApp
 from tuichain.config import NodeConfig
+from tuichain.core.errors import ValidationError
 from tuichain.core.ledger import Ledger
 from tuichain.core.params import COIN, REGTEST
 from tuichain.core.tx import make_payment
@@ -69,6 +70,7 @@ def chain_dir(tmp_path: Path) -> Path:
 def make_app(data_dir: Path) -> TuichainApp:
     app = TuichainApp(NodeConfig(port=PORT, data_dir=data_dir, network=REGTEST))
     app.clock = lambda: float(FROZEN)
+    app.node.clock = lambda: float(FROZEN)  # the times in a life and in the rejections
     app.node.node_id = NODE_ID
     return app
 
@@ -161,3 +163,51 @@ def test_explorer_block_details(snap_compare: Any, chain_dir: Path) -> None:
 
 def test_explorer_tx_details(snap_compare: Any, chain_dir: Path) -> None:
     assert snap_compare(make_app(chain_dir), terminal_size=(80, 24), run_before=_explorer_tx)
+
+
+async def _tx_life(pilot: Pilot[Any]) -> None:
+    """A wallet payment signed, accepted and included: its life on the detail view."""
+    await until(pilot, lambda: getattr(pilot.app, "node_ready", False), "the node")
+    node = pilot.app.node  # type: ignore[attr-defined]
+    tx = make_payment(KEY_A, REGTEST.network_id, KEY_B.address_digest, COIN, 20_000, 3, b"life")
+    await node.ledger.submit_tx(tx, "wallet")
+    pending = [e.tx for e in await node.ledger.mempool_entries()]  # nonce 2, then this one
+    await node.ledger.submit_block(await next_block(node.ledger, KEY_B.address_digest,
+                                                    tuple(pending)))
+    await pilot.press("e")
+    await pilot.press("slash")
+    pilot.app.screen.query_one("#explorer-search", Input).value = tx.txid_hex
+    await pilot.press("enter")
+    await until(
+        pilot,
+        lambda: "included in block" in str(pilot.app.screen.query_one("#detail-body").render()),
+        "the life",
+    )
+    await settle(pilot)
+
+
+async def _rejections(pilot: Pilot[Any]) -> None:
+    """A payment with a nonce that skips ahead, as if submitted over REST."""
+    await until(pilot, lambda: getattr(pilot.app, "node_ready", False), "the node")
+    node = pilot.app.node  # type: ignore[attr-defined]
+    bad = make_payment(KEY_A, REGTEST.network_id, KEY_B.address_digest, COIN, 20_000, 9)
+    with pytest.raises(ValidationError):
+        await node.ledger.submit_tx(bad, "rest")
+    await pilot.press("x")
+    await until(pilot, lambda: rows(pilot, "#rejections") == 1, "the refusal")
+    await settle(pilot)
+
+
+EXPLAIN_VIEWS: dict[str, Callable[[Pilot[Any]], Any]] = {
+    "txlife": _tx_life,
+    "rejections": _rejections,
+    "retarget": opener("t", lambda p: "no retarget" in str(
+        p.app.screen.query_one("#retarget-info").render()) if p.app.screen.query(
+        "#retarget-info") else False),
+}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("view", list(EXPLAIN_VIEWS))
+def test_explain_view(snap_compare: Any, chain_dir: Path, view: str, size: tuple[int, int]) -> None:
+    assert snap_compare(make_app(chain_dir), terminal_size=size, run_before=EXPLAIN_VIEWS[view])

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from .block import Block, BlockHeader
 from .errors import DecodeError, ValidationError
 from .genesis import genesis_block
-from .mempool import Mempool
+from .mempool import AddResult, Mempool
 from .merkle import merkle_root
 from .orphans import OrphanPool
 from .params import NetworkParams
@@ -181,9 +181,11 @@ class ChainState:
         """Validate a header against its parent; return (parent, chainwork)."""
         parent = self.entry(header.prev_hash)
         if parent is None:
-            raise ValidationError("parent block is unknown", Code.ORPHAN)
+            raise ValidationError("parent block is unknown", Code.ORPHAN, field="prev",
+                                  value=header.prev_hash[::-1].hex(), expected="a known block")
         if parent.status == INVALID:
-            raise ValidationError("parent block is invalid", Code.BAD_PREVBLK)
+            raise ValidationError("parent block is invalid", Code.BAD_PREVBLK, field="prev",
+                                  value=header.prev_hash[::-1].hex(), expected="a valid block")
         check_header_context_free(header, self.params, now)
         check_header_context(header, self.expected_bits(parent), self.previous_times(parent))
         return parent, parent.chainwork + work_from_bits(header.bits)
@@ -454,11 +456,15 @@ class ChainState:
 
     def add_tx(self, tx: Transaction, now: float | None = None) -> list[bytes]:
         """Admit a tx to the mempool; return txids that left it (replaced or evicted)."""
+        res = self.admit_tx(tx, now)
+        return res.replaced + res.evicted
+
+    def admit_tx(self, tx: Transaction, now: float | None = None) -> AddResult:
+        """add_tx, telling replaced and evicted transactions apart."""
         res = self.mempool.add(tx, self.store, self.sigcache.verify_tx,
                                time.time() if now is None else now)
-        gone = res.replaced + res.evicted
-        self._persist_mempool([tx.txid], gone)
-        return gone
+        self._persist_mempool([tx.txid], res.replaced + res.evicted)
+        return res
 
     def _load_mempool(self) -> int:
         """Re-admit persisted txs against the stored tip; drop what no longer fits."""

@@ -37,8 +37,14 @@ class ValidationError(CoreError):
 
     code: Code
 
-    def __init__(self, reason: str, code: Code) -> None:
+    def __init__(self, reason: str, code: Code, *, field: str | None = None,
+                 value: str | None = None, expected: str | None = None) -> None:
         super().__init__(reason, code)
+        # Where the rule was broken, for the rejection explainer: the offending
+        # field, its value as a person reads it, and what the rule allows.
+        self.field = field
+        self.value = value
+        self.expected = expected
 
 
 class AddressError(CoreError):

@@ -38,6 +38,10 @@ class BlockRejected:
     code: Code
     reason: str
     source: str | None
+    # The broken rule's field, the value found and the value allowed, when known.
+    field: str | None = None
+    value: str | None = None
+    expected: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,9 @@ class TxRejected:
     code: Code
     reason: str
     source: str | None
+    field: str | None = None
+    value: str | None = None
+    expected: str | None = None
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,11 @@ class Ledger:
         self._unclaimed: dict[bytes, int] = {}  # by block hash: a block's own never changes
         self._unreported_tip: TipInfo | None = None
         self._switch_pending = False
+        # Plain callbacks on the loop after each write, for recorders that need more
+        # than the events carry (a transaction's life): (result, tip height) after a
+        # block import; (tx, replaced txids, evicted txids) after an admission.
+        self.import_hooks: list[Callable[[ImportResult, int], None]] = []
+        self.admit_hooks: list[Callable[[Transaction, list[bytes], list[bytes]], None]] = []
 
     @property
     def db_path(self) -> Path:
@@ -263,12 +268,16 @@ class Ledger:
 
         old_tip, result, new_tip, self.mempool_size = await self._store(process)
         self.tip = new_tip
+        for hook in self.import_hooks:
+            hook(result, new_tip.height)
         if result.error is not None and result.status == "invalid":
-            self.events.publish(BlockRejected(block.hash, result.error.code,
-                                              result.error.reason, source))
+            err = result.error
+            self.events.publish(BlockRejected(block.hash, err.code, err.reason, source,
+                                              err.field, err.value, err.expected))
         for bad, err in result.rejected:
             if bad != block.hash:
-                self.events.publish(BlockRejected(bad, err.code, err.reason, source))
+                self.events.publish(BlockRejected(bad, err.code, err.reason, source,
+                                                  err.field, err.value, err.expected))
         if result.disconnected:
             self.events.publish(Reorg(
                 old_tip.hash, new_tip.hash, new_tip.height - len(result.connected),
@@ -298,11 +307,14 @@ class Ledger:
     async def submit_tx(self, tx: Transaction, source: str | None = None) -> Transaction:
         """Admit to the mempool or raise ValidationError (also published as TxRejected)."""
         try:
-            await self._store(self.chain.add_tx, tx)
+            added = await self._store(self.chain.admit_tx, tx)
         except ValidationError as exc:
-            self.events.publish(TxRejected(tx.txid, exc.code, exc.reason, source))
+            self.events.publish(TxRejected(tx.txid, exc.code, exc.reason, source,
+                                           exc.field, exc.value, exc.expected))
             raise
         self.mempool_size = len(self.chain.mempool)
+        for admit_hook in self.admit_hooks:
+            admit_hook(tx, added.replaced, added.evicted)
         self.events.publish(TxAccepted(tx.txid, tx.sender_address, tx.recipient, tx.amount,
                                        tx.fee, source))
         return tx

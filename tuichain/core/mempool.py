@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
+from .amounts import format_amount
 from .errors import ValidationError
 from .params import NetworkParams
 from .policy import Policy
@@ -79,15 +80,18 @@ class Mempool:
             if tx.fee <= old.fee:
                 raise ValidationError(
                     f"replacing pending nonce {tx.nonce} needs a fee above {old.fee}",
-                    Code.REPLACEMENT_FEE_TOO_LOW,
+                    Code.REPLACEMENT_FEE_TOO_LOW, field="fee", value=format_amount(tx.fee),
+                    expected=f"above {format_amount(old.fee)}",
                 )
         expected = nonce + len(pending)
         if tx.nonce < nonce:
             raise ValidationError(f"nonce {tx.nonce} already used (next is {nonce})",
-                                  Code.BAD_NONCE)
+                                  Code.BAD_NONCE, field="nonce", value=str(tx.nonce),
+                                  expected=str(nonce))
         if tx.nonce > expected:
             raise ValidationError(f"nonce {tx.nonce} skips ahead (next is {expected})",
-                                  Code.BAD_NONCE)
+                                  Code.BAD_NONCE, field="nonce", value=str(tx.nonce),
+                                  expected=str(expected))
         spent = 0
         for n in range(nonce, tx.nonce):
             ptx = self.entries[pending[n]].tx
@@ -161,7 +165,10 @@ class Mempool:
             return
         leaves = self._leaves()
         if not leaves or min(e.fee_rate for e in leaves) >= tx.fee / tx.size:
-            raise ValidationError("mempool is full and the fee rate is too low", Code.MEMPOOL_FULL)
+            floor = min(e.fee_rate for e in leaves) if leaves else 0.0
+            raise ValidationError("mempool is full and the fee rate is too low", Code.MEMPOOL_FULL,
+                                  field="fee rate", value=f"{tx.fee / tx.size:.2f} units/B",
+                                  expected=f"above {floor:.2f} units/B")
 
     def _evict(self, protect: bytes) -> list[bytes]:
         evicted: list[bytes] = []

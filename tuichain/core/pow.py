@@ -49,7 +49,9 @@ def target_from_bits(bits: int) -> int:
     """A valid consensus target, or ValidationError(Code.BAD_BITS)."""
     c = decode_compact(bits)
     if c.negative or c.overflow or c.target == 0:
-        raise ValidationError(f"bits {bits:08x} do not encode a valid target", Code.BAD_BITS)
+        raise ValidationError(f"bits {bits:08x} do not encode a valid target", Code.BAD_BITS,
+                              field="bits", value=f"{bits:08x}",
+                              expected="a positive, non-overflowing compact target")
     return c.target
 
 
@@ -65,9 +67,13 @@ def hash_meets_target(block_hash: bytes, target: int) -> bool:
 def check_proof_of_work(block_hash: bytes, bits: int, pow_limit_bits: int) -> None:
     target = target_from_bits(bits)
     if target > decode_compact(pow_limit_bits).target:
-        raise ValidationError("target is easier than the network's limit", Code.BAD_BITS)
+        raise ValidationError("target is easier than the network's limit", Code.BAD_BITS,
+                              field="bits", value=f"{bits:08x}",
+                              expected=f"at most the limit {pow_limit_bits:08x}")
     if not hash_meets_target(block_hash, target):
-        raise ValidationError("block hash does not meet its target", Code.BAD_POW)
+        raise ValidationError("block hash does not meet its target", Code.BAD_POW,
+                              field="hash", value=block_hash[::-1].hex(),
+                              expected=f"at most target {target:064x}")
 
 
 def retarget(

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from .amounts import format_amount
 from .block import Block, BlockHeader
 from .errors import ValidationError
 from .params import NetworkParams
@@ -25,25 +26,36 @@ def check_tx_context_free(tx: Transaction, params: NetworkParams, verify: SigVer
     """Rules for a payment that hold whatever the state: network, amounts, signature."""
     if tx.network_id != params.network_id:
         raise ValidationError(
-            f"transaction is for network {tx.network_id:#x}, not {params.name}", Code.WRONG_NETWORK
+            f"transaction is for network {tx.network_id:#x}, not {params.name}", Code.WRONG_NETWORK,
+            field="network_id", value=f"{tx.network_id:#x}", expected=f"{params.network_id:#x}",
         )
     if tx.is_coinbase:
         raise ValidationError("a coinbase is only valid as a block's first transaction",
                               Code.UNEXPECTED_COINBASE)
     if tx.amount <= 0:
-        raise ValidationError("amount must be positive", Code.BAD_AMOUNT)
+        raise ValidationError("amount must be positive", Code.BAD_AMOUNT, field="amount",
+                              value=format_amount(tx.amount), expected="above 0")
     if tx.amount > params.max_money:
-        raise ValidationError("amount exceeds the maximum money supply", Code.BAD_AMOUNT)
+        raise ValidationError("amount exceeds the maximum money supply", Code.BAD_AMOUNT,
+                              field="amount", value=format_amount(tx.amount),
+                              expected=f"at most {format_amount(params.max_money)}")
     if tx.fee > params.max_money or tx.amount + tx.fee > params.max_money:
-        raise ValidationError("fee exceeds the maximum money supply", Code.BAD_FEE)
+        raise ValidationError("fee exceeds the maximum money supply", Code.BAD_FEE, field="fee",
+                              value=format_amount(tx.fee),
+                              expected=f"amount + fee at most {format_amount(params.max_money)}")
     if not verify(tx):
-        raise ValidationError("signature does not verify", Code.BAD_SIGNATURE)
+        raise ValidationError("signature does not verify", Code.BAD_SIGNATURE, field="signature",
+                              value=tx.signature[:8].hex() + "…",
+                              expected="a signature by the sender's key")
 
 
 def check_header_context_free(header: BlockHeader, params: NetworkParams, now: int) -> None:
     check_proof_of_work(header.hash, header.bits, params.pow_limit_bits)
     if header.time > now + params.max_future_time:
-        raise ValidationError("block time is too far in the future", Code.TIME_TOO_NEW)
+        raise ValidationError("block time is too far in the future", Code.TIME_TOO_NEW,
+                              field="time", value=str(header.time),
+                              expected=f"at most {now + params.max_future_time} "
+                              f"(now + {params.max_future_time} s)")
 
 
 def check_block_context_free(
@@ -53,7 +65,8 @@ def check_block_context_free(
     check_header_context_free(block.header, params, now)
     if block.size > params.max_block_size:
         raise ValidationError(f"block is {block.size} bytes, limit {params.max_block_size}",
-                              Code.BLOCK_TOO_LARGE)
+                              Code.BLOCK_TOO_LARGE, field="size", value=f"{block.size} bytes",
+                              expected=f"at most {params.max_block_size} bytes")
     if not block.txs:
         raise ValidationError("block has no transactions", Code.NO_COINBASE)
     coinbase = block.txs[0]
@@ -67,7 +80,9 @@ def check_block_context_free(
     if len(set(txids)) != len(txids):
         raise ValidationError("block contains a repeated transaction", Code.DUPLICATE_TXID)
     if block.computed_merkle_root() != block.header.merkle_root:
-        raise ValidationError("Merkle root does not match the transactions", Code.BAD_MERKLE)
+        raise ValidationError("Merkle root does not match the transactions", Code.BAD_MERKLE,
+                              field="merkle_root", value=block.header.merkle_root[::-1].hex(),
+                              expected=block.computed_merkle_root()[::-1].hex())
     for tx in block.txs[1:]:
         if tx.sender == COINBASE_SENDER:
             raise ValidationError("block has more than one coinbase", Code.MULTIPLE_COINBASE)
@@ -80,12 +95,15 @@ def check_header_context(
     """Rules that need the parent: difficulty as scheduled, time above median-time-past."""
     if header.bits != expected_bits:
         raise ValidationError(
-            f"bits {header.bits:08x} differ from the required {expected_bits:08x}", Code.BAD_BITS
+            f"bits {header.bits:08x} differ from the required {expected_bits:08x}", Code.BAD_BITS,
+            field="bits", value=f"{header.bits:08x}", expected=f"{expected_bits:08x}",
         )
     mtp = median_time_past(previous_times)
     if header.time <= mtp:
         raise ValidationError(f"block time {header.time} is not above median time past {mtp}",
-                              Code.TIME_TOO_OLD)
+                              Code.TIME_TOO_OLD, field="time", value=str(header.time),
+                              expected=f"after {mtp}, the median of the last "
+                              f"{len(previous_times)} blocks")
 
 
 class AccountReader(Protocol):
@@ -105,13 +123,16 @@ class StateDelta:
 
 def check_payment_against(tx: Transaction, balance: int, nonce: int) -> None:
     if tx.nonce < nonce:
-        raise ValidationError(f"nonce {tx.nonce} already used (next is {nonce})", Code.BAD_NONCE)
+        raise ValidationError(f"nonce {tx.nonce} already used (next is {nonce})", Code.BAD_NONCE,
+                              field="nonce", value=str(tx.nonce), expected=str(nonce))
     if tx.nonce > nonce:
-        raise ValidationError(f"nonce {tx.nonce} skips ahead (next is {nonce})", Code.BAD_NONCE)
+        raise ValidationError(f"nonce {tx.nonce} skips ahead (next is {nonce})", Code.BAD_NONCE,
+                              field="nonce", value=str(tx.nonce), expected=str(nonce))
     if tx.amount + tx.fee > balance:
         raise ValidationError(
             f"spends {tx.amount + tx.fee} units but the balance is {balance}",
-            Code.INSUFFICIENT_FUNDS,
+            Code.INSUFFICIENT_FUNDS, field="amount + fee",
+            value=format_amount(tx.amount + tx.fee), expected=f"at most {format_amount(balance)}",
         )
 
 
@@ -141,11 +162,14 @@ def apply_block(
     coinbase = block.txs[0]
     if coinbase.nonce != height:
         raise ValidationError(f"coinbase commits to height {coinbase.nonce}, not {height}",
-                              Code.BAD_COINBASE_HEIGHT)
+                              Code.BAD_COINBASE_HEIGHT, field="coinbase height",
+                              value=str(coinbase.nonce), expected=str(height))
     allowed = params.subsidy(height) + fees
     if coinbase.amount > allowed:
         raise ValidationError(f"coinbase pays {coinbase.amount}, at most {allowed} allowed",
-                              Code.BAD_COINBASE_AMOUNT)
+                              Code.BAD_COINBASE_AMOUNT, field="coinbase amount",
+                              value=format_amount(coinbase.amount),
+                              expected=f"at most {format_amount(allowed)}")
     if coinbase.amount:
         balance, nonce = get(coinbase.recipient)
         new[coinbase.recipient] = (balance + coinbase.amount, nonce)

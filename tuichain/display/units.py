@@ -35,3 +35,25 @@ def format_duration(seconds: float) -> str:
     if seconds < 172800:
         return f"~{seconds / 3600:.0f} h"
     return f"~{seconds / 86400:.0f} days"
+
+
+def format_ago(seconds: float) -> str:
+    """Block ages for a table: 'just now', '40 s ago', '3 min ago', '5 h ago', '2 days ago'."""
+    s = max(0, int(seconds))
+    if s < 5:
+        return "just now"
+    if s < 120:
+        return f"{s} s ago"
+    if s < 7200:
+        return f"{s // 60} min ago"
+    if s < 172800:
+        return f"{s // 3600} h ago"
+    return f"{s // 86400} days ago"
+
+
+def format_difficulty(value: float) -> str:
+    """Difficulty in a few characters: 1.00, 256.0, 65.5k, 1.23M."""
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g}{unit}"
+    return f"{value:.3g}" if value >= 100 else f"{value:.2f}"

@@ -26,7 +26,9 @@ from ..core.errors import DecodeError
 from ..core.events import PeersChanged
 from ..core.genesis import genesis_block
 from ..core.rejections import Code
+from ..core.rejectlog import RejectLog
 from ..core.tasks import TaskSet
+from ..core.txlife import TxLife
 from .addrbook import AddressBook, BanInfo, is_loopback, normalize_url
 from .context import NodeContext
 from .handshake import Refused, new_challenge, run_handshake
@@ -103,6 +105,9 @@ class PeerManager:
         self._backoff: dict[str, tuple[int, float]] = {}
         self._unsubscribe: Any = None
         self._running = False
+        # The node's explainers, when it keeps them (a transaction's life, refusals).
+        self.txlife: TxLife | None = None
+        self.rejections: RejectLog | None = None
 
     # ---- lifetime ------------------------------------------------------------
     async def start(self) -> None:
@@ -282,6 +287,8 @@ class PeerManager:
             await self._handshake(peer)
         except (Refused, PeerError) as exc:
             log.info("refused inbound %s: %s", ip, exc)
+            if isinstance(exc, Refused):
+                self._note_refusal(peer, "peer", exc.reason, exc.code)
             await peer.close()
             return ws
         finally:
@@ -431,9 +438,17 @@ class PeerManager:
             else:
                 await self._on_control(peer, cmd, payload)
         except ProtocolError as exc:
+            self._note_refusal(peer, "message", exc.reason)
             await self.misbehave(peer, exc.penalty, exc.reason)
         except (DecodeError, ValueError) as exc:
+            self._note_refusal(peer, "message", f"malformed message: {exc}")
             await self.misbehave(peer, 20, f"malformed message: {exc}")
+
+    def _note_refusal(self, peer: Peer, kind: str, reason: str, code: str = Code.MALFORMED,
+                      object_id: str | None = None) -> None:
+        if self.rejections is not None:
+            label = peer.url or peer.label
+            self.rejections.record(kind, label, object_id, code, reason, peer=label)
 
     async def _on_control(self, peer: Peer, cmd: Cmd, payload: bytes) -> None:
         if cmd == Cmd.PING:

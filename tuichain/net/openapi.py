@@ -246,6 +246,70 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "TxLife": {
+        "type": "object",
+        "required": ["txid", "events"],
+        "properties": {
+            "txid": _HEX64,
+            "own": {"type": "boolean", "description": "sent or received by this wallet"},
+            "height": {"type": ["integer", "null"], "description": "its block on the chain"},
+            "announced_to": {"type": "integer"},
+            "seen_by": {"type": "integer", "description": "peers that announced or asked"},
+            "in_mempool": {"type": "boolean"},
+            "confirmations": {"type": "integer"},
+            "events": {
+                "type": "array",
+                "description": "oldest first",
+                "items": {
+                    "type": "object",
+                    "required": ["time", "kind", "text"],
+                    "properties": {
+                        "time": {"type": "number"},
+                        "kind": {"type": "string", "enum": [
+                            "origin", "received", "accepted", "refused", "announced", "seen",
+                            "included", "confirmed", "disconnected", "returned", "dropped",
+                            "replaced", "evicted"]},
+                        "text": {"type": "string"},
+                        "height": {"type": ["integer", "null"]},
+                        "block": {"type": ["string", "null"]},
+                        "peer": {"type": ["string", "null"]},
+                        "code": {"type": ["string", "null"]},
+                        "other": {"type": ["string", "null"], "description": "replacing txid"},
+                    },
+                },
+            },
+        },
+    },
+    "Rejections": {
+        "type": "object",
+        "required": ["count", "rejections"],
+        "properties": {
+            "count": {"type": "integer", "description": "entries kept (a bounded buffer)"},
+            "rejections": {
+                "type": "array",
+                "description": "newest first",
+                "items": {
+                    "type": "object",
+                    "required": ["time", "kind", "source", "code", "explanation", "reason"],
+                    "properties": {
+                        "time": {"type": "number"},
+                        "kind": {"type": "string", "enum": [
+                            "transaction", "block", "header", "message", "peer"]},
+                        "source": {"type": "string", "description": "wallet, rest, miner or "
+                                   "the peer's URL"},
+                        "id": {"type": ["string", "null"], "description": "txid or block hash"},
+                        "code": {"type": "string"},
+                        "explanation": {"type": "string", "description": "the rule, in words"},
+                        "reason": {"type": "string"},
+                        "field": {"type": ["string", "null"]},
+                        "value": {"type": ["string", "null"]},
+                        "expected": {"type": ["string", "null"]},
+                        "peer": {"type": ["string", "null"]},
+                    },
+                },
+            },
+        },
+    },
     "SubmitTx": {
         "type": "object",
         "required": ["tx"],
@@ -301,6 +365,20 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "A transaction with its block, confirmations and Merkle proof",
                 "parameters": [_path("txid", "64 hex digits")],
                 "responses": {**_ok("TxInfo"), **_errors(400, 404)},
+            }
+        },
+        "/api/txs/{txid}/life": {
+            "get": {
+                "summary": "What happened to a transaction this node met, with times",
+                "parameters": [_path("txid", "64 hex digits")],
+                "responses": {**_ok("TxLife"), **_errors(400, 404)},
+            }
+        },
+        "/api/rejections": {
+            "get": {
+                "summary": "The latest refused transactions, blocks, headers and peer messages",
+                "parameters": [_query("limit", "at most this many, 1-500 (default 50)")],
+                "responses": {**_ok("Rejections"), **_errors(400)},
             }
         },
         "/api/txs": {

@@ -263,6 +263,31 @@ async def submit_tx(request: web.Request) -> web.Response:
     return web.json_response({"txid": transaction.txid_hex, "status": "pending"}, status=202)
 
 
+async def tx_life(request: web.Request) -> web.Response:
+    node = _node(request)
+    txid = hash_param(request.match_info["txid"], "a txid")
+    life = request.app[PEERS_KEY].txlife
+    line = life.get(txid) if life is not None else None
+    if line is None:
+        raise ApiError(404, "not-found", "this node has no record of that transaction")
+    info = await node.ledger.tx_info(txid)
+    return web.json_response({
+        **line.as_json(),
+        "in_mempool": info is not None and info.in_mempool,
+        "confirmations": info.confirmations if info is not None else 0,
+    })
+
+
+async def rejections(request: web.Request) -> web.Response:
+    log_ = request.app[PEERS_KEY].rejections
+    limit = int_param(request, "limit", 50, 1, 500) or 50
+    entries = log_.recent(limit) if log_ is not None else []
+    return web.json_response({
+        "count": len(log_) if log_ is not None else 0,
+        "rejections": [e.as_json() for e in entries],
+    })
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document())
 
@@ -274,6 +299,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/blocks/{ref}", block)
     app.router.add_get("/api/headers", headers)
     app.router.add_get("/api/txs/{txid}", tx)
+    app.router.add_get("/api/txs/{txid}/life", tx_life)
+    app.router.add_get("/api/rejections", rejections)
     app.router.add_post("/api/txs", submit_tx)
     app.router.add_get("/api/addresses/{address}", address)
     app.router.add_get("/api/mempool", mempool)

@@ -30,8 +30,10 @@ from ..core.events import NewTip, TxAccepted
 from ..core.hashing import sha256d
 from ..core.ledger import Ledger
 from ..core.rejections import Code
+from ..core.rejectlog import RejectLog
 from ..core.store import HEADER_ONLY, INVALID
 from ..core.tx import Transaction
+from ..core.txlife import TxLife
 from .peer import Peer
 from .protocol import (
     MAX_HEADERS,
@@ -50,6 +52,9 @@ from .protocol import (
 
 class PeerSet(Protocol):
     """What the sync engine needs of the peer manager (which owns the engine)."""
+
+    txlife: TxLife | None
+    rejections: RejectLog | None
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None: ...
 
@@ -167,9 +172,13 @@ class SyncEngine:
     # ---- the ledger's news, announced to peers ---------------------------------
     def on_event(self, event: object) -> None:
         if isinstance(event, TxAccepted):
+            told = 0
             for p in self.m.ready_peers():
                 if p.peer_id != event.source:
                     p.announce(InvType.TX, event.txid)
+                    told += 1
+            if self.m.txlife is not None:
+                self.m.txlife.announced(event.txid, told)
         elif isinstance(event, NewTip):
             self.recent_rejects.clear()  # a new tip can make a rejected tx valid
             targets = []
@@ -269,6 +278,7 @@ class SyncEngine:
         for kind, h in decode_inv(payload):
             peer.learn(h)
             if kind == InvType.TX:
+                self._seen(peer, h)
                 if h in self.recent_rejects or self._note_inflight_tx(peer, h):
                     continue
                 if await self.ledger.has_tx(h) or self._note_inflight_tx(peer, h):
@@ -288,6 +298,10 @@ class SyncEngine:
             peer.send(encode_inv(Cmd.GETDATA, want))
         if unknown_block:
             await self.request_headers(peer)
+
+    def _seen(self, peer: Peer, txid: bytes) -> None:
+        if self.m.txlife is not None:
+            self.m.txlife.seen(txid, peer.peer_id, len(self.m.ready_peers()))
 
     def _note_inflight_tx(self, peer: Peer, txid: bytes) -> bool:
         req = self.tx_inflight.get(txid)
@@ -309,6 +323,7 @@ class SyncEngine:
         missing: list[tuple[InvType, bytes]] = []
         for kind, h in decode_inv(payload):
             if kind == InvType.TX:
+                self._seen(peer, h)
                 tx = await self.ledger.mempool_tx(h)
                 if tx is None:
                     missing.append((kind, h))
@@ -358,6 +373,8 @@ class SyncEngine:
         txid = tx.txid
         self.stats.txs_received += 1
         peer.learn(txid)
+        if self.m.txlife is not None:
+            self.m.txlife.received(txid, peer.peer_id)
         try:
             await self.ledger.submit_tx(tx, source=peer.peer_id)
         except ValidationError as exc:
@@ -505,6 +522,13 @@ class SyncEngine:
                     else:
                         await self.request_headers(peer)
                     return
+                if self.m.rejections is not None:
+                    err = result.error
+                    label = peer.url or peer.label
+                    bad = headers[min(len(result.accepted) + result.known, len(headers) - 1)]
+                    self.m.rejections.record("header", label, bad.hash_hex, err.code,
+                                             err.reason, field=err.field, value=err.value,
+                                             expected=err.expected, peer=label)
                 if code == Code.ORPHAN:
                     await self.m.misbehave(peer, 10, "headers that do not connect")
                 elif code not in HARMLESS_BLOCK and code != Code.LOW_WORK_HEADERS:

@@ -20,11 +20,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from .. import messages as msg
-from ..actions import app_node
+from ..actions import app_clock, app_node
 from ..core.errors import AddressError
 from ..core.hashing import hash_to_hex, hex_to_hash
+from ..core.params import REGTEST
+from ..core.retarget import difficulty
 from ..core.store import HAVE_DATA, HEADER_ONLY, HeaderEntry
 from ..display.chaintext import format_size, format_work, short_hash, utc_time
+from ..display.units import format_ago, format_difficulty
 from .explorer_details import AddressScreen, BlockScreen, TxScreen
 
 PAGE = 50
@@ -32,6 +35,7 @@ PAGE = 50
 PREFETCH = 10
 # A reload after a reorg keeps at most this many rows, so a long scroll stays cheap.
 MAX_RELOAD = 4 * PAGE
+AGE_REFRESH = 5.0
 HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 STATUS = {HAVE_DATA: "have block", HEADER_ONLY: "header only"}
 
@@ -60,6 +64,7 @@ class ExplorerScreen(Screen[None]):
         self._top: int | None = None  # height of the first (newest) row
         self._top_hash: bytes | None = None
         self._low: int | None = None  # height of the last (oldest) row
+        self._times: dict[str, int] = {}  # row key -> block time, for the age column
 
     def compose(self) -> ComposeResult:
         yield Input(
@@ -71,7 +76,10 @@ class ExplorerScreen(Screen[None]):
             id="explorer-blocks", cursor_type="row", zebra_stripes=True
         )
         blocks.add_column("Height", key="height")
-        blocks.add_columns("Hash", "Time (UTC)", "Txs", "Size", "Bits")
+        # Age and difficulty before size and bits: at 80 columns they stay in view.
+        blocks.add_columns("Hash", "Time (UTC)", "Txs")
+        blocks.add_column("Age", key="age")
+        blocks.add_columns("Difficulty", "Size", "Bits")
         yield blocks
         branches: DataTable[Any] = DataTable(
             id="explorer-branches", cursor_type="row", zebra_stripes=True
@@ -84,6 +92,15 @@ class ExplorerScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#explorer-blocks", DataTable).focus()
         self.reload()
+        self.set_interval(AGE_REFRESH, self._refresh_ages)
+
+    def _refresh_ages(self) -> None:
+        """Ages move on with the clock; the rows' times do not."""
+        table = self.blocks
+        now = app_clock(self.app)()
+        for key, block_time in list(self._times.items()):
+            if key in table.rows:
+                table.update_cell(key, "age", format_ago(now - block_time))
 
     def on_screen_resume(self) -> None:
         # Events may have been missed while another mode was shown; catch up.
@@ -119,14 +136,20 @@ class ExplorerScreen(Screen[None]):
 
     def _add(self, rows: list[tuple[HeaderEntry, tuple[int, int]]]) -> None:
         table = self.blocks
+        node = app_node(self.app)
+        params = node.params if node is not None else REGTEST
+        now = app_clock(self.app)()
         for e, (size, txs) in rows:
             if e.hash.hex() in table.rows:
                 continue
+            self._times[e.hash.hex()] = e.header.time
             table.add_row(
                 e.height,
                 short_hash(e.hash),
                 utc_time(e.header.time),
                 "–" if txs < 0 else txs,
+                format_ago(now - e.header.time),
+                format_difficulty(difficulty(e.header.bits, params)),
                 "–" if size < 0 else format_size(size),
                 f"{e.header.bits:08x}",
                 key=e.hash.hex(),
@@ -157,6 +180,7 @@ class ExplorerScreen(Screen[None]):
                 if table.row_count and table.cursor_row > 0:
                     selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
                 table.clear()
+                self._times.clear()
                 self._add(rows)
                 self._mark(rows)
                 if selected is not None and selected in table.rows:

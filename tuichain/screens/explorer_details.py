@@ -17,19 +17,35 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
-from ..actions import app_node
+from ..actions import app_clock, app_node
 from ..core.amounts import format_amount
 from ..core.hashing import hash_to_hex, hash_to_int
 from ..core.ledger import Ledger
 from ..core.merkle import verify_proof
 from ..core.pow import decode_compact
 from ..core.tx import Transaction
+from ..core.txlife import Timeline
 from ..display.chaintext import format_size, leading_zero_bits, short_hash, short_text, utc_time
 
 if TYPE_CHECKING:
     from ..node import Node
 
 LABEL = 9
+LIFE_REFRESH = 0.5
+KIND_STYLE = {
+    "refused": "red", "dropped": "red", "evicted": "red", "replaced": "yellow",
+    "disconnected": "yellow", "returned": "yellow", "included": "green", "confirmed": "green",
+}
+
+
+def life_text(t: Text, line: Timeline, now: float) -> None:
+    """The timeline: one line an event, its UTC time, then what happened."""
+    t.append("Life of this transaction\n", style="bold")
+    for event in line.events:
+        t.append(f" {utc_time(event.time, with_date=False)}  ", style="dim")
+        t.append(event.text + "\n", style=KIND_STYLE.get(event.kind, ""))
+    if not line.events:
+        t.append(" nothing recorded yet\n", style="italic")
 
 
 def _row(text: Text, label: str, value: str | Text, style: str = "") -> None:
@@ -191,13 +207,41 @@ class TxScreen(DetailScreen):
         super().__init__()
         self.txid = txid
 
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._shown: tuple[int, int] | None = None
+        # Pushed over a mode, this screen gets no node messages: it watches the
+        # recorder's version and the tip instead.
+        self.set_interval(LIFE_REFRESH, self._maybe_reload)
+
+    def _state(self) -> tuple[int, int]:
+        node = app_node(self.app)
+        if node is None or node.txlife is None:
+            return (0, 0)
+        tip = node.ledger.tip if node._ledger is not None else None
+        return (node.txlife.version, tip.height if tip else 0)
+
+    def _maybe_reload(self) -> None:
+        if self._state() != self._shown:
+            self.load()
+
     async def fill(self, node: Node) -> None:
         ledger = node.ledger
+        self._shown = self._state()
         info = await ledger.tx_info(self.txid)
         body = self.query_one("#detail-body", Static)
+        line = node.txlife.get(self.txid) if node.txlife is not None else None
         if info is None:
-            body.update("")
-            self.show_error(f"transaction {hash_to_hex(self.txid)} is not known to this node")
+            if line is None:
+                body.update("")
+                self.show_error(f"transaction {hash_to_hex(self.txid)} is not known to this node")
+                return
+            t = Text()
+            _row(t, "txid", hash_to_hex(self.txid), "bold")
+            _row(t, "status", "not held: neither in the mempool nor in a block", "yellow")
+            t.append("\n")
+            life_text(t, line, app_clock(self.app)())
+            body.update(t)
             return
         tx = info.tx
         sender, to = _tx_parties(node, tx)
@@ -221,6 +265,9 @@ class TxScreen(DetailScreen):
         if tx.memo:
             _row(t, "memo", tx.memo.decode("utf-8", "replace"))
         t.append("\n")
+        if line is not None:
+            life_text(t, line, app_clock(self.app)())
+            t.append("\n")
         if info.block_hash is None or info.position is None:
             t.append(
                 "Merkle proof: none until the transaction is mined into a block.\n", style="italic"

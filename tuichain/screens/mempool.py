@@ -19,7 +19,7 @@ from ..core.hashing import hash_to_hex
 from ..display.chaintext import short_hash, short_text, utc_time
 from ..display.units import format_age
 from ..widgets.refresh import Refresher
-from .dialogs import InfoDialog
+from .explorer_details import TxScreen
 
 if TYPE_CHECKING:
     from ..core.mempool import MempoolEntry
@@ -152,4 +152,4 @@ class MempoolScreen(Screen[None]):
         entry = self._entries.get(key)
         if node is None or entry is None:
             return
-        self.app.push_screen(InfoDialog("Open transaction", tx_rows(node, entry)))
+        self.app.push_screen(TxScreen(entry.tx.txid))

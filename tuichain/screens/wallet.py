@@ -24,6 +24,7 @@ from ..display.txrows import signed_change, tx_direction
 from ..widgets.inputs import AddressInput, AmountInput
 from ..widgets.refresh import Refresher
 from .dialogs import ConfirmDialog, PassphraseDialog
+from .explorer_details import TxScreen
 
 if TYPE_CHECKING:
     from ..core.tx import Transaction
@@ -226,7 +227,13 @@ class WalletScreen(Screen[None]):
             ),
             Text(format_amount(tx.fee) if not tx.is_coinbase else "", justify="right"),
             short_hash(tx.txid, 8, 4),
+            key=None if tx.txid.hex() in table.rows else tx.txid.hex(),
         )
+
+    @on(DataTable.RowSelected, "#history")
+    def _open_tx(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.app.push_screen(TxScreen(bytes.fromhex(event.row_key.value)))
 
     # ---- form --------------------------------------------------------------------------
     @on(Input.Changed, "#to")

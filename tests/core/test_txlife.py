@@ -1,0 +1,124 @@
+"""A transaction's life through a real ledger: inclusion, a reorg and back, replacement,
+persistence of the wallet's own lives; and the rejection log's one-line entries."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from tests.ui.fixed_chain import KEY_A, KEY_B, next_block
+from tuichain.core.ledger import Ledger
+from tuichain.core.params import COIN, REGTEST
+from tuichain.core.rejections import Code
+from tuichain.core.rejectlog import RejectLog
+from tuichain.core.tx import make_payment
+from tuichain.core.txlife import LIFE_FILE, LifeStore, TxLife
+
+MINER = bytes(20)
+
+
+def wire(ledger: Ledger, life: TxLife) -> None:
+    ledger.events.subscribe(life.on_event)
+    ledger.import_hooks.append(life.on_import)
+    ledger.admit_hooks.append(life.on_admit)
+
+
+def kinds(life: TxLife, txid: bytes) -> list[str]:
+    line = life.get(txid)
+    assert line is not None
+    return [e.kind for e in line.events]
+
+
+async def test_a_reorg_shows_disconnected_back_in_mempool_then_included_again(
+    tmp_path: Path,
+) -> None:
+    ledger = await Ledger.open(tmp_path, REGTEST)
+    life = TxLife()
+    wire(ledger, life)
+    try:
+        b1 = await next_block(ledger, KEY_A.address_digest)
+        await ledger.submit_block(b1, "test")
+        tx = make_payment(KEY_A, REGTEST.network_id, KEY_B.address_digest, COIN, 1_000, 0)
+        await ledger.submit_tx(tx, "wallet")
+        await ledger.submit_block(await next_block(ledger, MINER, (tx,)), "test")
+        # A heavier branch off block 1 without the payment: block 2 leaves the chain.
+        c2 = await next_block(ledger, MINER, parent=b1.hash, memo=b"fork")
+        await ledger.submit_block(c2, "test")
+        c3 = await next_block(ledger, MINER, parent=c2.hash, memo=b"fork")
+        await ledger.submit_block(c3, "test")
+        assert ledger.tip is not None
+        assert ledger.tip.hash == c3.hash
+        await ledger.submit_block(await next_block(ledger, MINER, (tx,)), "test")
+        assert kinds(life, tx.txid) == [
+            "origin", "accepted", "included", "disconnected", "returned", "included"]
+        line = life.get(tx.txid)
+        assert line is not None
+        assert line.height == 4
+        texts = [e.text for e in line.events]
+        assert texts[3] == "disconnected by a reorg: block 2 left the chain"
+        assert texts[4] == "back in the mempool after the reorg"
+        assert texts[5] == "included in block 4"
+        await ledger.submit_block(await next_block(ledger, MINER), "test")
+        assert kinds(life, tx.txid)[-1] == "confirmed"
+        assert line.events[-1].text.startswith("2 confirmations")
+    finally:
+        await ledger.close()
+
+
+async def test_replacement_names_the_new_txid_and_own_lives_survive_a_restart(
+    tmp_path: Path,
+) -> None:
+    ledger = await Ledger.open(tmp_path, REGTEST)
+    store = LifeStore(tmp_path / LIFE_FILE)
+    life = TxLife(store=store, own=lambda s, r: KEY_A.address_digest in (s, r))
+    wire(ledger, life)
+    try:
+        await ledger.submit_block(await next_block(ledger, KEY_A.address_digest), "test")
+        first = make_payment(KEY_A, REGTEST.network_id, KEY_B.address_digest, COIN, 1_000, 0)
+        better = make_payment(KEY_A, REGTEST.network_id, KEY_B.address_digest, COIN, 5_000, 0)
+        await ledger.submit_tx(first, "wallet")
+        await ledger.submit_tx(better, "wallet")
+        assert kinds(life, first.txid)[-1] == "replaced"
+        line = life.get(first.txid)
+        assert line is not None
+        assert line.events[-1].other == better.txid_hex
+    finally:
+        await ledger.close()
+        store.close()
+    again = LifeStore(tmp_path / LIFE_FILE)
+    try:
+        reloaded = TxLife(store=again)
+        assert kinds(reloaded, first.txid) == ["origin", "accepted", "replaced"]
+        assert kinds(reloaded, better.txid) == ["origin", "accepted"]
+    finally:
+        again.close()
+
+
+def test_the_lives_kept_in_memory_are_bounded() -> None:
+    life = TxLife(max_txs=3)
+    for i in range(5):
+        life.received(bytes([i]) * 32, "p1")
+    assert len(life) == 3
+    assert life.get(bytes([0]) * 32) is None
+    assert life.get(bytes([4]) * 32) is not None
+
+
+def test_each_rejection_is_one_line_in_the_log_and_the_ring_is_bounded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log = RejectLog(capacity=2)
+    with caplog.at_level(logging.INFO, logger="tuichain.rejections"):
+        for nonce in (5, 6, 7):
+            log.record("transaction", "rest", "ab" * 32, Code.BAD_NONCE,
+                       f"nonce {nonce} skips ahead (next is 1)", field="nonce",
+                       value=str(nonce), expected="1")
+    assert len(log) == 2
+    assert [e.value for e in log.recent()] == ["7", "6"]
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3
+    assert all("\n" not in line for line in lines)
+    assert "refused transaction " + "ab" * 32 + " from rest: bad-nonce: nonce 7, expected 1" in (
+        lines[-1])
+    assert Code.BAD_NONCE.explanation in lines[-1]
