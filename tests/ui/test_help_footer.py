@@ -13,7 +13,7 @@ from tuichain.screens.help import WORKFLOW, HelpScreen
 from .conftest import MakeConfig, app_started, until
 
 SIZE = (80, 24)
-MODES = ("wallet", "mining", "mempool", "explorer", "peers", "log")
+MODES = ("wallet", "mining", "mempool", "explorer", "peers", "rejections", "retarget", "log")
 
 
 def footer_line(pilot: Pilot[Any]) -> str:
@@ -33,7 +33,7 @@ async def test_every_footer_fits_80_columns(make_config: MakeConfig) -> None:
             line = footer_line(pilot).rstrip()
             # Whole: it ends on the last key, nothing cut or bleeding in after it.
             assert line.endswith("? Help q Quit"), (mode, line)
-            assert "w m o e p l screens" in line, (mode, line)
+            assert "w m o e p x t l screens" in line, (mode, line)
 
 
 async def test_help_lists_the_screens_keys_and_the_workflow(make_config: MakeConfig) -> None:
