@@ -16,7 +16,7 @@ the reason, then the socket is closed.
 
 What this does not stop: a man in the middle that relays a whole handshake
 between two honest nodes (the messages are not encrypted or bound to the
-socket); see docs/threats/peers.md.
+socket); see "Threats and defences" in docs/architecture.md.
 """
 
 from __future__ import annotations
