@@ -108,6 +108,7 @@ class NodeLinks:
     node_id: str | None = None
     partitioned: bool = False
     links: list[dict[str, Any]] = field(default_factory=list)
+    split_reports: list[dict[str, Any]] = field(default_factory=list)  # after heals, oldest first
 
     def link_to(self, node_id: str | None) -> dict[str, Any] | None:
         return next((lk for lk in self.links if lk["node_id"] == node_id), None)
@@ -314,7 +315,8 @@ def _links_of(node: LabNode) -> NodeLinks:
         doc = _call(node, "GET", "/links")
     except LabError as exc:
         return NodeLinks(node, str(exc))
-    return NodeLinks(node, None, doc["node_id"], bool(doc["partitioned"]), list(doc["links"]))
+    return NodeLinks(node, None, doc["node_id"], bool(doc["partitioned"]), list(doc["links"]),
+                     list(doc.get("split_reports", [])))
 
 
 def _status_of(node: LabNode) -> dict[str, Any] | None:
