@@ -105,6 +105,5 @@ EXPLANATIONS: dict[Code, str] = {
     Code.MALFORMED: "The bytes are not a valid message of the protocol.",
     Code.CLOSED: "The connection closed before the handshake finished.",
     Code.TIMEOUT: "The handshake did not finish in time.",
-    Code.LINK_CUT: "A devnet partition cuts this node off from the peer (`tuichain devnet "
-    "split`); `tuichain devnet heal` joins them again.",
+    Code.LINK_CUT: "A devnet split cuts this node off from the peer (`tuichain devnet heal`).",
 }
