@@ -27,6 +27,7 @@ from textual.widgets import Footer
 
 from .actions import NodeActionsApp
 from .config import LOG_FILE, STATE_FILE, NodeConfig, port_not_allowed, save_state
+from .control.lab import Lab
 from .core.amounts import format_amount
 from .core.events import (
     BlockFound,
@@ -44,6 +45,7 @@ from .node import Node
 from .screens.dialogs import InfoDialog
 from .screens.explorer import ExplorerScreen
 from .screens.help import HelpScreen, key_rows
+from .screens.lab import LabScreen
 from .screens.log import LogScreen
 from .screens.mempool import MempoolScreen
 from .screens.mining import MiningScreen
@@ -119,6 +121,7 @@ class TuichainApp(NodeActionsApp):
         "rejections": RejectionsScreen,
         "retarget": RetargetScreen,
         "log": LogScreen,
+        "lab": LabScreen,
     }
     DEFAULT_MODE = "wallet"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -133,6 +136,8 @@ class TuichainApp(NodeActionsApp):
         Binding("x", "switch_mode('rejections')", "Why was it refused?", group=SCREEN_KEYS),
         Binding("t", "switch_mode('retarget')", "Difficulty retarget", group=SCREEN_KEYS),
         Binding("l", "switch_mode('log')", "Log screen", group=SCREEN_KEYS),
+        # Only on a devnet's node (check_action hides it elsewhere).
+        Binding("g", "switch_mode('lab')", "Network lab", group=SCREEN_KEYS),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
@@ -144,6 +149,8 @@ class TuichainApp(NodeActionsApp):
         self.config = config
         self.node: Node = node if node is not None else Node(config)
         self.node_ready = False
+        # The devnet this node belongs to (its data dir is a devnet's nodeK), if any.
+        self.lab = Lab.of_data_dir(config.data_dir)
         self.start_error: str | None = None
         self.clock = time.time
         self.recent_events: deque[tuple[float, NodeEvent]] = deque(maxlen=RECENT_EVENTS)
@@ -274,6 +281,10 @@ class TuichainApp(NodeActionsApp):
             self._log_handler = None
 
     # ---- modes and chrome ---------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Not a devnet's node: no lab, and no key for it in the footer.
+        return not (action == "switch_mode" and parameters == ("lab",) and self.lab is None)
+
     def switch_mode(self, mode: str) -> AwaitMount:
         result = super().switch_mode(mode)
         self._adopt_screen(mode, self.screen)

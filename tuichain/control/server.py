@@ -26,6 +26,8 @@ from ..core.errors import AddressError, CoreError
 from ..core.mining import MiningController
 from ..core.tx import Transaction
 from ..core.wallet import WalletInfo
+from ..net.links import LinkFilter, LinkFilterError
+from ..net.manager import PeerManager
 from ..net.rest import ApiError, Handler, error_response
 from . import MAX_MINE, PREFIX, cookie_path
 
@@ -50,6 +52,12 @@ class Node(Protocol):
 
     @property
     def mining(self) -> MiningController: ...
+
+    @property
+    def node_id(self) -> str: ...
+
+    @property
+    def net(self) -> PeerManager: ...
 
     def errors(self) -> list[str]: ...
 
@@ -101,6 +109,8 @@ def install(app: web.Application, node: Node) -> str:
     control.router.add_get("/mining", mining_status)
     control.router.add_post("/mining/start", mining_start)
     control.router.add_post("/mining/stop", mining_stop)
+    control.router.add_get("/links", links)
+    control.router.add_put("/links", set_links)
     control.router.add_route("*", "/{tail:.*}", _unknown)
     app.add_subapp(PREFIX, control)
     return token
@@ -278,3 +288,29 @@ async def send(request: web.Request) -> web.Response:
 
 async def _line(response: web.StreamResponse, doc: dict[str, Any]) -> None:
     await response.write(json.dumps(doc).encode() + b"\n")
+
+
+def links_json(node: Node) -> dict[str, Any]:
+    net = node.net
+    return {
+        "node_id": node.node_id, "partitioned": net.link_filter.partitioned,
+        "filter": net.link_filter.as_json(),
+        "links": [state.as_json() for state in net.link_states()],
+        "split_reports": [r.as_json() for r in net.split_reports],
+    }
+
+
+async def links(request: web.Request) -> web.Response:
+    """This node's links: up or down, cut, delay, messages and bytes each way."""
+    return web.json_response(links_json(request.app[NODE]))
+
+
+async def set_links(request: web.Request) -> web.Response:
+    """Replace the link filter (net/links.py): {"blocked": [...], "delays": [...]}."""
+    node = request.app[NODE]
+    try:
+        new = LinkFilter.from_json(await _body(request))
+    except LinkFilterError as exc:
+        raise _fail(400, "bad-filter", str(exc)) from None
+    await node.net.set_link_filter(new)
+    return web.json_response(links_json(node))

@@ -56,6 +56,7 @@ class Code(StrEnum):
     MALFORMED = "malformed"
     CLOSED = "closed"
     TIMEOUT = "timeout"
+    LINK_CUT = "link-cut"
 
     @property
     def explanation(self) -> str:
@@ -104,4 +105,5 @@ EXPLANATIONS: dict[Code, str] = {
     Code.MALFORMED: "The bytes are not a valid message of the protocol.",
     Code.CLOSED: "The connection closed before the handshake finished.",
     Code.TIMEOUT: "The handshake did not finish in time.",
+    Code.LINK_CUT: "A devnet split cuts this node off from the peer (`tuichain devnet heal`).",
 }

@@ -30,10 +30,13 @@ from ..cli.args import (
 )
 from ..cli.errors import EXIT_FAILURE, EXIT_USAGE, CliError
 from ..config import MAX_PORT
+from ..control.lab import Lab
 from ..core import wallet as keystore
 from ..core.errors import WalletError
 from ..core.params import get_network
 from . import procs, tmux
+from .links import COMMANDS as LINK_COMMANDS
+from .links import links_main
 from .state import (
     DEFAULT_BASE_PORT,
     DEFAULT_NETWORK,
@@ -88,6 +91,10 @@ commands:
   tuichain devnet stop [--dir D]       stop every node of the devnet
   tuichain devnet status [--dir D]     each node's height, peers, mempool (exit 0: all up)
   tuichain devnet logs [-f] [--dir D]  the combined log of headless nodes
+  tuichain devnet split 1,2/3          cut the devnet into groups (no message crosses)
+  tuichain devnet heal                 one network again
+  tuichain devnet delay 1-3 800ms      slow a link (`delay clear` removes every delay)
+  tuichain devnet links [--json]       each link: up/cut, delay, messages and bytes
 
 examples:
   tuichain devnet --nodes 3 --mine-on 1      three regtest nodes, node1 mining
@@ -202,6 +209,8 @@ def _start_parser() -> argparse.ArgumentParser:
 def devnet_main(argv: list[str]) -> int:
     """Entry point for `tuichain devnet ...`; returns the exit code."""
     args = list(argv)
+    if args and args[0] in LINK_COMMANDS:
+        return links_main(args[0], args[1:], _directory)
     command = args.pop(0) if args and args[0] in ("stop", "status", "logs") else "start"
     try:
         if command == "stop":
@@ -349,6 +358,7 @@ def start_devnet(ns: argparse.Namespace) -> int:
         _check_ports(net)
         _prepare_wallets(net)
         net.save()
+        Lab(net.directory, []).reset()  # nodes start with no link filter: one network
         if net.mode == "tmux":
             try:
                 tmux.start_tmux(net)

@@ -23,7 +23,7 @@ import aiohttp
 from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 
 from ..core.errors import DecodeError
-from ..core.events import PeersChanged
+from ..core.events import PeersChanged, Reorg
 from ..core.genesis import genesis_block
 from ..core.rejections import Code
 from ..core.rejectlog import RejectLog
@@ -32,6 +32,7 @@ from ..core.txlife import TxLife
 from .addrbook import AddressBook, BanInfo, is_loopback, normalize_url
 from .context import NodeContext
 from .handshake import Refused, new_challenge, run_handshake
+from .links import LinkFilter, LinkState, LinkTally, SplitReport, describe_changes
 from .peer import Peer, PeerInfo
 from .protocol import (
     PROTOCOL_VERSION,
@@ -104,10 +105,18 @@ class PeerManager:
         self._dialing: set[str] = set()
         self._backoff: dict[str, tuple[int, float]] = {}
         self._unsubscribe: Any = None
+        self._unsubscribe_reorgs: Any = None
         self._running = False
         # The node's explainers, when it keeps them (a transaction's life, refusals).
         self.txlife: TxLife | None = None
         self.rejections: RejectLog | None = None
+        # A devnet's partition and delays (net/links.py), and every link's counters.
+        self.link_filter = LinkFilter()
+        self._link_tally: dict[str, LinkTally] = {}
+        self._link_urls: dict[str, str] = {}
+        # Set by a heal, cleared by the next split: reorgs meanwhile are the split's end.
+        self._healed = False
+        self.split_reports: list[SplitReport] = []
 
     # ---- lifetime ------------------------------------------------------------
     async def start(self) -> None:
@@ -117,6 +126,7 @@ class PeerManager:
             timeout=aiohttp.ClientTimeout(total=None, connect=10)
         )
         self._unsubscribe = self.node.events.subscribe(self.sync.on_event)
+        self._unsubscribe_reorgs = self.node.events.subscribe(self._on_reorg)
         self._running = True
         self.spawn(self._upkeep())
 
@@ -126,6 +136,7 @@ class PeerManager:
         self._running = False
         if self._unsubscribe is not None:
             self._unsubscribe()
+            self._unsubscribe_reorgs()
         for task in list(self._tasks):
             task.cancel()
         await self.close_connections()
@@ -172,6 +183,87 @@ class PeerManager:
 
     def ban_list(self) -> list[BanInfo]:
         return self.book.ban_list()
+
+    # ---- the devnet's link filter (net/links.py) ---------------------------------------
+    async def set_link_filter(self, new: LinkFilter) -> None:
+        """Cut, slow down or heal links now: cut peers are dropped at once, a healed
+        link is dialled again without waiting for the upkeep's backoff."""
+        healed = [u for k, u in self.link_filter.blocked.items() if u and not new.cuts(k)]
+        if new.partitioned:
+            self._healed = False
+        elif self.link_filter.partitioned:
+            self._healed = True
+        self.link_filter = new
+        cut = []
+        for p in list(self._peers.values()):
+            if new.cuts(p.node_id):
+                p.cut = True  # its writer sends nothing more, not even what is queued
+                cut.append(self._drop(p, "cut off by the devnet's partition"))
+            else:
+                p.delay = new.delay(p.node_id)
+        # Closed before the answer: once every node answered, nothing is in flight.
+        await asyncio.gather(*cut, return_exceptions=True)
+        for url in healed:
+            self._backoff.pop(url, None)
+        if healed:
+            self._dial_more(time.monotonic())
+        log.info("link filter: %d node(s) cut off, %d delayed link(s)",
+                 len(new.blocked), len(new.delays))
+        self._changed("partitioned" if new.partitioned else "links healed")
+
+    def link_states(self) -> list[LinkState]:
+        """Every link this node has had or is told about, with its counters each way."""
+        live: dict[str, Peer] = {p.node_id: p for p in self.ready_peers() if p.node_id}
+        ids = set(self._link_tally) | set(live) | set(self.link_filter.blocked)
+        ids |= set(self.link_filter.delays)
+        states = []
+        for node_id in sorted(ids):
+            tally = self._link_tally.get(node_id, LinkTally())
+            peer = live.get(node_id)
+            if peer is not None:
+                tally = tally.plus(_peer_tally(peer))
+            url = (peer.url if peer else None) or self._link_urls.get(node_id)
+            states.append(LinkState(
+                node_id, url or self.link_filter.blocked.get(node_id), peer is not None,
+                self.link_filter.cuts(node_id), self.link_filter.delay(node_id), tally,
+            ))
+        return states
+
+    def _on_reorg(self, event: object) -> None:
+        if isinstance(event, Reorg) and self._healed:
+            self.spawn(self._report_split(event))
+
+    async def _report_split(self, event: Reorg) -> None:
+        ledger = self.node.ledger
+        lost: dict[str, bool] = {}
+        won: set[str] = set()
+        for h in event.disconnected:
+            block = await ledger.get_block(h)
+            for tx in block.txs[1:] if block else []:
+                lost[tx.txid_hex] = await ledger.mempool_tx(tx.txid) is not None
+        for h in event.connected:
+            block = await ledger.get_block(h)
+            won |= {tx.txid_hex for tx in (block.txs[1:] if block else [])}
+        report = SplitReport(event.fork_height, len(event.disconnected), len(event.connected),
+                             describe_changes(lost, won))
+        self.split_reports = [*self.split_reports[-9:], report]
+        log.warning("%s", report.text())
+        self._changed(report.text())
+
+    def _retire(self, peer: Peer) -> None:
+        """Fold a finished connection's counters into its link's."""
+        if peer.node_id:
+            tally = self._link_tally.setdefault(peer.node_id, LinkTally())
+            tally.add(peer.messages_sent, peer.messages_received, peer.bytes_sent,
+                      peer.bytes_received)
+            if peer.url:
+                self._link_urls[peer.node_id] = peer.url
+
+    def _cut_url(self, url: str) -> bool:
+        if self.link_filter.cuts_url(url):
+            return True
+        entry = self.book.entries.get(url)
+        return bool(entry and entry.node_id and self.link_filter.cuts(entry.node_id))
 
     # ---- bans and misbehaviour -------------------------------------------------
     def ban(self, key: str, seconds: float = BAN_SECONDS, reason: str = "manual") -> None:
@@ -221,6 +313,8 @@ class PeerManager:
         ban = self.book.url_banned(url)
         if ban is not None:
             raise PeerError(f"{url} is banned: {ban.reason}")
+        if self._cut_url(url):
+            raise PeerError(f"{url} is on the other side of the devnet's partition")
         if self._session is None or self._session.closed:
             raise PeerError("the network is not running")
         self._dialing.add(url)
@@ -240,6 +334,7 @@ class PeerManager:
         try:
             await self._handshake(peer)
         except Refused as exc:
+            self._retire(peer)
             raise PeerError(f"{url} refused the connection: {exc.reason}") from None
         finally:
             self._dialing.discard(url)
@@ -289,6 +384,7 @@ class PeerManager:
             log.info("refused inbound %s: %s", ip, exc)
             if isinstance(exc, Refused):
                 self._note_refusal(peer, "peer", exc.reason, exc.code)
+            self._retire(peer)
             await peer.close()
             return ws
         finally:
@@ -337,6 +433,8 @@ class PeerManager:
         ban = self.book.banned(peer.ban_key)
         if ban is not None:
             raise Refused(Code.BANNED, f"banned: {ban.reason}")
+        if self.link_filter.cuts(peer.node_id):
+            raise Refused(Code.LINK_CUT, "on the other side of the devnet's partition")
         existing = self._peer_of_node(peer.node_id)
         if existing is not None and not self._wins(peer.direction, peer.node_id, existing):
             raise Refused(Code.DUPLICATE, "already connected to that node")
@@ -384,6 +482,7 @@ class PeerManager:
     # ---- a connected peer -----------------------------------------------------------
     def _register(self, peer: Peer) -> None:
         peer.ready = True
+        peer.delay = self.link_filter.delay(peer.node_id)
         peer.start()
         self._peers[peer.peer_id] = peer
         if peer.url and self.book.add(peer.url, "peer"):
@@ -493,6 +592,7 @@ class PeerManager:
             return
         peer.ready = False
         await peer.close()
+        self._retire(peer)
         self.sync.peer_gone(peer)
         log.info("disconnected %s: %s", peer.label, why)
         self._changed(f"disconnected {peer.url or peer.ip}: {why}")
@@ -538,7 +638,7 @@ class PeerManager:
                 break
             if self._backoff.get(url, (0, 0.0))[1] > now:
                 continue
-            if self.book.url_banned(url) is not None:
+            if self.book.url_banned(url) is not None or self._cut_url(url):
                 continue
             outbound += 1
             self._dialing.add(url)
@@ -554,3 +654,8 @@ class PeerManager:
             delay = min(MAX_BACKOFF, 2.0**failures) * random.uniform(0.8, 1.2)
             self._backoff[url] = (failures, time.monotonic() + delay)
             log.info("%s (retry in %.0f s)", exc, delay)
+
+
+def _peer_tally(peer: Peer) -> LinkTally:
+    return LinkTally(peer.messages_sent, peer.messages_received, peer.bytes_sent,
+                     peer.bytes_received)

@@ -111,7 +111,10 @@ class Peer:
         self.ping_sent = 0.0
         self.ready = False
         self.closed = False
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        # Seconds each outgoing message is held: a devnet's slow link (net/links.py).
+        self.delay = 0.0
+        self.cut = False  # cut off by a devnet partition: send nothing more
+        self._queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
         self._queued = 0
         self._pending_inv: list[tuple[InvType, bytes]] = []
         self._inv_event = asyncio.Event()
@@ -185,7 +188,7 @@ class Peer:
             self.closed = True
             asyncio.ensure_future(self.ws.close())
             return
-        self._queue.put_nowait(data)
+        self._queue.put_nowait((time.monotonic(), data))
 
     def announce(self, kind: InvType, h: bytes) -> None:
         if self.closed or self.knows(h):
@@ -197,10 +200,18 @@ class Peer:
     async def _write_loop(self) -> None:
         masked = self.direction == "out"
         while True:
-            data = await self._queue.get()
-            if data is None:
+            item = await self._queue.get()
+            if item is None:
                 return
+            queued_at, data = item
             self._queued -= len(data)
+            # Held from when it was queued, not after the last one: a latency, not a
+            # bandwidth limit, and the order stays as it was.
+            hold = queued_at + self.delay - time.monotonic()
+            if hold > 0:
+                await asyncio.sleep(hold)
+            if self.cut:
+                return
             try:
                 await self.ws.send_bytes(data)
             except (ConnectionError, RuntimeError):

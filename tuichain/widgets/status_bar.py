@@ -56,6 +56,9 @@ class StatusBar(Static):
             if status.mining
             else ("not mining", "dim"),
         ]
+        net = getattr(node, "_net", None)
+        if net is not None and net.link_filter.partitioned:
+            parts += [sep, ("partitioned", "bold red")]
         if status.error:
             parts += [sep, (f"⚠ {status.error}", "bold red")]
         return Text.assemble(*parts)
