@@ -53,3 +53,10 @@ def new_chain_db(store_kind: str, request: pytest.FixtureRequest,
 @pytest.fixture
 def chain_db(new_chain_db: NewChainDb) -> str | Path:
     return new_chain_db()
+
+
+@pytest.fixture
+def ledger_db(store_kind: str, new_chain_db: NewChainDb) -> str | None:
+    """`Ledger.open(..., database=ledger_db)`: None keeps SQLite in the data directory."""
+    target = new_chain_db()
+    return target if isinstance(target, str) else None

@@ -68,6 +68,7 @@ _MIGRATIONS: list[str] = [_TABLES]
 # The first key of the advisory lock (the second is the schema's hash): "tuic".
 _LOCK_SPACE = 0x74756963
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_LOCK_WAIT = 5.0
 _RETRY_FIRST = 0.5
 _RETRY_MAX = 30.0
 _HEADER_COLS = "hash, prev, height, chainwork, header, status"
@@ -122,14 +123,11 @@ class PostgresStore:
 
     def _prepare(self, conn: psycopg.Connection[TupleRow]) -> None:
         schema = sql.Identifier(self.schema)
-        if not self._readonly:
-            row = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
-                               (_LOCK_SPACE, self.schema)).fetchone()
-            if row is None or not row[0]:
-                raise StoreError(
-                    f"the chain schema {self.schema} at {self.label} is in use by another "
-                    "tuichain node: stop that node, or give this one another ?schema= or database"
-                )
+        if not self._readonly and not self._lock(conn):
+            raise StoreError(
+                f"the chain schema {self.schema} at {self.label} is in use by another "
+                "tuichain node: stop that node, or give this one another ?schema= or database"
+            )
         found = self._version(conn)
         if found > SCHEMA_VERSION:
             raise SchemaVersionError(f"{self.label} (schema {self.schema})", found,
@@ -147,6 +145,19 @@ class PostgresStore:
         elif found == 0:
             raise StoreError(f"no tuichain chain in schema {self.schema} at {self.label}")
         conn.execute(sql.SQL("SET search_path TO {}").format(schema))
+
+    def _lock(self, conn: psycopg.Connection[TupleRow]) -> bool:
+        """Take the schema's advisory lock, waiting a little: a node killed a moment ago
+        still holds it until the server notices its connection is gone."""
+        deadline = time.monotonic() + _LOCK_WAIT
+        while True:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                               (_LOCK_SPACE, self.schema)).fetchone()
+            if row is not None and row[0]:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
 
     def _version(self, conn: psycopg.Connection[TupleRow]) -> int:
         """The schema's layout version; 0 for no schema or an empty one. StoreError for a
