@@ -34,7 +34,15 @@ from psycopg.rows import TupleRow
 
 from ..block import BlockHeader
 from ..errors import SchemaVersionError, StoreError
-from . import HAVE_DATA, HEADER_ONLY, HeaderEntry, blob_to_work, decode_undo, redact, work_to_blob
+from .base import (
+    HAVE_DATA,
+    HEADER_ONLY,
+    HeaderEntry,
+    blob_to_work,
+    decode_undo,
+    redact,
+    work_to_blob,
+)
 
 # Raise it with every change to the layout, and add the step to _MIGRATIONS.
 SCHEMA_VERSION = 1

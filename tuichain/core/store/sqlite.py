@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..block import BlockHeader
 from ..errors import SchemaVersionError, StoreError
-from . import HAVE_DATA, HEADER_ONLY, HeaderEntry, blob_to_work, decode_undo, work_to_blob
+from .base import HAVE_DATA, HEADER_ONLY, HeaderEntry, blob_to_work, decode_undo, work_to_blob
 
 # Raise it with every change to _SCHEMA that an older tuichain cannot read.
 SCHEMA_VERSION = 1
