@@ -254,8 +254,18 @@ class Ledger:
         def consistent() -> T:
             if store is None:  # opening or closing the reader itself
                 return fn(*args)
-            with store.snapshot():
-                return fn(*args)
+            try:
+                with store.snapshot():
+                    return fn(*args)
+            except store.transient:
+                # A connection lost since the last read shows only when used: a read
+                # changes nothing, so one more try on a fresh connection is safe.
+                pass
+            try:
+                with store.snapshot():
+                    return fn(*args)
+            except store.transient as exc:
+                raise StorageError(f"cannot read {store.label}: {exc}") from exc
 
         return await asyncio.get_running_loop().run_in_executor(self._reader, consistent)
 
