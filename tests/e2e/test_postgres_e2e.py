@@ -55,3 +55,33 @@ def test_a_sqlite_node_and_a_postgres_node_converge(pool: NodePool, pg_dsn: str)
     assert pg.stop() == 0
     again = pool.spawn("pg", "--db", url, port=pg.port)
     assert again.height() == height
+
+
+def test_choosing_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tuichain.config import SettingsError, build_config
+
+    data = tmp_path / "d"
+    data.mkdir()
+    monkeypatch.delenv("TUICHAIN_DB", raising=False)
+    assert build_config(port=5000, data_dir=data).database is None  # SQLite by default
+    (data / "settings.toml").write_text('database = "postgresql://a@127.0.0.1/s"\n')
+    assert build_config(port=5000, data_dir=data).database == "postgresql://a@127.0.0.1/s"
+    monkeypatch.setenv("TUICHAIN_DB", "postgresql://b@127.0.0.1/e")
+    assert build_config(port=5000, data_dir=data).database == "postgresql://b@127.0.0.1/e"
+    flag = build_config(port=5000, data_dir=data, database="postgresql://c@127.0.0.1/f")
+    assert flag.database == "postgresql://c@127.0.0.1/f"
+    assert "postgresql" not in repr(flag)  # a password in the URL stays out of reprs
+    (data / "settings.toml").write_text('database = "mysql://u:hunter2@h/d"\n')
+    monkeypatch.delenv("TUICHAIN_DB")
+    with pytest.raises(SettingsError) as info:
+        build_config(port=5000, data_dir=data)
+    assert "hunter2" not in str(info.value)
+    assert "postgresql://" in str(info.value)
+
+
+def test_a_bad_db_flag_is_one_line_without_the_password(tmp_path: Path) -> None:
+    result = run_cli(["--headless", "--db", "mysql://u:hunter2@h/d"], tmp_path)
+    assert result.returncode != 0
+    assert "hunter2" not in result.stderr
+    assert "--db" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
