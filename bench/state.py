@@ -34,7 +34,7 @@ from tuichain.core.block import Block, BlockHeader
 from tuichain.core.chainstate import ChainState
 from tuichain.core.genesis import genesis_block
 from tuichain.core.params import REGTEST
-from tuichain.core.store import Store
+from tuichain.core.store.sqlite import SqliteStore
 
 # Regtest's halvings would zero the reward (and stop new accounts) by height 10,000.
 PARAMS = dataclasses.replace(REGTEST, name="regtest-state-bench", halving_interval=10**7)
@@ -60,7 +60,7 @@ def grow(chain: ChainState, height: int) -> None:
         parent = block.header
 
 
-def time_reads(store: Store, top: int, rng: random.Random, warm: bool = True) -> float:
+def time_reads(store: SqliteStore, top: int, rng: random.Random, warm: bool = True) -> float:
     """Seconds per balance/nonce read of a random existing account. With `warm`, the
     same addresses are read once untimed first, so the figure is the steady state
     (index pages in SQLite's cache), not first-touch page loads from the OS."""
@@ -155,7 +155,7 @@ def main() -> None:
     else:
         data_dir = args.dir
     rng = random.Random(1)
-    chain = ChainState(Store(data_dir / DB_FILE), PARAMS)
+    chain = ChainState(SqliteStore(data_dir / DB_FILE), PARAMS)
     assert chain.tip.hash == genesis_block(PARAMS).hash or chain.tip.height >= 100
     reused = chain.tip.height >= args.height
     if not reused:

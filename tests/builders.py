@@ -29,7 +29,7 @@ from tuichain.core.ledger import Ledger
 from tuichain.core.merkle import merkle_root
 from tuichain.core.params import REGTEST, NetworkParams
 from tuichain.core.pow import hash_meets_target, target_from_bits
-from tuichain.core.store import Store
+from tuichain.core.store import Store, open_store
 from tuichain.core.tx import Transaction, make_coinbase, make_payment
 
 MINER = bytes([0xEE]) * 20
@@ -236,8 +236,12 @@ def paid_line(
     return out
 
 
-def open_chain(path: Path, params: NetworkParams = REGTEST) -> ChainState:
-    return ChainState(Store(path / "chain.sqlite3"), params)
+def open_chain(where: Path | str, params: NetworkParams = REGTEST) -> ChainState:
+    """The chain in directory `where` (SQLite), or at `where` itself when it is a
+    postgresql:// URL or a file path ending in .sqlite3 (the store fixtures' `chain_db`)."""
+    if isinstance(where, Path) and where.suffix != ".sqlite3":
+        where = where / "chain.sqlite3"
+    return ChainState(open_store(where, params.name), params)
 
 
 def import_all(chain: ChainState, links: Iterable[Link]) -> None:
@@ -248,10 +252,11 @@ def import_all(chain: ChainState, links: Iterable[Link]) -> None:
 
 
 def replay_state(
-    params: NetworkParams, blocks: Iterable[Block], path: Path
+    params: NetworkParams, blocks: Iterable[Block], path: Path | str
 ) -> dict[bytes, tuple[int, int]]:
-    """Accounts after importing `blocks` (genesis excluded) in order into a fresh store."""
-    chain = ChainState(Store(path), params)
+    """Accounts after importing `blocks` (genesis excluded) in order into a fresh store
+    (a file path or a postgresql:// URL)."""
+    chain = ChainState(open_store(path, params.name), params)
     try:
         for block in blocks:
             result = chain.process_block(block, now=block.header.time)
@@ -262,8 +267,7 @@ def replay_state(
 
 
 def accounts(store: Store) -> dict[bytes, tuple[int, int]]:
-    rows = store.db.execute("SELECT address, balance, nonce FROM accounts")
-    return {bytes(a): (int(b), int(n)) for a, b, n in rows}
+    return {a: (b, n) for a, b, n in store.account_rows()}
 
 
 def active_blocks(chain: ChainState) -> list[Block]:

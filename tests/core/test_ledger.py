@@ -1,5 +1,5 @@
-"""The async Ledger over a real SQLite file: restart, indexed reads, txindex and history
-through reorgs, headers first, events."""
+"""The async Ledger over a real SQLite file or PostgreSQL schema: restart, indexed reads,
+txindex and history through reorgs, headers first, events."""
 
 from __future__ import annotations
 
@@ -9,15 +9,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import Link, extend, fork, genesis_link, import_all, key, make_block, pay
+from tests.builders import (
+    Link,
+    extend,
+    fork,
+    genesis_link,
+    import_all,
+    key,
+    make_block,
+    open_chain,
+    pay,
+)
 from tuichain.core.block import Block
-from tuichain.core.chainstate import ChainState
 from tuichain.core.errors import StoreError
 from tuichain.core.events import NewTip, Reorg
 from tuichain.core.ledger import Ledger
 from tuichain.core.merkle import verify_proof
 from tuichain.core.params import COIN, REGTEST
-from tuichain.core.store import Store
+from tuichain.core.store.sqlite import SqliteStore
 
 ALICE, BOB = key(1), key(2)
 DAVE = key(4).address_digest
@@ -29,8 +38,8 @@ async def _submit(ledger: Ledger, links: list[Link]) -> None:
         assert res.status in ("connected", "side-branch"), (res.status, res.error)
 
 
-async def test_restart_resumes_at_committed_tip(tmp_path: Path) -> None:
-    ledger = await Ledger.open(tmp_path, REGTEST)
+async def test_restart_resumes_at_committed_tip(tmp_path: Path, ledger_db: str | None) -> None:
+    ledger = await Ledger.open(tmp_path, REGTEST, database=ledger_db)
     links = extend(REGTEST, genesis_link(), 5)
     await _submit(ledger, links)
     side = fork(REGTEST, links[2], 1)
@@ -39,7 +48,7 @@ async def test_restart_resumes_at_committed_tip(tmp_path: Path) -> None:
     tip = ledger.tip
     await ledger.close()
 
-    ledger = await Ledger.open(tmp_path, REGTEST)
+    ledger = await Ledger.open(tmp_path, REGTEST, database=ledger_db)
     try:
         assert ledger.tip == tip
         assert ledger.tip.hash == links[-1].hash
@@ -53,17 +62,17 @@ async def test_restart_resumes_at_committed_tip(tmp_path: Path) -> None:
         await ledger.close()
 
 
-async def test_wrong_network_data_dir_is_refused(tmp_path: Path) -> None:
-    ledger = await Ledger.open(tmp_path, REGTEST)
+async def test_wrong_network_data_dir_is_refused(tmp_path: Path, ledger_db: str | None) -> None:
+    ledger = await Ledger.open(tmp_path, REGTEST, database=ledger_db)
     await ledger.close()
     other = dataclasses.replace(REGTEST, name="regtest-other")
     with pytest.raises(StoreError) as info:
-        await Ledger.open(tmp_path, other)
+        await Ledger.open(tmp_path, other, database=ledger_db)
     assert info.value.code == "wrong-network"
 
 
 def test_balance_and_nonce_reads_use_the_primary_key(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.sqlite3")
+    store = SqliteStore(tmp_path / "s.sqlite3")
     try:
         for sql in (
             "SELECT balance, nonce FROM accounts WHERE address=?",
@@ -89,8 +98,8 @@ def test_balance_and_nonce_reads_use_the_primary_key(tmp_path: Path) -> None:
         store.close()
 
 
-async def test_txindex_and_history_follow_reorgs(tmp_path: Path) -> None:
-    ledger = await Ledger.open(tmp_path, REGTEST)
+async def test_txindex_and_history_follow_reorgs(tmp_path: Path, ledger_db: str | None) -> None:
+    ledger = await Ledger.open(tmp_path, REGTEST, database=ledger_db)
     try:
         funded = make_block(REGTEST, genesis_link(), miner=ALICE.address_digest)
         await _submit(ledger, [funded])
@@ -149,8 +158,8 @@ async def test_txindex_and_history_follow_reorgs(tmp_path: Path) -> None:
         await ledger.close()
 
 
-async def test_events_on_new_tip_and_reorg(tmp_path: Path) -> None:
-    ledger = await Ledger.open(tmp_path, REGTEST)
+async def test_events_on_new_tip_and_reorg(tmp_path: Path, ledger_db: str | None) -> None:
+    ledger = await Ledger.open(tmp_path, REGTEST, database=ledger_db)
     seen: list[object] = []
     ledger.events.subscribe(seen.append)
     try:
@@ -171,12 +180,13 @@ async def test_events_on_new_tip_and_reorg(tmp_path: Path) -> None:
         await ledger.close()
 
 
-async def test_events_stay_true_when_submissions_overlap(tmp_path: Path) -> None:
+async def test_events_stay_true_when_submissions_overlap(tmp_path: Path,
+                                                        ledger_db: str | None) -> None:
     """Blocks from several peers are submitted at once; each submission's events must
     describe its own step, not the tip as it was before all of them were queued."""
     import asyncio
 
-    ledger = await Ledger.open(tmp_path, REGTEST)
+    ledger = await Ledger.open(tmp_path, REGTEST, database=ledger_db)
     seen: list[object] = []
     ledger.events.subscribe(seen.append)
     try:
@@ -193,10 +203,10 @@ async def test_events_stay_true_when_submissions_overlap(tmp_path: Path) -> None
         await ledger.close()
 
 
-async def test_an_invalid_orphan_is_reported_once(tmp_path: Path) -> None:
+async def test_an_invalid_orphan_is_reported_once(tmp_path: Path, ledger_db: str | None) -> None:
     from tuichain.core.events import BlockRejected
 
-    ledger = await Ledger.open(tmp_path, REGTEST)
+    ledger = await Ledger.open(tmp_path, REGTEST, database=ledger_db)
     seen: list[BlockRejected] = []
     ledger.events.subscribe(lambda e: seen.append(e) if isinstance(e, BlockRejected) else None)
     try:
@@ -211,8 +221,8 @@ async def test_an_invalid_orphan_is_reported_once(tmp_path: Path) -> None:
         await ledger.close()
 
 
-async def test_headers_first_then_bodies(tmp_path: Path) -> None:
-    ledger = await Ledger.open(tmp_path, REGTEST)
+async def test_headers_first_then_bodies(tmp_path: Path, ledger_db: str | None) -> None:
+    ledger = await Ledger.open(tmp_path, REGTEST, database=ledger_db)
     try:
         links = extend(REGTEST, genesis_link(), 6)
         res = await ledger.submit_headers([link.header for link in links])
@@ -234,8 +244,8 @@ async def test_headers_first_then_bodies(tmp_path: Path) -> None:
         await ledger.close()
 
 
-async def test_locator_and_headers_after(tmp_path: Path) -> None:
-    ledger = await Ledger.open(tmp_path, REGTEST)
+async def test_locator_and_headers_after(tmp_path: Path, ledger_db: str | None) -> None:
+    ledger = await Ledger.open(tmp_path, REGTEST, database=ledger_db)
     try:
         links = extend(REGTEST, genesis_link(), 30)
         await _submit(ledger, links)
@@ -253,7 +263,7 @@ async def test_locator_and_headers_after(tmp_path: Path) -> None:
 
 
 def test_database_is_one_wal_file(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.sqlite3")
+    store = SqliteStore(tmp_path / "s.sqlite3")
     store.close()
     db = sqlite3.connect(tmp_path / "s.sqlite3")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -261,9 +271,9 @@ def test_database_is_one_wal_file(tmp_path: Path) -> None:
 
 
 def test_withheld_heavier_headers_do_not_stop_honest_blocks_being_fetched(
-    tmp_path: Path,
+    chain_db: str | Path,
 ) -> None:
-    cs = ChainState(Store(tmp_path / "chain.sqlite3"), REGTEST)
+    cs = open_chain(chain_db)
     base = extend(REGTEST, genesis_link(), 3)
     import_all(cs, base)
     # A peer announces a heavier branch off the tip but never sends its bodies...

@@ -29,7 +29,7 @@ from tuichain.core.ledger import Ledger
 from tuichain.core.mempool import Mempool
 from tuichain.core.params import COIN, REGTEST
 from tuichain.core.policy import Policy
-from tuichain.core.store import Store
+from tuichain.core.store.sqlite import SqliteStore
 from tuichain.core.tx import Transaction
 
 ALICE, BOB, CAROL = key(1), key(2), key(3)
@@ -41,7 +41,7 @@ class Node:
     """A ChainState where Alice, Bob and Carol each mined one block."""
 
     def __init__(self, path: Path, mempool: Mempool | None = None) -> None:
-        self.cs = ChainState(Store(path / "chain.sqlite3"), REGTEST, mempool=mempool)
+        self.cs = ChainState(SqliteStore(path / "chain.sqlite3"), REGTEST, mempool=mempool)
         self.links: list[Link] = []
         parent = genesis_link()
         for k in (ALICE, BOB, CAROL):
@@ -309,7 +309,7 @@ async def test_restart_drops_what_no_longer_fits(tmp_path: Path) -> None:
     await ledger.submit_tx(a0)
     await ledger.close()
     # Meanwhile the chain confirmed a conflicting nonce 0 (written straight to the store).
-    cs = ChainState(Store(tmp_path / "chain.sqlite3"), REGTEST)
+    cs = ChainState(SqliteStore(tmp_path / "chain.sqlite3"), REGTEST)
     cs.mempool.remove(list(cs.mempool.entries))
     import_all(cs, [make_block(REGTEST, links[-1], [pay(ALICE, DAVE, 2 * COIN, 0)])])
     cs.store.close()

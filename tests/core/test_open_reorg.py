@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.builders import genesis_link, key, make_block, pay
+from tests.core.conftest import NewChainDb
 from tuichain.core.block import Block
 from tuichain.core.chainstate import ChainState, ImportResult
 from tuichain.core.ledger import Ledger
 from tuichain.core.params import REGTEST
-from tuichain.core.store import HeaderEntry, Store
+from tuichain.core.store import HeaderEntry, Store, open_store
 from tuichain.core.tx import Transaction
 
 SENDER, RECIPIENT = key(1), key(2)
@@ -58,10 +59,10 @@ def _scenario() -> tuple[list[Block], Transaction, list[Block], list[Transaction
     return [b1.block, m2.block], tx3, [s2.block, s3.block], [tx1, tx2, tx3]
 
 
-def _build(db: Path, interrupt: bool) -> ChainState | None:
+def _build(db: str | Path, interrupt: bool) -> ChainState | None:
     """Main chain, a pending tx, then the heavier branch: switched live, or killed first."""
     main, pending, side, _ = _scenario()
-    cs = StopsBeforeSwitch(Store(db), REGTEST)
+    cs = StopsBeforeSwitch(open_store(db, REGTEST.name), REGTEST)
     for block in main:
         assert cs.process_block(block, now=NOW).status == "connected"
     cs.add_tx(pending, now=NOW)
@@ -80,20 +81,20 @@ def _persisted(store: Store) -> set[bytes]:
     return {Transaction.decode(raw).txid for raw, _ in store.mempool_all()}
 
 
-def test_interrupted_reorg_returns_transactions_on_open(tmp_path: Path) -> None:
+def test_interrupted_reorg_returns_transactions_on_open(new_chain_db: NewChainDb) -> None:
     main, _, side, (tx1, tx2, tx3) = _scenario()
-    live = _build(tmp_path / "live.sqlite3", interrupt=False)
+    live = _build(new_chain_db(), interrupt=False)
     assert live is not None
     assert live.tip.hash == side[-1].hash
     assert set(live.mempool.entries) == {tx2.txid, tx3.txid}
 
-    db = tmp_path / "stopped.sqlite3"
+    db = new_chain_db()
     assert _build(db, interrupt=True) is None
-    store = Store(db)
+    store = open_store(db, REGTEST.name)
     assert store.tip_hash() == main[-1].hash, "the stop must come before the switch"
     store.close()
 
-    reopened = ChainState(Store(db), REGTEST)
+    reopened = ChainState(open_store(db, REGTEST.name), REGTEST)
     try:
         assert reopened.tip.hash == side[-1].hash
         assert set(reopened.mempool.entries) == set(live.mempool.entries)
@@ -108,10 +109,11 @@ def test_interrupted_reorg_returns_transactions_on_open(tmp_path: Path) -> None:
         live.store.close()
 
 
-async def test_ledger_open_after_interrupted_reorg(tmp_path: Path) -> None:
+async def test_ledger_open_after_interrupted_reorg(tmp_path: Path,
+                                                  ledger_db: str | None) -> None:
     _, _, side, (_, tx2, tx3) = _scenario()
-    assert _build(tmp_path / "chain.sqlite3", interrupt=True) is None
-    ledger = await Ledger.open(tmp_path, REGTEST)
+    assert _build(ledger_db or tmp_path / "chain.sqlite3", interrupt=True) is None
+    ledger = await Ledger.open(tmp_path, REGTEST, database=ledger_db)
     try:
         assert ledger.tip is not None
         assert ledger.tip.hash == side[-1].hash
@@ -123,12 +125,12 @@ async def test_ledger_open_after_interrupted_reorg(tmp_path: Path) -> None:
         await ledger.close()
 
 
-def test_open_without_pending_switch_changes_nothing(tmp_path: Path) -> None:
-    cs = _build(tmp_path / "chain.sqlite3", interrupt=False)
+def test_open_without_pending_switch_changes_nothing(chain_db: str | Path) -> None:
+    cs = _build(chain_db, interrupt=False)
     assert cs is not None
     before = (cs.tip.hash, set(cs.mempool.entries))
     cs.store.close()
-    again = ChainState(Store(tmp_path / "chain.sqlite3"), REGTEST)
+    again = ChainState(open_store(chain_db, REGTEST.name), REGTEST)
     try:
         assert (again.tip.hash, set(again.mempool.entries)) == before
         assert not again.opened.connected
@@ -137,11 +139,11 @@ def test_open_without_pending_switch_changes_nothing(tmp_path: Path) -> None:
         again.store.close()
 
 
-def test_a_kill_right_after_a_live_switch_loses_no_transaction(tmp_path: Path) -> None:
+def test_a_kill_right_after_a_live_switch_loses_no_transaction(chain_db: str | Path) -> None:
     """The switch and the return of its transactions to the stored mempool commit together."""
     main, pending, side, (tx1, tx2, tx3) = _scenario()
-    db = tmp_path / "chain.sqlite3"
-    cs = StopsAfterSwitch(Store(db), REGTEST)
+    db = chain_db
+    cs = StopsAfterSwitch(open_store(db, REGTEST.name), REGTEST)
     for block in main:
         assert cs.process_block(block, now=NOW).status == "connected"
     cs.add_tx(pending, now=NOW)
@@ -154,7 +156,7 @@ def test_a_kill_right_after_a_live_switch_loses_no_transaction(tmp_path: Path) -
         killed = True
     cs.store.close()
     assert killed, "the branch never triggered a switch"
-    reopened = ChainState(Store(db), REGTEST)
+    reopened = ChainState(open_store(db, REGTEST.name), REGTEST)
     try:
         assert reopened.tip.hash == side[-1].hash  # the switch itself had committed
         assert set(reopened.mempool.entries) == {tx2.txid, tx3.txid}

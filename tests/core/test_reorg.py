@@ -20,14 +20,16 @@ from tests.builders import (
     import_all,
     key,
     make_block,
+    open_chain,
     pay,
     replay_state,
     retarget_params,
 )
+from tests.core.conftest import NewChainDb
 from tuichain.core.chainstate import ChainState
 from tuichain.core.params import REGTEST
 from tuichain.core.pow import target_from_bits
-from tuichain.core.store import INVALID, Store
+from tuichain.core.store import INVALID
 from tuichain.core.tx import Transaction
 
 KEYS = [key(n) for n in range(1, 5)]
@@ -142,43 +144,45 @@ def check_tip(
     assert cs.store.tip_hash() == tip.hash
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenarios())
-def test_random_trees_in_random_order(scenario: tuple[list[Spec], list[int]]) -> None:
+# new_chain_db makes a fresh store at every call, so one fixture serves every example.
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(scenario=scenarios())
+def test_random_trees_in_random_order(scenario: tuple[list[Spec], list[int]],
+                                      new_chain_db: NewChainDb) -> None:
     tree, order = scenario
     links, parents, valid = build(tree)
-    with tempfile.TemporaryDirectory() as d:
-        cs = ChainState(Store(Path(d) / "chain.sqlite3"), REGTEST)
-        try:
-            arrived: set[int] = set()
-            for n in order:
-                i = n + 1
-                res = cs.process_block(links[i].block, now=NOW)
-                arrived.add(i)
-                if res.reorg:
-                    event("reorg")
-                if res.status == "orphan":
-                    event("orphan")
-                if res.rejected or res.status == "invalid":
-                    event("rejected")
-                if not valid[i]:
-                    assert res.status != "connected" or res.hash != links[i].hash
-                    assert links[i].hash not in {b.hash for b in res.connected}
-                check_tip(cs, links, parents, valid, arrived)
-            # Every block that is known-bad was really bad.
-            for i in range(1, len(links)):
-                e = cs.entry(links[i].hash)
-                if e is not None and e.status == INVALID:
-                    assert not valid[i]
-            active = active_blocks(cs)
-            want = replay_state(REGTEST, active, Path(d) / "replay.sqlite3")
-            assert accounts(cs.store) == want
-            assert all(v[0] >= 0 for v in want.values())
-            # The active chain is a path of valid blocks from genesis.
-            by_hash = {link.hash: i for i, link in enumerate(links)}
-            assert all(valid[by_hash[b.hash]] for b in active)
-        finally:
-            cs.store.close()
+    cs = open_chain(new_chain_db())
+    try:
+        arrived: set[int] = set()
+        for n in order:
+            i = n + 1
+            res = cs.process_block(links[i].block, now=NOW)
+            arrived.add(i)
+            if res.reorg:
+                event("reorg")
+            if res.status == "orphan":
+                event("orphan")
+            if res.rejected or res.status == "invalid":
+                event("rejected")
+            if not valid[i]:
+                assert res.status != "connected" or res.hash != links[i].hash
+                assert links[i].hash not in {b.hash for b in res.connected}
+            check_tip(cs, links, parents, valid, arrived)
+        # Every block that is known-bad was really bad.
+        for i in range(1, len(links)):
+            e = cs.entry(links[i].hash)
+            if e is not None and e.status == INVALID:
+                assert not valid[i]
+        active = active_blocks(cs)
+        want = replay_state(REGTEST, active, new_chain_db())
+        assert accounts(cs.store) == want
+        assert all(v[0] >= 0 for v in want.values())
+        # The active chain is a path of valid blocks from genesis.
+        by_hash = {link.hash: i for i, link in enumerate(links)}
+        assert all(valid[by_hash[b.hash]] for b in active)
+    finally:
+        cs.store.close()
 
 
 # ---- most work, not most blocks ------------------------------------------------------
@@ -190,7 +194,7 @@ def _line(count: int, spacing: int, tag: bytes) -> list[Link]:
     out: list[Link] = []
     parent = genesis_link(RT)
     with tempfile.TemporaryDirectory() as d:
-        cs = ChainState(Store(Path(d) / "c.sqlite3"), RT)
+        cs = open_chain(Path(d), RT)
         for _ in range(count):
             entry = cs.entry(parent.hash)
             assert entry is not None
@@ -203,14 +207,14 @@ def _line(count: int, spacing: int, tag: bytes) -> list[Link]:
     return out
 
 
-def test_most_work_beats_most_blocks(tmp_path: Path) -> None:
+def test_most_work_beats_most_blocks(chain_db: str | Path) -> None:
     # Fast blocks make the difficulty rise at height 4; slow blocks make it fall:
     # 4 hard blocks weigh 3 + 4 = 7 units of work, 8 easy ones 3 + 5/4.
     hard = _line(4, 1, b"hard")
     easy = _line(8, 10_000, b"easy")
     assert target_from_bits(hard[-1].bits) < target_from_bits(RT.genesis_bits)
     assert target_from_bits(easy[-1].bits) > target_from_bits(RT.genesis_bits)
-    cs = ChainState(Store(tmp_path / "c.sqlite3"), RT)
+    cs = open_chain(chain_db, RT)
     try:
         import_all(cs, easy)
         assert cs.tip.hash == easy[-1].hash
@@ -231,11 +235,11 @@ def test_most_work_beats_most_blocks(tmp_path: Path) -> None:
         cs.store.close()
 
 
-def test_equal_work_keeps_first_seen(tmp_path: Path) -> None:
+def test_equal_work_keeps_first_seen(chain_db: str | Path) -> None:
     g = genesis_link()
     a = extend(REGTEST, g, 2, tag=b"a")
     b = extend(REGTEST, g, 2, tag=b"b")
-    cs = ChainState(Store(tmp_path / "c.sqlite3"), REGTEST)
+    cs = open_chain(chain_db)
     try:
         import_all(cs, a + b)
         assert cs.tip.hash == a[-1].hash
@@ -246,13 +250,13 @@ def test_equal_work_keeps_first_seen(tmp_path: Path) -> None:
         cs.store.close()
 
 
-def test_reorg_onto_branch_with_invalid_block_stops_before_it(tmp_path: Path) -> None:
+def test_reorg_onto_branch_with_invalid_block_stops_before_it(chain_db: str | Path) -> None:
     g = genesis_link()
     main = extend(REGTEST, g, 2, tag=b"m")
     side = extend(REGTEST, g, 2, tag=b"s")
     bad = make_block(REGTEST, side[-1], coinbase_amount=REGTEST.subsidy(3) + 1, memo=b"s")
     after = make_block(REGTEST, bad, memo=b"s")
-    cs = ChainState(Store(tmp_path / "c.sqlite3"), REGTEST)
+    cs = open_chain(chain_db)
     try:
         import_all(cs, main + side)
         before = accounts(cs.store)

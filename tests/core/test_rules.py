@@ -36,7 +36,8 @@ from tuichain.core.pow import (
     retarget,
     target_from_bits,
 )
-from tuichain.core.store import INVALID, Store
+from tuichain.core.store import INVALID
+from tuichain.core.store.sqlite import SqliteStore
 from tuichain.core.tx import Transaction, make_coinbase
 
 ALICE = key(1)
@@ -58,7 +59,7 @@ class Chain:
         self, path: Path, params: NetworkParams = REGTEST, spacing: int | None = None
     ) -> None:
         self.params = params
-        self.cs = ChainState(Store(path / "chain.sqlite3"), params)
+        self.cs = ChainState(SqliteStore(path / "chain.sqlite3"), params)
         self.genesis = genesis_link(params)
         step = params.target_spacing if spacing is None else spacing
         self.funded = make_block(

@@ -10,7 +10,7 @@ import pytest
 from tuichain.core.errors import CoreError, SchemaVersionError
 from tuichain.core.ledger import DB_FILE, Ledger
 from tuichain.core.params import REGTEST
-from tuichain.core.store import SCHEMA_VERSION, Store
+from tuichain.core.store.sqlite import SCHEMA_VERSION, SqliteStore
 
 
 def _user_version(path: Path) -> int:
@@ -51,16 +51,16 @@ async def test_a_database_from_a_newer_tuichain_is_refused_untouched(tmp_path: P
     assert _tables(path) == []
     assert _user_version(path) == SCHEMA_VERSION + 1
     with pytest.raises(SchemaVersionError):
-        Store(path, readonly=True)
+        SqliteStore(path, readonly=True)
 
 
 def test_a_database_from_before_versions_were_written_is_upgraded(tmp_path: Path) -> None:
     path = tmp_path / "chain.sqlite3"
-    Store(path).close()
+    SqliteStore(path).close()
     db = sqlite3.connect(path)
     db.execute("PRAGMA user_version=0")
     db.close()
-    store = Store(path)
+    store = SqliteStore(path)
     store.close()
     assert _user_version(path) == SCHEMA_VERSION
     assert "headers" in _tables(path)

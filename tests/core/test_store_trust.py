@@ -13,7 +13,7 @@ import pytest
 from tuichain.core.errors import CoreError, StoreError
 from tuichain.core.ledger import DB_FILE, Ledger
 from tuichain.core.params import DEFAULT, REGTEST
-from tuichain.core.store import Store
+from tuichain.core.store.sqlite import SqliteStore
 
 
 @pytest.fixture
@@ -53,18 +53,18 @@ async def test_a_store_that_cannot_be_written_is_refused(
     assert str(path) in refused.value.reason
     assert "read-only" in refused.value.reason
     # The ledger's own reader connection is read-only by design and still opens.
-    Store(path, readonly=True).close()
+    SqliteStore(path, readonly=True).close()
 
 
 def test_an_empty_file_is_adopted_only_when_allowed(tmp_path: Path) -> None:
     path = tmp_path / DB_FILE
     path.write_bytes(b"")
     with pytest.raises(StoreError, match="empty.*move it aside to start over"):
-        Store(path, adopt_empty=False)
+        SqliteStore(path, adopt_empty=False)
     assert path.read_bytes() == b""
-    Store(path).close()  # a fresh directory: the empty file becomes a new chain
+    SqliteStore(path).close()  # a fresh directory: the empty file becomes a new chain
     # No file at all is a chain moved aside: a new one is always fine.
-    Store(tmp_path / "other.sqlite3", adopt_empty=False).close()
+    SqliteStore(tmp_path / "other.sqlite3", adopt_empty=False).close()
 
 
 def test_another_programs_database_is_refused_untouched(tmp_path: Path) -> None:
@@ -75,7 +75,7 @@ def test_another_programs_database_is_refused_untouched(tmp_path: Path) -> None:
     db.close()
     before = path.read_bytes()
     with pytest.raises(StoreError, match="not a tuichain chain database"):
-        Store(path)
+        SqliteStore(path)
     assert path.read_bytes() == before
 
 
@@ -83,7 +83,7 @@ def test_bytes_that_are_not_sqlite_are_refused(tmp_path: Path) -> None:
     path = tmp_path / DB_FILE
     path.write_bytes(b"\x00garbage" * 1000)
     with pytest.raises(StoreError, match="not a tuichain chain database"):
-        Store(path)
+        SqliteStore(path)
 
 
 async def test_a_chain_of_another_network_names_the_file_and_the_way_out(
