@@ -86,6 +86,9 @@ class NodeConfig:
     automine: bool = False  # regtest: mine a block as soon as a payment arrives
     block_time: float | None = None  # regtest: mine a block every this many seconds
     theme: str | None = None  # the dashboard's, from state.toml or settings.toml
+    # The chain's PostgreSQL server (a postgresql:// URL), or None for SQLite in the
+    # data directory. Kept out of repr: the URL may hold a password.
+    database: str | None = field(default=None, repr=False)
 
     @property
     def policy(self) -> Policy:
@@ -110,7 +113,20 @@ _SETTINGS_KEYS: dict[str, tuple[type, str]] = {
     "miner_workers": (int, "a whole number of at least 1"),
     "theme": (str, "a theme name"),
 }
-_STATE_KEYS = _SETTINGS_KEYS
+# The node never records where its chain is: that is the user's choice alone.
+_STATE_KEYS = dict(_SETTINGS_KEYS)
+_SETTINGS_KEYS["database"] = (str, "a postgresql://user@host:port/dbname URL")
+DB_ENV = "TUICHAIN_DB"
+_DB_SCHEMES = ("postgresql://", "postgres://")
+
+
+def check_database_url(text: str) -> str:
+    """``text`` if it is a PostgreSQL URL; ValueError (without the text, which may hold a
+    password) if not."""
+    if not text.startswith(_DB_SCHEMES):
+        raise ValueError("expected a postgresql://user@host:port/dbname URL "
+                         "(leave it out for SQLite in the data directory)")
+    return text
 # One read-merge-write of state.toml at a time (the dashboard saves from threads).
 _STATE_LOCK = threading.Lock()
 
@@ -134,8 +150,11 @@ def _read_toml(path: Path, keys: dict[str, tuple[type, str]]) -> dict[str, Any]:
             ok = value >= 1
         if ok and key == "port":
             ok = 0 <= value <= MAX_PORT
+        if ok and key == "database":
+            ok = value.startswith(_DB_SCHEMES)
         if not ok:
-            raise SettingsError(f"bad value in {path}: {key} = {value!r} (expected {what})")
+            shown = "..." if key == "database" else repr(value)  # it may hold a password
+            raise SettingsError(f"bad value in {path}: {key} = {shown} (expected {what})")
     return data
 
 
@@ -186,9 +205,11 @@ def build_config(
     *, port: int, host: str | None = None, data_dir: Path | None = None,
     network: str | None = None, peers: list[str] | None = None, mine: bool = False,
     miner_workers: int | None = None, mining_pace: float | None = None,
-    use_wallet: bool = True,
+    use_wallet: bool = True, database: str | None = None,
 ) -> NodeConfig:
     """Command-line values (for this run only) over state.toml over settings.toml.
+
+    The database: ``database`` (--db), else $TUICHAIN_DB, else settings.toml's.
 
     Writes nothing: see record_start for what a started node remembers.
     """
@@ -210,11 +231,18 @@ def build_config(
     saved_peers = [*settings.get("peers", []), *state.get("peers", [])]
     all_peers = list(dict.fromkeys([*(peers or []), *saved_peers]))
     theme = stored.get("theme")
+    if database is None and os.environ.get(DB_ENV):
+        try:
+            database = check_database_url(os.environ[DB_ENV])
+        except ValueError as exc:
+            raise SettingsError(f"bad ${DB_ENV}: {exc}") from None
+    if database is None and isinstance(settings.get("database"), str):
+        database = settings["database"]
     return NodeConfig(
         port=port, data_dir=directory, network=params,
         host=host or str(settings.get("host", "127.0.0.1")), peers=all_peers, mine=mine,
         miner_workers=max(1, workers), mining_pace=mining_pace, use_wallet=use_wallet,
-        theme=theme if isinstance(theme, str) else None,
+        theme=theme if isinstance(theme, str) else None, database=database,
     )
 
 

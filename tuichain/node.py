@@ -112,7 +112,8 @@ class Node:
         self._identity = await asyncio.to_thread(load_or_create, self.config.data_dir)
         self.node_id = self._identity.node_id
         self._ledger = await Ledger.open(self.config.data_dir, self.params, self.policy,
-                                         adopt_empty=not self._lock.used_before)
+                                         adopt_empty=not self._lock.used_before,
+                                         database=self.config.database)
         await self._start_recorders()
         self._mining = MiningController(self.ledger, self._payout, self.config.miner_workers)
         await self._mining.start()

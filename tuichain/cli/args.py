@@ -12,7 +12,7 @@ import math
 import socket
 from typing import NoReturn
 
-from ..config import MAX_PORT, port_not_allowed
+from ..config import MAX_PORT, check_database_url, port_not_allowed
 from ..core.params import get_network
 from ..net.addrbook import normalize_url
 from .errors import EXIT_FAILURE, EXIT_USAGE, CliError
@@ -72,6 +72,13 @@ def parse_network(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def parse_database(text: str) -> str:
+    try:
+        return check_database_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_peer(text: str) -> str:

@@ -33,6 +33,7 @@ from .args import (
     check_port_free,
     parse_block_time,
     parse_network,
+    parse_database,
     parse_pace,
     parse_peer,
     parse_port,
@@ -98,6 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="connect to this peer, e.g. http://127.0.0.1:5000 (repeatable; "
         "this run only: list lasting peers in settings.toml)",
+    )
+    parser.add_argument(
+        "--db",
+        type=parse_database,
+        default=None,
+        metavar="URL",
+        help="keep the chain in PostgreSQL, e.g. postgresql://user@host:5432/dbname "
+        "(default: $TUICHAIN_DB, database in settings.toml, else SQLite in the data "
+        "directory; needs tuichain[postgres])",
     )
     parser.add_argument(
         "--headless",
@@ -197,6 +207,7 @@ def config_from_args(ns: argparse.Namespace) -> NodeConfig:
             miner_workers=ns.miner_workers,
             mining_pace=ns.mining_pace,
             use_wallet=not ns.no_wallet,
+            database=ns.db,
         )
     except SettingsError as exc:
         raise CliError(str(exc), EXIT_FAILURE) from None

@@ -94,6 +94,19 @@ class ChainState:
         # that did (blocks, transactions returned to the mempool) for the owner to report.
         self.opened: ImportResult = self.activate_stored()
 
+    def reload(self) -> ImportResult:
+        """Read the tip and the mempool again from the store, after a reconnect that may
+        have hidden a commit (its answer lost with the connection), then finish any
+        switch left undone, as on open."""
+        self._cache.clear()
+        tip_hash = self.store.tip_hash()
+        tip = self.entry(tip_hash) if tip_hash is not None else None
+        assert tip is not None, "a stored chain always has a tip"
+        self.tip = tip
+        self.mempool = Mempool(self.params, self.mempool.policy)
+        self._load_mempool()
+        return self.activate_stored()
+
     # ---- header index -------------------------------------------------
     def _init_genesis(self) -> None:
         genesis = genesis_block(self.params)

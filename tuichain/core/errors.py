@@ -64,7 +64,7 @@ class SchemaVersionError(CoreError):
 
     code = "schema-too-new"
 
-    def __init__(self, path: Path, found: int, supported: int) -> None:
+    def __init__(self, path: Path | str, found: int, supported: int) -> None:
         super().__init__(
             f"{path} has database schema version {found}, but this tuichain reads version "
             f"{supported} at most: run a newer tuichain, or use another data directory"

@@ -1,8 +1,9 @@
 """The async face of the ledger: one writer thread owns the chain, one reader serves queries.
 
-Everything slow (SQLite, signature checks) runs off the event loop. Writes are
-serialised on a single thread, so concurrent submissions are admitted one at a
-time; reads use their own WAL connection and never wait behind an import.
+Everything slow (the database, signature checks) runs off the event loop. Writes
+are serialised on a single thread, so concurrent submissions are admitted one at a
+time; reads use their own connection (SQLite in WAL mode, or a second PostgreSQL
+session) and never wait behind an import.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from .params import NetworkParams
 from .policy import Policy
 from .rejections import Code
 from .sigcache import SigCache
-from .store import HeaderEntry, Store
+from .store import HeaderEntry, Store, open_store
 from .tx import Transaction
 
 T = TypeVar("T")
@@ -104,8 +105,11 @@ def _tip_info(e: HeaderEntry) -> TipInfo:
 
 class Ledger:
     def __init__(self, data_dir: Path, params: NetworkParams,
-                 policy: Policy | None = None, *, adopt_empty: bool = True) -> None:
+                 policy: Policy | None = None, *, adopt_empty: bool = True,
+                 database: str | None = None) -> None:
         self.data_dir = data_dir
+        # A postgresql:// URL, or None for SQLite in the data directory.
+        self.database = database
         self.adopt_empty = adopt_empty
         self.params = params
         self.policy = Policy.for_network(params) if policy is None else policy
@@ -115,6 +119,8 @@ class Ledger:
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="ledger-reader")
         self._chain: ChainState | None = None
         self._rstore: Store | None = None
+        # What the store raises when it cannot write for now (its backend's errors).
+        self._transient: tuple[type[Exception], ...] = (sqlite3.OperationalError,)
         self.tip: TipInfo | None = None
         self.mempool_size = 0
         # What opening the chain finished (a switch a stop left undone), for reports.
@@ -136,12 +142,23 @@ class Ledger:
     def db_path(self) -> Path:
         return self.data_dir / DB_FILE
 
+    @property
+    def db_target(self) -> str | Path:
+        return self.database if self.database is not None else self.db_path
+
+    @property
+    def db_label(self) -> str:
+        """Where the chain is, as it may be shown: never with a password."""
+        return self._chain.store.label if self._chain is not None else str(self.db_path)
+
     @classmethod
     async def open(cls, data_dir: Path, params: NetworkParams,
-                   policy: Policy | None = None, *, adopt_empty: bool = True) -> Ledger:
-        """Open the chain in ``data_dir`` (``adopt_empty``: see ``Store``); a refusal
-        raises StoreError (or SchemaVersionError) and leaves no thread behind."""
-        ledger = cls(data_dir, params, policy, adopt_empty=adopt_empty)
+                   policy: Policy | None = None, *, adopt_empty: bool = True,
+                   database: str | None = None) -> Ledger:
+        """Open the chain in ``data_dir``, or at ``database`` (a postgresql:// URL) when
+        given (``adopt_empty``: see ``SqliteStore``); a refusal raises StoreError (or
+        SchemaVersionError) and leaves no thread behind."""
+        ledger = cls(data_dir, params, policy, adopt_empty=adopt_empty, database=database)
         try:
             await ledger._write(ledger._open_writer)
             await ledger._read(ledger._open_reader)
@@ -151,7 +168,8 @@ class Ledger:
         return ledger
 
     def _open_writer(self) -> None:
-        store = Store(self.db_path, adopt_empty=self.adopt_empty)
+        store = open_store(self.db_target, self.params.name, adopt_empty=self.adopt_empty)
+        self._transient = store.transient
         try:
             chain = ChainState(store, self.params, self.sigcache,
                                Mempool(self.params, self.policy))
@@ -160,13 +178,14 @@ class Ledger:
             if exc.code in (Code.WRONG_NETWORK, Code.BAD_GENESIS):
                 # The store's error, with the rule's code kept for whoever checks it.
                 raise StoreError(
-                    f"{self.db_path}: {exc.reason}; move it aside to start over", exc.code
+                    f"{store.label}: {exc.reason}; move it aside to start over", exc.code
                 ) from None
             raise
         except BaseException:
             store.close()
             raise
         self._chain = chain
+        log.info("chain database: %s", store.label)
         self._chain.orphans = OrphanPool.for_policy(self.policy)
         # Nobody can have subscribed to the bus yet, so events for this switch would
         # reach no one: it is logged and kept in `opened` instead.
@@ -180,7 +199,7 @@ class Ledger:
         self.mempool_size = len(self._chain.mempool)
 
     def _open_reader(self) -> None:
-        self._rstore = Store(self.db_path, readonly=True)
+        self._rstore = open_store(self.db_target, self.params.name, readonly=True)
 
     async def close(self) -> None:
         if self._chain is not None:
@@ -193,7 +212,24 @@ class Ledger:
         self._chain = None
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+        def run() -> T:
+            chain = self._chain
+            if chain is not None and chain.store.reconnected:
+                self._reload(chain)
+            return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._writer, run)
+
+    def _reload(self, chain: ChainState) -> None:
+        """After a reconnect: the chain state in memory may be behind the database."""
+        done = chain.reload()
+        chain.store.reconnected = False
+        self._unreported_tip = self._unreported_tip or self.tip
+        self._switch_pending = False
+        self.tip = _tip_info(chain.tip)
+        self.mempool_size = len(chain.mempool)
+        log.warning("reconnected to %s: chain state reloaded at height %d%s", chain.store.label,
+                    chain.tip.height, f", {len(done.connected)} block(s) connected"
+                    if done.connected else "")
 
     async def _store(self, fn: Callable[..., T], *args: Any) -> T:
         """A write on the writer thread that may fail for want of storage (disk full,
@@ -201,14 +237,14 @@ class Ledger:
         to the user, until a later write succeeds."""
         try:
             out = await self._write(fn, *args)
-        except sqlite3.OperationalError as exc:
-            message = f"cannot write {self.db_path}: {exc}"
+        except self._transient as exc:
+            message = f"cannot write {self.db_label}: {exc}"
             if self.storage_error != message:
                 log.error("storage error: %s", message)
             self.storage_error = message
             raise StorageError(message) from exc
         if self.storage_error is not None:
-            log.warning("storage writable again: %s", self.db_path)
+            log.warning("storage writable again: %s", self.db_label)
             self.storage_error = None
         return out
 
@@ -253,7 +289,7 @@ class Ledger:
                 resumed = chain.activate_stored() if self._switch_pending else None
                 self._switch_pending = False
                 res = chain.process_block(block, requested=requested, source=source)
-            except sqlite3.OperationalError:
+            except self._transient:
                 self._switch_pending = True
                 raise
             self._unreported_tip = None
@@ -381,11 +417,9 @@ class Ledger:
         def read() -> dict[bytes, tuple[int, int]]:
             out: dict[bytes, tuple[int, int]] = {}
             for h in hashes:
-                row = self.rstore.db.execute(
-                    "SELECT length(data), substr(data, 81, 4) FROM blocks WHERE hash=?", (h,),
-                ).fetchone()
-                if row is not None and len(row[1]) == 4:
-                    out[h] = (int(row[0]), int.from_bytes(bytes(row[1]), "little"))
+                size = self.rstore.block_size(h)
+                if size is not None:
+                    out[h] = size
             return out
         return await self._read(read)
 
@@ -456,15 +490,9 @@ class Ledger:
     async def side_branches(self, limit: int = 20) -> list[tuple[HeaderEntry, int]]:
         """Tips of stored branches off the active chain with their fork height."""
         def read() -> list[tuple[HeaderEntry, int]]:
-            rows = self.rstore.db.execute(
-                "SELECT h.hash FROM headers h WHERE NOT EXISTS "
-                "(SELECT 1 FROM headers c WHERE c.prev = h.hash) "
-                "AND NOT EXISTS (SELECT 1 FROM chain WHERE chain.hash = h.hash) "
-                "ORDER BY h.chainwork DESC LIMIT ?", (limit,),
-            ).fetchall()
             out = []
-            for (h,) in rows:
-                e = self.rstore.get_header(bytes(h))
+            for h in self.rstore.branch_tips(limit):
+                e = self.rstore.get_header(h)
                 if e is None:
                     continue
                 fork = e

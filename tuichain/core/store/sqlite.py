@@ -1,4 +1,6 @@
-"""SQLite storage: the one schema module. Every write path of the chain is one SQL transaction.
+"""The SQLite backend of the chain store: the embedded default, one file in the data directory.
+
+Every write path of the chain is one SQL transaction.
 
 Layout (all hashes in internal byte order):
   headers   hash -> prev, height, chainwork (32-byte big-endian, sorts as a number), header, status
@@ -18,22 +20,16 @@ created; 0 is a file from before versions were written, which has schema 1.
 from __future__ import annotations
 
 import sqlite3
-import struct
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from .block import BlockHeader
-from .errors import SchemaVersionError, StoreError
+from ..block import BlockHeader
+from ..errors import SchemaVersionError, StoreError
+from . import HAVE_DATA, HEADER_ONLY, HeaderEntry, blob_to_work, decode_undo, work_to_blob
 
 # Raise it with every change to _SCHEMA that an older tuichain cannot read.
 SCHEMA_VERSION = 1
-
-# Header status values.
-HEADER_ONLY = 1
-HAVE_DATA = 2
-INVALID = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -65,48 +61,10 @@ CREATE TABLE IF NOT EXISTS mempool(txid BLOB PRIMARY KEY, raw BLOB NOT NULL, add
 _OUR_TABLES = frozenset({"meta", "headers", "blocks", "chain", "accounts"})
 _START_OVER = "move it aside to start over"
 
-_UNDO = struct.Struct("<20sQQB")
-
-
-def work_to_blob(work: int) -> bytes:
-    return work.to_bytes(32, "big")
-
-
-def blob_to_work(blob: bytes) -> int:
-    return int.from_bytes(blob, "big")
-
-
-@dataclass(frozen=True)
-class HeaderEntry:
-    hash: bytes
-    prev: bytes
-    height: int
-    chainwork: int
-    header: BlockHeader
-    status: int
-
-
-def encode_undo(old: dict[bytes, tuple[int, int] | None]) -> bytes:
-    parts = [struct.pack("<I", len(old))]
-    for address, value in old.items():
-        if value is None:
-            parts.append(_UNDO.pack(address, 0, 0, 0))
-        else:
-            parts.append(_UNDO.pack(address, value[0], value[1], 1))
-    return b"".join(parts)
-
-
-def decode_undo(data: bytes) -> dict[bytes, tuple[int, int] | None]:
-    (count,) = struct.unpack_from("<I", data)
-    out: dict[bytes, tuple[int, int] | None] = {}
-    for i in range(count):
-        address, balance, nonce, existed = _UNDO.unpack_from(data, 4 + i * _UNDO.size)
-        out[address] = (balance, nonce) if existed else None
-    return out
-
-
-class Store:
+class SqliteStore:
     """One SQLite connection. Not shared between threads: open one per thread."""
+
+    transient: tuple[type[Exception], ...] = (sqlite3.OperationalError,)
 
     def __init__(self, path: Path, *, readonly: bool = False, adopt_empty: bool = True) -> None:
         """Open (or create) the database at ``path``; StoreError if it is not ours to use.
@@ -117,6 +75,8 @@ class Store:
         A missing file is always a new chain: that is how a person starts over.
         """
         self.path = path
+        self.label = str(path)
+        self.reconnected = False  # a file is never reconnected to
         path.parent.mkdir(parents=True, exist_ok=True)
         existed = path.exists()
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -260,6 +220,24 @@ class Store:
         )
         return [bytes(r[0]) for r in rows]
 
+    def branch_tips(self, limit: int) -> list[bytes]:
+        rows = self.db.execute(
+            "SELECT h.hash FROM headers h WHERE NOT EXISTS "
+            "(SELECT 1 FROM headers c WHERE c.prev = h.hash) "
+            "AND NOT EXISTS (SELECT 1 FROM chain WHERE chain.hash = h.hash) "
+            "ORDER BY h.chainwork DESC LIMIT ?", (limit,),
+        )
+        return [bytes(r[0]) for r in rows]
+
+    def block_size(self, block_hash: bytes) -> tuple[int, int] | None:
+        # The transaction count is the 4 bytes after the 80-byte header.
+        row = self.db.execute(
+            "SELECT length(data), substr(data, 81, 4) FROM blocks WHERE hash=?", (block_hash,),
+        ).fetchone()
+        if row is None or len(row[1]) != 4:
+            return None
+        return int(row[0]), int.from_bytes(bytes(row[1]), "little")
+
     def put_block(self, block_hash: bytes, data: bytes) -> None:
         self.db.execute("INSERT OR REPLACE INTO blocks VALUES(?,?)", (block_hash, data))
 
@@ -292,6 +270,10 @@ class Store:
     def account_exists(self, address: bytes) -> bool:
         row = self.db.execute("SELECT 1 FROM accounts WHERE address=?", (address,)).fetchone()
         return row is not None
+
+    def account_rows(self) -> Iterator[tuple[bytes, int, int]]:
+        for a, b, n in self.db.execute("SELECT address, balance, nonce FROM accounts"):
+            yield bytes(a), int(b), int(n)
 
     def write_accounts(self, values: dict[bytes, tuple[int, int] | None]) -> None:
         self.db.executemany(

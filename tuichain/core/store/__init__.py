@@ -1,0 +1,183 @@
+"""The chain store: one interface, two backends (SQLite, the embedded default; PostgreSQL).
+
+The ledger core talks only to `Store`; every SQL statement lives in a backend
+module (`sqlite.py`, `postgres.py`). Each write path of the chain (storing a
+block, connecting it, a reorg, a mempool update) is one database transaction
+on both, so a crash or a lost connection leaves either all of it or none.
+
+`open_store` picks the backend from what it is given: a path is an SQLite
+file, a ``postgresql://`` URL is a server (see `postgres.py` for the schema
+per network and the lock that keeps two nodes off one chain).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from ..block import BlockHeader
+
+# Header status values.
+HEADER_ONLY = 1
+HAVE_DATA = 2
+INVALID = 3
+
+URL_SCHEMES = ("postgresql", "postgres")
+
+_UNDO = struct.Struct("<20sQQB")
+
+
+def work_to_blob(work: int) -> bytes:
+    """Chainwork as 32 big-endian bytes: byte order is number order, in either database."""
+    return work.to_bytes(32, "big")
+
+
+def blob_to_work(blob: bytes) -> int:
+    return int.from_bytes(blob, "big")
+
+
+@dataclass(frozen=True)
+class HeaderEntry:
+    hash: bytes
+    prev: bytes
+    height: int
+    chainwork: int
+    header: BlockHeader
+    status: int
+
+
+def encode_undo(old: dict[bytes, tuple[int, int] | None]) -> bytes:
+    parts = [struct.pack("<I", len(old))]
+    for address, value in old.items():
+        if value is None:
+            parts.append(_UNDO.pack(address, 0, 0, 0))
+        else:
+            parts.append(_UNDO.pack(address, value[0], value[1], 1))
+    return b"".join(parts)
+
+
+def decode_undo(data: bytes) -> dict[bytes, tuple[int, int] | None]:
+    (count,) = struct.unpack_from("<I", data)
+    out: dict[bytes, tuple[int, int] | None] = {}
+    for i in range(count):
+        address, balance, nonce, existed = _UNDO.unpack_from(data, 4 + i * _UNDO.size)
+        out[address] = (balance, nonce) if existed else None
+    return out
+
+
+class Store(Protocol):
+    """One connection to the chain's database. Not shared between threads: open one per
+    thread (the ledger has a writer and a reader)."""
+
+    # Where the chain lives, for messages: a path, or a URL without its password.
+    label: str
+    # The exceptions meaning "could not read or write now" (disk full, read-only,
+    # connection lost): the transaction was rolled back, the same call can succeed later.
+    transient: tuple[type[Exception], ...]
+    # Set when the store had to reconnect: whatever the caller keeps about the
+    # chain in memory may be behind what was committed (a commit whose answer was
+    # lost). The caller reloads, then clears it.
+    reconnected: bool
+
+    def close(self) -> None: ...
+    def transaction(self) -> AbstractContextManager[None]: ...
+    def snapshot(self) -> AbstractContextManager[None]:
+        """A read transaction: every query inside sees one committed state."""
+        ...
+
+    # meta
+    def get_meta(self, key: str) -> bytes | None: ...
+    def set_meta(self, key: str, value: bytes) -> None: ...
+
+    # headers and blocks
+    def get_header(self, block_hash: bytes) -> HeaderEntry | None: ...
+    def put_header(self, entry: HeaderEntry) -> None: ...
+    def set_status(self, block_hash: bytes, status: int) -> None: ...
+    def children(self, block_hash: bytes) -> list[bytes]: ...
+    def best_with_data(self) -> HeaderEntry | None: ...
+    def best_header(self) -> HeaderEntry | None: ...
+    def fetchable_above(self, chainwork: int, limit: int) -> list[bytes]: ...
+    def branch_tips(self, limit: int) -> list[bytes]:
+        """Stored headers with no child and off the active chain, most work first."""
+        ...
+    def put_block(self, block_hash: bytes, data: bytes) -> None: ...
+    def get_block_data(self, block_hash: bytes) -> bytes | None: ...
+    def block_size(self, block_hash: bytes) -> tuple[int, int] | None:
+        """(size in bytes, transaction count) of a stored block, without reading it all."""
+        ...
+
+    # active chain
+    def chain_hash(self, height: int) -> bytes | None: ...
+    def chain_hashes(self, start: int, count: int) -> list[tuple[int, bytes]]: ...
+    def tip_hash(self) -> bytes | None: ...
+
+    # state
+    def account(self, address: bytes) -> tuple[int, int]: ...
+    def account_exists(self, address: bytes) -> bool: ...
+    def account_rows(self) -> Iterator[tuple[bytes, int, int]]:
+        """Every account (address, balance, nonce): for audits and tests, not the node."""
+        ...
+    def write_accounts(self, values: dict[bytes, tuple[int, int] | None]) -> None: ...
+    def total_balance(self) -> int: ...
+    def connect(
+        self, entry: HeaderEntry, new: dict[bytes, tuple[int, int]], undo: bytes,
+        txrows: Iterable[tuple[bytes, int]], history: Iterable[tuple[bytes, int, bytes]],
+    ) -> None:
+        """Record a block joining the active chain (the caller holds the transaction)."""
+        ...
+    def disconnect(self, entry: HeaderEntry, txids: list[bytes]) -> None: ...
+
+    # indexes
+    def tx_location(self, txid: bytes) -> tuple[bytes, int] | None: ...
+    def history(self, address: bytes, limit: int, before_height: int | None = None
+                ) -> list[tuple[int, int, bytes]]: ...
+
+    # mempool persistence
+    def mempool_put(self, txid: bytes, raw: bytes, added: float) -> None: ...
+    def mempool_delete(self, txids: Iterable[bytes]) -> None: ...
+    def mempool_all(self) -> list[tuple[bytes, float]]: ...
+
+
+def is_url(target: str | Path) -> bool:
+    return isinstance(target, str) and urlsplit(target).scheme in URL_SCHEMES
+
+
+def redact(url: str) -> str:
+    """The URL as it may be shown or logged: any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{parts.username or ''}:***@{host}"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def open_store(target: str | Path, network: str, *, readonly: bool = False,
+               adopt_empty: bool = True) -> Store:
+    """The chain of ``network`` at ``target``: an SQLite file path, or a
+    ``postgresql://`` URL (its schema ``tuichain_<network>`` unless the URL names one
+    with ``?schema=``). StoreError if it is not ours to use; for a URL, also if the
+    psycopg driver (the ``tuichain[postgres]`` extra) is not installed."""
+    if is_url(target):
+        try:
+            from .postgres import PostgresStore
+        except ModuleNotFoundError as exc:
+            if exc.name != "psycopg":
+                raise
+            from ..errors import StoreError
+            raise StoreError(
+                "a PostgreSQL --db needs the psycopg driver: "
+                "pip install 'tuichain[postgres]'"
+            ) from None
+        return PostgresStore(str(target), network, readonly=readonly)
+    from .sqlite import SqliteStore
+    return SqliteStore(Path(target), readonly=readonly, adopt_empty=adopt_empty)
