@@ -1,4 +1,5 @@
-"""Crash safety: an importing process SIGKILLed at random moments never leaves a torn chain."""
+"""Crash safety: an importing process SIGKILLed at random moments never leaves a torn chain,
+on SQLite and on PostgreSQL (a throwaway server, tests/pgcluster.py)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from tests.builders import Link, accounts, extend, genesis_link, key, make_block, pay
+from tests.builders import Link, extend, genesis_link, key, make_block, pay
 from tuichain.core.block import Block
 from tuichain.core.chainstate import ChainState
 from tuichain.core.params import REGTEST
 from tuichain.core.pow import work_from_bits
-from tuichain.core.store import HAVE_DATA, HeaderEntry, Store
+from tuichain.core.store import HAVE_DATA, HeaderEntry, Store, is_url, open_store
+from tuichain.core.store.postgres import split_url
 
 KEYS = [key(n) for n in range(1, 5)]
 NOW = REGTEST.genesis_time + 10**8
@@ -28,10 +31,10 @@ from pathlib import Path
 from tuichain.core.block import Block
 from tuichain.core.chainstate import ChainState
 from tuichain.core.params import REGTEST
-from tuichain.core.store import Store
+from tuichain.core.store import open_store
 
 data = Path(sys.argv[1]).read_bytes()
-cs = ChainState(Store(Path(sys.argv[2])), REGTEST)
+cs = ChainState(open_store(sys.argv[2], REGTEST.name), REGTEST)
 print("ready", flush=True)
 pos = 0
 while pos < len(data):
@@ -74,40 +77,102 @@ def _chain(blocks: int, txs_per_block: int, rng: random.Random) -> list[Link]:
     return links + side
 
 
+def _accounts(store: Store) -> dict[bytes, tuple[int, int]]:
+    return {address: (balance, nonce) for address, balance, nonce in store.account_rows()}
+
+
 def _reference(links: list[Link], path: Path) -> dict[bytes, dict[bytes, tuple[int, int]]]:
-    """The account state after every tip the import passes through, from a clean run."""
-    cs = ChainState(Store(path), REGTEST)
-    snaps = {cs.tip.hash: accounts(cs.store)}
+    """The account state after every tip the import passes through, from a clean run
+    (on SQLite for both backends: a PostgreSQL chain must match it too)."""
+    cs = ChainState(open_store(path, REGTEST.name), REGTEST)
+    snaps = {cs.tip.hash: _accounts(cs.store)}
     for link in links:
         res = cs.process_block(link.block, now=NOW)
         assert res.status in ("connected", "side-branch"), res.error
-        snaps[cs.tip.hash] = accounts(cs.store)
+        snaps[cs.tip.hash] = _accounts(cs.store)
     cs.store.close()
     return snaps
 
 
-def _check(db: Path, snaps: dict[bytes, dict[bytes, tuple[int, int]]]) -> int:
-    conn = sqlite3.connect(db)
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    finally:
-        conn.close()
-    cs = ChainState(Store(db), REGTEST)
+class Target:
+    """Where the importer writes: an SQLite file, or a PostgreSQL database."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def exists(self) -> bool:
+        if not is_url(self.where):
+            return Path(self.where).exists()
+        conninfo, schema = split_url(self.where, REGTEST.name)
+        with psycopg.connect(conninfo) as conn:
+            row = conn.execute("SELECT to_regclass(%s)", (f"{schema}.chain",)).fetchone()
+            return row is not None and row[0] is not None
+
+    def released(self) -> None:
+        """Wait until the server has seen the killed importer go: its session (and so
+        the advisory lock on the chain schema) outlives the process for a moment."""
+        if not is_url(self.where):
+            return
+        conninfo, _ = split_url(self.where, REGTEST.name)
+        deadline = time.monotonic() + 60
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            while True:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND application_name = 'tuichain' AND pid <> pg_backend_pid()"
+                ).fetchone()
+                if row == (0,):
+                    return
+                assert time.monotonic() < deadline, "the killed importer's session never ended"
+                time.sleep(0.05)
+
+    def integrity(self) -> None:
+        if is_url(self.where):
+            return  # The server's own recovery; the client's death cannot tear its pages.
+        conn = sqlite3.connect(self.where)
+        try:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        finally:
+            conn.close()
+
+    def remove(self) -> None:
+        if not is_url(self.where):
+            for f in Path(self.where).parent.iterdir():
+                f.unlink()
+            return
+        conninfo, schema = split_url(self.where, REGTEST.name)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def _check(target: Target, snaps: dict[bytes, dict[bytes, tuple[int, int]]]) -> int:
+    target.released()
+    target.integrity()
+    cs = ChainState(open_store(target.where, REGTEST.name), REGTEST)
     try:
         tip = cs.tip
         assert tip.hash in snaps, "tip is not a block the import ever committed"
-        assert accounts(cs.store) == snaps[tip.hash]
+        assert _accounts(cs.store) == snaps[tip.hash]
         assert cs.store.total_balance() == REGTEST.supply_at(tip.height)
         assert cs.store.chain_hash(tip.height) == tip.hash
-        rows = cs.store.db.execute("SELECT COUNT(*), MAX(height) FROM chain").fetchone()
-        assert tuple(rows) == (tip.height + 1, tip.height)
+        rows = cs.store.chain_hashes(0, tip.height + 10)
+        assert [h for h, _ in rows] == list(range(tip.height + 1))
         return tip.height
     finally:
         cs.store.close()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
+    if request.param == "sqlite":
+        db = tmp_path / "data" / "chain.sqlite3"
+        db.parent.mkdir()
+        return Target(str(db))
+    return Target(request.getfixturevalue("pg_dsn"))
+
+
 @pytest.mark.slow
-def test_sigkill_at_random_moments(tmp_path: Path) -> None:
+def test_sigkill_at_random_moments(tmp_path: Path, target: Target) -> None:
     rng = random.Random(20261124)
     links = _chain(600, 6, rng)
     blob = tmp_path / "blocks.bin"
@@ -115,14 +180,13 @@ def test_sigkill_at_random_moments(tmp_path: Path) -> None:
         b"".join(len(x.block.encoded).to_bytes(4, "little") + x.block.encoded for x in links)
     )
     snaps = _reference(links, tmp_path / "reference.sqlite3")
-    ref = ChainState(Store(tmp_path / "reference.sqlite3"), REGTEST)
+    ref = ChainState(open_store(tmp_path / "reference.sqlite3", REGTEST.name), REGTEST)
     final_tip = ref.tip.hash
     ref.store.close()
 
-    db = tmp_path / "data" / "chain.sqlite3"
     script = tmp_path / "importer.py"
     script.write_text(IMPORTER)
-    cmd = [sys.executable, str(script), str(blob), str(db), str(NOW)]
+    cmd = [sys.executable, str(script), str(blob), target.where, str(NOW)]
     kills = 0
     heights = []
     for _ in range(40):  # a bound, in case the machine is so fast that kills keep missing
@@ -139,18 +203,17 @@ def test_sigkill_at_random_moments(tmp_path: Path) -> None:
             kills += 1
         _, err = proc.communicate()
         assert proc.returncode in (0, -signal.SIGKILL), err.decode()
-        if db.exists():
-            heights.append(_check(db, snaps))
+        if target.exists():
+            heights.append(_check(target, snaps))
         if proc.returncode == 0:
             # The import got to the end before the kill: start over to keep killing mid-way.
-            for f in db.parent.iterdir():
-                f.unlink()
+            target.remove()
     assert kills >= 8, "the importer finished too early for the kills to mean anything"
     done = subprocess.run(cmd, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout.split() == [b"ready", b"done"]
-    _check(db, snaps)
-    cs = ChainState(Store(db), REGTEST)
+    _check(target, snaps)
+    cs = ChainState(open_store(target.where, REGTEST.name), REGTEST)
     try:
         assert cs.tip.hash == final_tip
     finally:
@@ -159,10 +222,9 @@ def test_sigkill_at_random_moments(tmp_path: Path) -> None:
     assert len(set(heights)) >= 4, heights
 
 
-def test_block_stored_but_not_connected_is_connected_on_reopen(tmp_path: Path) -> None:
+def test_block_stored_but_not_connected_is_connected_on_reopen(target: Target) -> None:
     """A crash between storing a block's body and connecting it (two SQL transactions)."""
-    db = tmp_path / "chain.sqlite3"
-    cs = ChainState(Store(db), REGTEST)
+    cs = ChainState(open_store(target.where, REGTEST.name), REGTEST)
     link = make_block(REGTEST, genesis_link(), miner=KEYS[0].address_digest)
     # What _process_one commits first, before the connect transaction.
     entry = HeaderEntry(
@@ -178,7 +240,7 @@ def test_block_stored_but_not_connected_is_connected_on_reopen(tmp_path: Path) -
         cs.store.put_block(link.hash, link.block.encoded)
     cs.store.close()
 
-    cs = ChainState(Store(db), REGTEST)
+    cs = ChainState(open_store(target.where, REGTEST.name), REGTEST)
     try:
         assert cs.tip.hash == link.hash
         assert cs.store.account(KEYS[0].address_digest) == (REGTEST.subsidy(1), 0)
