@@ -189,6 +189,9 @@ def main() -> None:
 
 
 def measure(args: argparse.Namespace, db: str | None) -> dict[str, object]:
+    if db:
+        # The bench's network name has a '-', which a schema name may not hold.
+        db += ("&" if "?" in db else "?") + "schema=tuichain_state_bench"
     tmp = None
     if args.dir is None:
         tmp = tempfile.TemporaryDirectory()
