@@ -7,7 +7,11 @@ Figures (each beside its raw limit, measured in this same run):
          holds the txs (signatures cached)                      (aim >= 3x raw)
   empty  empty blocks/s through Ledger.submit_block             (aim >= 2,000)
 
-Usage: python bench/import.py [--blocks 5] [--empty 2000]
+With --db both (or a postgresql:// DSN) every figure is measured on SQLite and on
+PostgreSQL in the same run and printed side by side, with PostgreSQL's ratio to
+SQLite (see bench/_db.py).
+
+Usage: python bench/import.py [--blocks 5] [--empty 2000] [--db sqlite|both|DSN]
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import time
 from pathlib import Path
 
 import _repo  # noqa: F401  (the repository root on sys.path)
+from _db import DB_HELP, SQLITE, Backend, backends, ratio, side_by_side
 from Crypto.Signature import eddsa
 from nacl.bindings import crypto_sign_open
 
@@ -117,21 +122,25 @@ def fresh(blocks: list[Block]) -> list[Block]:
     return [Block.decode(b.encoded) for b in blocks]
 
 
-async def run(n_blocks: int, n_empty: int) -> dict[str, float]:
+async def open_ledger(d: str, db: str | None) -> Ledger:
+    return await Ledger.open(Path(d), PARAMS, database=db)
+
+
+async def run(n_blocks: int, n_empty: int, backend: Backend) -> dict[str, float]:
     t0 = time.perf_counter()
     funding, payments = build_chain(n_blocks)
     build_s = time.perf_counter() - t0
     txs = [t for b in payments for t in b.txs[1:]]
     n_tx = len(txs)
-    print(f"built {n_blocks} blocks of {TXS_PER_BLOCK} txs in {build_s:.1f} s")
+    print(f"[{backend.name}] built {n_blocks} blocks of {TXS_PER_BLOCK} txs in {build_s:.1f} s")
 
     # The machine is shared: alternate raw verification and cold import, best of 3 each.
     raws: list[float] = []
     colds: list[float] = []
     for _ in range(3):
         raws.append(raw_verify_rate(txs))
-        with tempfile.TemporaryDirectory() as d:
-            ledger = await Ledger.open(Path(d), PARAMS)
+        with tempfile.TemporaryDirectory() as d, backend.fresh() as db:
+            ledger = await open_ledger(d, db)
             await import_blocks(ledger, funding)
             colds.append(n_tx / await import_blocks(ledger, fresh(payments)))
             await ledger.close()
@@ -144,8 +153,8 @@ async def run(n_blocks: int, n_empty: int) -> dict[str, float]:
         "  (aim >= 0.8x; best of 3)"
     )
 
-    with tempfile.TemporaryDirectory() as d:
-        ledger = await Ledger.open(Path(d), PARAMS)
+    with tempfile.TemporaryDirectory() as d, backend.fresh() as db:
+        ledger = await open_ledger(d, db)
         await import_blocks(ledger, funding)
         t = time.perf_counter()
         for tx in [tx for b in fresh(payments) for tx in b.txs[1:]]:
@@ -167,8 +176,8 @@ async def run(n_blocks: int, n_empty: int) -> dict[str, float]:
         block = mine(parent, h, [])
         empties.append(block)
         parent = block.header
-    with tempfile.TemporaryDirectory() as d:
-        ledger = await Ledger.open(Path(d), PARAMS)
+    with tempfile.TemporaryDirectory() as d, backend.fresh() as db:
+        ledger = await open_ledger(d, db)
         empty_s = await import_blocks(ledger, fresh(empties))
         await ledger.close()
     empty = n_empty / empty_s
@@ -193,9 +202,34 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--blocks", type=int, default=5)
     ap.add_argument("--empty", type=int, default=2000)
+    ap.add_argument("--db", default=SQLITE, help=DB_HELP)
     args = ap.parse_args()
-    result = asyncio.run(run(args.blocks, args.empty))
-    print(json.dumps(result))
+    with backends(args.db) as chosen:
+        results = {b.name: asyncio.run(run(args.blocks, args.empty, b)) for b in chosen}
+    if len(results) == 1:
+        print(json.dumps(results[SQLITE]))
+        return
+    names = list(results)
+    print()
+    side_by_side(
+        [
+            (label, unit, {n: results[n][key] for n in names})
+            for label, unit, key in (
+                ("cold import", "tx/s", "cold_tx_per_s"),
+                ("warm import", "tx/s", "warm_tx_per_s"),
+                ("mempool admission", "tx/s", "mempool_admit_tx_per_s"),
+                ("empty blocks", "blocks/s", "empty_blocks_per_s"),
+            )
+        ],
+        names,
+    )
+    out: dict[str, object] = dict(results)
+    out["postgresql_vs_sqlite"] = {
+        key: round(ratio(results[names[1]][key], results[SQLITE][key]), 3)
+        for key in ("cold_tx_per_s", "warm_tx_per_s", "mempool_admit_tx_per_s",
+                    "empty_blocks_per_s")
+    }
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

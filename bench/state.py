@@ -8,7 +8,11 @@ account table grows with the chain) straight through ChainState, then
     accounts, and reports that process's peak RSS (aim <= 150 MB) beside a bare
     interpreter that only imported the package.
 
-Usage: python bench/state.py [--height 100000] [--dir DIR]
+With --db both (or a postgresql:// DSN) the same is measured on SQLite and on
+PostgreSQL in one run and the figures are printed side by side, with
+PostgreSQL's ratio to SQLite (see bench/_db.py).
+
+Usage: python bench/state.py [--height 100000] [--dir DIR] [--db sqlite|both|DSN]
 """
 
 from __future__ import annotations
@@ -28,13 +32,14 @@ import time
 from pathlib import Path
 
 import _repo  # noqa: F401  (the repository root on sys.path)
+from _db import DB_HELP, SQLITE, backends, ratio, side_by_side
 
 from tests.builders import block_on
 from tuichain.core.block import Block, BlockHeader
 from tuichain.core.chainstate import ChainState
 from tuichain.core.genesis import genesis_block
 from tuichain.core.params import REGTEST
-from tuichain.core.store.sqlite import SqliteStore
+from tuichain.core.store import Store, open_store
 
 # Regtest's halvings would zero the reward (and stop new accounts) by height 10,000.
 PARAMS = dataclasses.replace(REGTEST, name="regtest-state-bench", halving_interval=10**7)
@@ -60,7 +65,7 @@ def grow(chain: ChainState, height: int) -> None:
         parent = block.header
 
 
-def time_reads(store: SqliteStore, top: int, rng: random.Random, warm: bool = True) -> float:
+def time_reads(store: Store, top: int, rng: random.Random, warm: bool = True) -> float:
     """Seconds per balance/nonce read of a random existing account. With `warm`, the
     same addresses are read once untimed first, so the figure is the steady state
     (index pages in SQLite's cache), not first-touch page loads from the OS."""
@@ -103,12 +108,12 @@ def maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def open_and_read(data_dir: Path, height: int) -> dict[str, float]:
+async def open_and_read(data_dir: Path, height: int, db: str | None) -> dict[str, float]:
     """Run in a fresh process: what it costs to have the long chain open."""
     from tuichain.core.ledger import Ledger
 
     start = time.perf_counter()
-    ledger = await Ledger.open(data_dir, PARAMS)
+    ledger = await Ledger.open(data_dir, PARAMS, database=db)
     open_s = time.perf_counter() - start
     rng = random.Random(2)
     start = time.perf_counter()
@@ -138,6 +143,8 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, help="keep the chain here (reused if present)")
     ap.add_argument("--open-only", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--database", help=argparse.SUPPRESS)
+    ap.add_argument("--db", default=SQLITE, help=DB_HELP)
     args = ap.parse_args()
     if args.baseline:
         import tuichain.core.ledger  # noqa: F401
@@ -145,9 +152,46 @@ def main() -> None:
         print(json.dumps({"rss_mb": rss_mb(), "maxrss_mb": maxrss_mb()}))
         return
     if args.open_only:
-        print(json.dumps(asyncio.run(open_and_read(args.open_only, args.height))))
+        print(json.dumps(asyncio.run(open_and_read(args.open_only, args.height, args.database))))
         return
+    results: dict[str, dict[str, object]] = {}
+    with backends(args.db) as chosen:
+        for backend in chosen:
+            print(f"[{backend.name}]")
+            with backend.fresh() as db:
+                results[backend.name] = measure(args, db)
+    if len(results) == 1:
+        print(json.dumps(results[SQLITE]))
+        return
+    names = list(results)
+    rows = [
+        ("balance read at height 100", "us", "read_us_h100"),
+        (f"balance read at height {args.height}", "us", "read_us_top"),
+        ("  first touch", "us", "read_us_top_first_touch"),
+        ("Ledger.account", "us", "ledger_account_us"),
+        ("empty blocks via ChainState", "blocks/s", "build_blocks_per_s"),
+        ("Ledger open", "s", "open_s"),
+        ("open peak RSS", "MB", "open_rss_mb"),
+    ]
+    print()
+    side_by_side(
+        [(label, unit, {n: float(results[n][key] or "nan") for n in names})  # type: ignore[arg-type]
+         for label, unit, key in rows],
+        names,
+    )
+    out: dict[str, object] = dict(results)
+    out["postgresql_vs_sqlite"] = {
+        key: round(ratio(float(results[names[1]][key] or "nan"),  # type: ignore[arg-type]
+                         float(results[SQLITE][key] or "nan")), 3)  # type: ignore[arg-type]
+        for _, _, key in rows
+    }
+    print(json.dumps(out))
 
+
+def measure(args: argparse.Namespace, db: str | None) -> dict[str, object]:
+    if db:
+        # The bench's network name has a '-', which a schema name may not hold.
+        db += ("&" if "?" in db else "?") + "schema=tuichain_state_bench"
     tmp = None
     if args.dir is None:
         tmp = tempfile.TemporaryDirectory()
@@ -155,7 +199,7 @@ def main() -> None:
     else:
         data_dir = args.dir
     rng = random.Random(1)
-    chain = ChainState(SqliteStore(data_dir / DB_FILE), PARAMS)
+    chain = ChainState(open_store(db or data_dir / DB_FILE, PARAMS.name), PARAMS)
     assert chain.tip.hash == genesis_block(PARAMS).hash or chain.tip.height >= 100
     reused = chain.tip.height >= args.height
     if not reused:
@@ -197,13 +241,14 @@ def main() -> None:
     )
     if 1_000 in steps:
         print(f"ratio height {args.height} / height 1000: {big / steps[1_000]:.2f}")
-    accounts = chain.store.db.execute("SELECT COUNT(*) FROM accounts").fetchone()[0]
+    accounts = sum(1 for _ in chain.store.account_rows())
     chain.store.close()
     build_rss = rss_mb()
 
     script = str(Path(__file__).resolve())
     base = child([script, "--baseline"])
-    opened = child([script, "--open-only", str(data_dir), "--height", str(args.height)])
+    opened = child([script, "--open-only", str(data_dir), "--height", str(args.height)]
+                   + (["--database", db] if db else []))
     print(f"bare interpreter + package:           {base['rss_mb']:7.1f} MB peak RSS")
     print(
         f"Ledger open on {args.height} blocks ({accounts} accounts): "
@@ -212,9 +257,7 @@ def main() -> None:
         f"Ledger.account {opened['ledger_read_us']:.0f} us"
     )
     print(f"builder process peak RSS:             {build_rss:7.1f} MB")
-    print(
-        json.dumps(
-            {
+    result = {
                 "height": args.height,
                 "accounts": accounts,
                 "raw_read_us": round(raw * 1e6, 3),
@@ -232,11 +275,10 @@ def main() -> None:
                 "builder_rss_mb": round(build_rss, 1),
                 "build_s": round(build_s, 1),
                 "build_blocks_per_s": round(built / build_s) if built else None,
-            }
-        )
-    )
+    }
     if tmp is not None:
         tmp.cleanup()
+    return result
 
 
 if __name__ == "__main__":
