@@ -60,6 +60,26 @@ CREATE TABLE IF NOT EXISTS mempool(txid BLOB PRIMARY KEY, raw BLOB NOT NULL, add
     WITHOUT ROWID;
 """
 
+
+def _display_hex(column: str) -> str:
+    """SQL for a 32-byte hash column in display form (byte-reversed, upper-case hex).
+
+    Hashes are stored in internal byte order but shown reversed, so a typed
+    prefix is a prefix of this expression, not of the column. Built only from
+    SQLite's own deterministic functions, it can be indexed, and an older
+    tuichain (or the sqlite3 shell) can still write these tables.
+    """
+    return "||".join(f"hex(substr({column},{i},1))" for i in range(32, 0, -1))
+
+
+# Indexes on the display form, so a hex prefix is a range query, not a scan.
+# Extra indexes change nothing an older version reads: no schema version bump.
+PREFIX_TABLES = {"headers": "hash", "txindex": "txid", "mempool": "txid"}
+_PREFIX_INDEXES = "".join(
+    f"CREATE INDEX IF NOT EXISTS {table}_display ON {table}({_display_hex(column)});\n"
+    for table, column in PREFIX_TABLES.items()
+)
+
 # Tables every tuichain database has had since schema 1: a file with tables but
 # not these is some other program's.
 _OUR_TABLES = frozenset({"meta", "headers", "blocks", "chain", "accounts"})
@@ -157,7 +177,7 @@ class Store:
             # NORMAL in WAL mode survives a process crash at any instant; only an
             # OS crash may drop the last commits, never half of one.
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(_SCHEMA)
+            self.db.executescript(_SCHEMA + _PREFIX_INDEXES)
             if found < SCHEMA_VERSION:
                 self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._prove_writable()
@@ -211,6 +231,29 @@ class Store:
 
     def set_meta(self, key: str, value: bytes) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES(?,?)", (key, value))
+
+    # hex prefixes, as typed in the explorer
+    def find_prefix(self, table: str, prefix: str, limit: int = 2) -> list[bytes]:
+        """Up to ``limit`` keys of ``table`` whose display hex starts with ``prefix``
+        (hex digits, any case), by a range on the display-form index."""
+        column = PREFIX_TABLES[table]
+        low = prefix.upper()
+        if not low or any(c not in "0123456789ABCDEF" for c in low):
+            raise ValueError("a prefix is hex digits")
+        expr = _display_hex(column)
+        args: tuple[str, ...]
+        if low == "F" * len(low):
+            where, args = f"{expr} >= ?", (low,)
+        else:
+            # The first string after every one starting with `low`: bump its last
+            # digit that is not F (and drop the F's after it).
+            stem = low.rstrip("F")
+            high = stem[:-1] + "0123456789ABCDEF"["0123456789ABCDEF".index(stem[-1]) + 1]
+            where, args = f"{expr} >= ? AND {expr} < ?", (low, high)
+        rows = self.db.execute(
+            f"SELECT {column} FROM {table} WHERE {where} LIMIT ?", (*args, limit)
+        )
+        return [bytes(r[0]) for r in rows]
 
     # headers and blocks
     def get_header(self, block_hash: bytes) -> HeaderEntry | None:
