@@ -190,3 +190,33 @@ async def test_store_prefix_lookup_is_a_range_on_the_display_form(make_config: M
             await ledger.find_prefix("xyz")
     finally:
         await ledger.close()
+
+
+# A label glued to a value or to the next label ("confirmed 200pending").
+GLUED = re.compile(
+    r"[0-9A-Za-z.)](?:confirmed|pending|available|stale|difficulty|nonce|reward|peak)\b"
+    r"|\b(?:confirmed|pending|available|stale|difficulty|nonce|fee|reward|height|peak)[0-9]"
+)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_no_label_runs_into_its_value_on_any_screen(
+    make_config: MakeConfig, size: tuple[int, int]
+) -> None:
+    app = TuichainApp(await prepare(make_config(), blocks=6))
+    async with app.run_test(size=size) as pilot:
+        node = await app_started(pilot)
+        tx = make_payment(KEY_A, REGTEST.network_id, KEY_B.address_digest, 200 * COIN, 20_000, 2)
+        await node.ledger.submit_tx(tx, "test")
+        for key in "wmoepxtl":
+            await pilot.press(key)
+            await pilot.pause(0.5)
+            await pilot.app.workers.wait_for_complete()
+            text = screen_text(pilot)
+            assert not GLUED.search(text), (key, text)
+        await pilot.press("e")
+        await search(pilot, "3")
+        await until(pilot, lambda: "Block 3" in screen_text(pilot), "block 3")
+        await pilot.press("down", "down", "enter")
+        await until(pilot, lambda: "Merkle proof" in screen_text(pilot), "a transaction")
+        assert not GLUED.search(screen_text(pilot)), screen_text(pilot)
