@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
@@ -19,6 +20,7 @@ from textual.notifications import SeverityLevel
 
 from .config import STATE_FILE, remember_peer
 from .core.errors import CoreError
+from .display.plural import plural
 from .net.addrbook import normalize_url
 from .screens.dialogs import TextInputDialog
 
@@ -91,6 +93,44 @@ class NodeActionsApp(App[int]):
         except Exception as exc:
             self.notify(f"Peer not saved to {STATE_FILE}: {error_text(exc)}", severity="warning")
 
+    # ---- copying ----------------------------------------------------------------------
+    def copy_text(self, text: str, what: str) -> None:
+        """Copy ``text`` where the user can paste it, and say where that is.
+
+        Inside tmux, OSC 52 reaches the outer terminal only if tmux's
+        set-clipboard lets it through, so the tmux buffer (prefix ] pastes it) is
+        the place that always works; elsewhere OSC 52 asks the terminal itself."""
+        if os.environ.get("TMUX"):
+            self._copy_to_tmux(text, what)
+        else:
+            self._copy_osc52(text, what)
+
+    def _copy_osc52(self, text: str, what: str, note: str = "") -> None:
+        self.copy_to_clipboard(text)
+        self.notify(
+            f"{note}Copied {text} to the terminal's clipboard with OSC 52 "
+            "(if the terminal allows it).",
+            title=what,
+        )
+
+    @work(group="copy", exit_on_error=False)
+    async def _copy_to_tmux(self, text: str, what: str) -> None:
+        # A subprocess awaited here, so a slow or stuck tmux never holds the loop.
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                "tmux", "set-buffer", "--", text,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            )
+            _, err = await asyncio.wait_for(proc.communicate(), timeout=5)
+        except (OSError, TimeoutError) as exc:
+            self._copy_osc52(text, what, f"tmux set-buffer failed ({error_text(exc)}). ")
+            return
+        if proc.returncode != 0:
+            reason = err.decode(errors="replace").strip() or f"exit {proc.returncode}"
+            self._copy_osc52(text, what, f"tmux set-buffer failed ({reason}). ")
+            return
+        self.notify(f"Copied {text} to the tmux buffer (prefix ] pastes it).", title=what)
+
     # ---- mining ---------------------------------------------------------------------
     def action_mine_one(self) -> None:
         node = self.running_node()
@@ -125,7 +165,7 @@ class NodeActionsApp(App[int]):
             self.notify(NO_WALLET, severity="error")
         else:
             node.mining.start_continuous()
-            self.notify(f"Mining with {node.mining.workers} worker(s).")
+            self.notify(f"Mining with {plural(node.mining.workers, 'worker')}.")
 
     # ---- network --------------------------------------------------------------------
     def action_add_peer(self) -> None:

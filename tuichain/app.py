@@ -39,6 +39,7 @@ from .core.events import (
     TxAccepted,
 )
 from .datadir import DataDirLock
+from .display.plural import plural
 from .logsetup import setup_logging
 from .messages import NodeEvent, NodeFailure, NodeMessage, NodeStart, message_for
 from .node import Node
@@ -383,7 +384,7 @@ class TuichainApp(NodeActionsApp):
         elif isinstance(event, Reorg):
             self.notify(
                 f"Chain reorganised at height {event.fork_height}: "
-                f"{len(event.disconnected)} block(s) replaced by "
+                f"{plural(len(event.disconnected), 'block')} replaced by "
                 f"{len(event.connected)}",
                 title="Reorg",
                 severity="warning",

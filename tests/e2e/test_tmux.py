@@ -249,3 +249,18 @@ def test_two_dashboards_pay_each_other_in_tmux(tmux: Tmux, tmp_path: Path) -> No
     for name in ("n1", "n2"):
         tmux.keys(name, "q")
         tmux.wait_for(name, r"\[exited 0\]", "a clean exit")
+
+
+def test_copy_inside_tmux_fills_the_tmux_buffer(tmux: Tmux, tmp_path: Path) -> None:
+    port = free_port()
+    tmux.start("n1", node_command(port, tmp_path / "n1"))
+    tmux.wait_for("n1", r"No wallet yet", "the wallet screen asking for a wallet")
+    tmux.keys("n1", "n")
+    tmux.wait_for("n1", r"New wallet", "the passphrase dialog")
+    tmux.press_until("n1", "Enter", r"Address\s+tcrt1", "the new wallet's address")
+    address = tmux.wait_for("n1", r"Address\s+(tcrt1\w+)", "the address").group(1)
+    tmux.keys("n1", "c")
+    tmux.wait_for("n1", r"tmux buffer", "the toast naming the tmux buffer")
+    assert tmux.run("show-buffer") == address
+    tmux.keys("n1", "q")
+    tmux.wait_for("n1", r"\[exited 0\]", "a clean exit")

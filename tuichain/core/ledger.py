@@ -452,6 +452,20 @@ class Ledger:
             return out
         return await self._read(read)
 
+    async def find_prefix(self, prefix: str, limit: int = 2) -> tuple[list[bytes], list[bytes]]:
+        """Block hashes and txids (confirmed or open) whose display hex starts with
+        ``prefix``, up to ``limit`` of each: enough to tell unique from ambiguous."""
+
+        def read() -> tuple[list[bytes], list[bytes]]:
+            blocks = self.rstore.find_prefix("headers", prefix, limit)
+            txids = self.rstore.find_prefix("txindex", prefix, limit)
+            for txid in self.rstore.find_prefix("mempool", prefix, limit):
+                if txid not in txids:
+                    txids.append(txid)
+            return blocks, txids[:limit]
+
+        return await self._read(read)
+
     async def tx_info(self, txid: bytes) -> TxInfo | None:
         tip_height = self.tip.height if self.tip else 0
 

@@ -19,6 +19,7 @@ from ..core.events import (
 )
 from ..messages import NodeEvent, NodeFailure, NodeStart
 from .chaintext import short_hash, short_text, utc_time
+from .plural import plural
 
 LEVEL_STYLE = {
     "DEBUG": "dim",
@@ -42,12 +43,12 @@ def describe(event: NodeEvent, address: Callable[[bytes], str]) -> tuple[str, st
     if isinstance(event, NewTip):
         return "INFO", (
             f"new tip {event.height}  {short_hash(event.hash)}  "
-            f"({event.txs} tx{'s' if event.txs != 1 else ''})"
+            f"({plural(event.txs, 'tx')})"
         )
     if isinstance(event, Reorg):
         return "WARNING", (
-            f"reorg at height {event.fork_height}: {len(event.disconnected)} "
-            f"block(s) out, {len(event.connected)} in, tip "
+            f"reorg at height {event.fork_height}: {plural(len(event.disconnected), 'block')} "
+            f"out, {len(event.connected)} in, tip "
             f"{short_hash(event.new_tip)}"
         )
     if isinstance(event, BlockRejected):

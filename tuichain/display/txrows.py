@@ -16,6 +16,17 @@ def tx_direction(tx: Transaction, me: bytes) -> str:
     return "in"
 
 
+def fee_paid(tx: Transaction, me: bytes) -> int:
+    """The fee this wallet paid: the sender pays it, never the recipient or a miner."""
+    return tx.fee if not tx.is_coinbase and tx.sender_address == me else 0
+
+
+def amount_change(tx: Transaction, me: bytes) -> int:
+    """What the payment itself moved, fee left out: with ``-fee_paid`` it adds up to
+    ``signed_change``, so a history showing both columns never counts the fee twice."""
+    return signed_change(tx, me) + fee_paid(tx, me)
+
+
 def signed_change(tx: Transaction, me: bytes) -> int:
     """What the transaction did to our balance."""
     change = 0

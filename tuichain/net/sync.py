@@ -342,6 +342,11 @@ class SyncEngine:
                     continue
                 peer.send(frame(Cmd.BLOCK, data))
                 self.stats.blocks_sent += 1
+                # It asked for this body along its header chain, so its chain reaches
+                # here. A peer catching up from us announces nothing back, and without
+                # this its height stayed at its handshake's on the peers screen.
+                assert entry is not None
+                peer.claim_best(h, entry.height, entry.chainwork)
             peer.learn(h)
         if missing:
             peer.send(encode_inv(Cmd.NOTFOUND, missing))

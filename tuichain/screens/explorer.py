@@ -37,6 +37,9 @@ PREFETCH = 10
 MAX_RELOAD = 4 * PAGE
 AGE_REFRESH = 5.0
 HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+HEX = re.compile(r"[0-9a-fA-F]+")
+# Shorter prefixes match too much to be worth typing: 8 digits are 4 billion values.
+MIN_PREFIX = 8
 STATUS = {HAVE_DATA: "have block", HEADER_ONLY: "header only"}
 
 
@@ -68,7 +71,7 @@ class ExplorerScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Input(
-            placeholder="height, block hash, txid or address; Enter searches, Esc closes",
+            placeholder=f"height, hash or txid ({MIN_PREFIX}+ hex digits), address; Enter searches",
             id="explorer-search",
         )
         yield Static("Active chain", id="explorer-title")
@@ -354,6 +357,8 @@ class ExplorerScreen(Screen[None]):
             if await ledger.tx_info(h) is not None:
                 return TxScreen(h)
             return f"not found: no block or transaction {hash_to_hex(h)[:16]}… on this node"
+        if HEX.fullmatch(text):
+            return await self._by_prefix(text.lower())
         hrp = node.params.hrp
         if text.lower().startswith(hrp + "1"):
             try:
@@ -364,6 +369,26 @@ class ExplorerScreen(Screen[None]):
                     return reason
                 return f"not a valid address: {reason}"
         return (
-            "not found: type a block height, a 64-digit block hash or txid, "
-            f"or an address starting {hrp}1"
+            f"not found: type a block height, a block hash or txid (at least {MIN_PREFIX} "
+            f"hex digits of it), or an address starting {hrp}1"
         )
+
+    async def _by_prefix(self, prefix: str) -> BlockScreen | TxScreen | str:
+        """A block or transaction by the first digits of its hash as shown on screen."""
+        if len(prefix) < MIN_PREFIX:
+            return (
+                f"too short: type at least {MIN_PREFIX} hex digits of a hash or txid "
+                f"({len(prefix)} given)"
+            )
+        node = app_node(self.app)
+        assert node is not None
+        blocks, txids = await node.ledger.find_prefix(prefix)
+        found = len(blocks) + len(txids)
+        if found == 0:
+            return f"not found: no block or transaction starts with {prefix}"
+        if found > 1:
+            return (
+                f"ambiguous: {prefix} starts more than one block or transaction; "
+                "type more digits"
+            )
+        return BlockScreen(blocks[0]) if blocks else TxScreen(txids[0])

@@ -26,6 +26,7 @@ from ..core.pow import decode_compact
 from ..core.tx import Transaction
 from ..core.txlife import Timeline
 from ..display.chaintext import format_size, leading_zero_bits, short_hash, short_text, utc_time
+from ..display.plural import plural
 
 if TYPE_CHECKING:
     from ..node import Node
@@ -149,7 +150,7 @@ class BlockScreen(DetailScreen):
         self.query_one("#detail", Vertical).border_title = f"Block {entry.height}"
         t = Text()
         state = (
-            f"active chain, {tip - entry.height + 1} confirmations"
+            f"active chain, {plural(tip - entry.height + 1, 'confirmation')}"
             if on_chain
             else "side branch (not on the active chain)"
         )
@@ -175,7 +176,7 @@ class BlockScreen(DetailScreen):
             _row(t, "body", "not downloaded yet (header only)", "yellow")
         else:
             n = len(block.txs)
-            _row(t, "size", f"{format_size(block.size)}   {n} transaction{'s' if n != 1 else ''}")
+            _row(t, "size", f"{format_size(block.size)}   {plural(n, 'transaction')}")
         self.query_one("#detail-body", Static).update(t)
         if block is None:
             return
@@ -250,9 +251,8 @@ class TxScreen(DetailScreen):
         if info.in_mempool or info.block_hash is None:
             _row(t, "status", "open (in the mempool, not in a block yet)", "yellow")
         else:
-            _row(
-                t, "status", f"in block {info.height}, {info.confirmations} confirmations", "green"
-            )
+            confirmed = plural(info.confirmations, "confirmation")
+            _row(t, "status", f"in block {info.height}, {confirmed}", "green")
             _row(t, "block", hash_to_hex(info.block_hash))
         _row(t, "from", sender)
         _row(t, "to", to)
@@ -277,9 +277,8 @@ class TxScreen(DetailScreen):
             root = entry.header.merkle_root if entry is not None else info.merkle_root
             assert root is not None
             ok = verify_proof(tx.txid, info.position, info.proof, root)
-            t.append(
-                f"Merkle proof (position {info.position}, {len(info.proof)} steps)\n", style="bold"
-            )
+            steps = plural(len(info.proof), "step")
+            t.append(f"Merkle proof (position {info.position}, {steps})\n", style="bold")
             _row(t, " leaf", hash_to_hex(tx.txid))
             for depth, sibling in enumerate(info.proof):
                 side = "left " if (info.position >> depth) & 1 else "right"

@@ -137,7 +137,7 @@ class MempoolScreen(Screen[None]):
             table.move_cursor(row=table.get_row_index(selected))
         title = (
             f"Open transactions: {len(entries)} waiting, fees "
-            f"{format_amount(total_fees)}  [dim](→ sent by you, ← to you; Enter: details)"
+            f"{format_amount(total_fees)}  [dim](→ yours, ← to you; Enter: details)"
             if entries
             else "No open transactions: the next block has only its reward."
         )

@@ -21,6 +21,7 @@ from ..core.amounts import format_amount
 from ..core.events import MinerUpdate
 from ..core.pow import target_from_bits
 from ..display.chaintext import short_hash
+from ..display.plural import plural
 from ..display.units import format_duration
 from ..widgets.rate_graph import HashRateGraph
 from ..widgets.refresh import Refresher
@@ -104,9 +105,8 @@ class MiningScreen(Screen[None]):
         if node.wallet is None:
             state.update(Text(NO_WALLET, style="bold yellow"))
         elif mining.continuous:
-            state.update(
-                Text(f"⛏ Mining continuously with {mining.workers} worker(s)", style="bold green")
-            )
+            workers = plural(mining.workers, "worker")
+            state.update(Text(f"⛏ Mining continuously with {workers}", style="bold green"))
         elif mining.running:
             state.update(Text("⛏ Mining one block…", style="bold green"))
         else:
@@ -114,7 +114,7 @@ class MiningScreen(Screen[None]):
         toggle = self.query_one("#toggle", Button)
         toggle.label = "Stop mining (s)" if mining.continuous else "Start mining (s)"
         toggle.variant = "error" if mining.continuous else "default"
-        self.query_one("#workers", Static).update(f" {mining.workers} worker(s) ")
+        self.query_one("#workers", Static).update(f" {plural(mining.workers, 'worker')} ")
         rate = mining.progress.rate if mining.progress and mining.running else 0.0
         self.query_one(HashRateGraph).update_rates(mining.stats.rate_history, rate)
         info.update(self._info_text(node, rate))
@@ -135,7 +135,7 @@ class MiningScreen(Screen[None]):
             ("  difficulty ", "dim"),
             f"{limit / target if target else 0:,.2f}\n",
             ("Expected    ", "dim"),
-            f"{expected:,.0f} hashes a block",
+            f"{plural(round(expected), 'hash')} a block",
         ]
         if rate > 0 and expected:
             lines += [("  time to a block ", "dim"), format_duration(expected / rate)]
@@ -146,7 +146,8 @@ class MiningScreen(Screen[None]):
             lines += [
                 ("Template    ", "dim"),
                 f"height {tip.height + 1 if tip else '?'}, "
-                f"{len(template.txs) - 1} tx(s), reward {format_amount(template.txs[0].amount)}",
+                f"{plural(len(template.txs) - 1, 'payment')}, "
+                f"reward {format_amount(template.txs[0].amount)}",
                 "\n",
                 ("Progress    ", "dim"),
                 f"{job:,} hashes on this template = {share:.0%} of the expected work",
@@ -157,7 +158,7 @@ class MiningScreen(Screen[None]):
         lines += [
             "\n",
             ("Found       ", "dim"),
-            f"{len(stats.found)} block(s)",
+            plural(len(stats.found), "block"),
             ("  stale ", "dim"),
             (f"{len(stats.stale)}", "yellow" if stats.stale else ""),
         ]

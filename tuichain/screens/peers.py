@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Input, Label, Static
 from .. import messages as msg
 from ..actions import app_node
 from ..display.chaintext import utc_time
+from ..display.plural import plural
 from ..net.addrbook import normalize_url
 
 REFRESH_SECONDS = 2.0
@@ -247,7 +248,7 @@ class PeersScreen(Screen[None]):
             self.say("resolve conflicts: no peers to ask; add one with a")
         else:
             self.say(
-                f"resolve conflicts: asked {asked} peer{'s' if asked != 1 else ''} for "
+                f"resolve conflicts: asked {plural(asked, 'peer')} for "
                 f"headers; our height is {height}",
                 ok=True,
             )

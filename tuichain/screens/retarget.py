@@ -14,6 +14,7 @@ from textual.widgets import Static
 from .. import messages as msg
 from ..actions import app_node
 from ..core.retarget import PLAIN_WINDOW, RetargetView, describe_retarget
+from ..display.plural import plural
 from ..display.units import format_difficulty
 from ..widgets.interval_bars import IntervalBars
 
@@ -30,12 +31,13 @@ def retarget_text(view: RetargetView, params: NetworkParams, tip: int) -> Text:
     if not view.retargets:
         t.append(f"{params.name}: no retarget. ", style="bold yellow")
         t.append(f"Every block keeps bits {view.bits:08x} (difficulty "
-                 f"{format_difficulty(view.difficulty)}); the last {len(view.intervals)} "
-                 f"intervals are shown against the {view.target_spacing} s spacing.\n")
+                 f"{format_difficulty(view.difficulty)}); the last "
+                 f"{plural(len(view.intervals), 'interval')} are shown against the "
+                 f"{view.target_spacing} s spacing.\n")
         return t
     done = tip - view.window_start
     t.append(f"Window {view.window_start}–{view.next_height - 1}", style="bold")
-    t.append(f"  ·  {done} of {params.retarget_interval - 1} intervals so far  ·  "
+    t.append(f"  ·  {done} of {plural(params.retarget_interval - 1, 'interval')} so far  ·  "
              f"target spacing {view.target_spacing} s\n")
     t.append("actual timespan   ", style="bold")
     t.append(f"{_span(view.actual_timespan)} so far; at this pace "

@@ -20,7 +20,7 @@ from ..core.amounts import format_amount, parse_amount
 from ..core.errors import CoreError
 from ..core.payment import check_payment
 from ..display.chaintext import short_hash, short_text
-from ..display.txrows import signed_change, tx_direction
+from ..display.txrows import amount_change, fee_paid, tx_direction
 from ..widgets.inputs import AddressInput, AmountInput
 from ..widgets.refresh import Refresher
 from .dialogs import ConfirmDialog, PassphraseDialog
@@ -74,7 +74,8 @@ class WalletScreen(Screen[None]):
                 with Horizontal(classes="row"):
                     yield Label("To", classes="key")
                     yield AddressInput(self._parse_address, id="to")
-                    yield Static("", id="to-check")
+                # Its own line: beside a 48-column field, 80 columns cut the verdict short.
+                yield Static("", id="to-check")
                 with Horizontal(classes="row"):
                     yield Label("Amount", classes="key")
                     yield AmountInput(id="amount")
@@ -216,7 +217,8 @@ class WalletScreen(Screen[None]):
         kind = tx_direction(tx, me)
         other = tx.recipient if kind == "out" else tx.sender_address
         who = "coinbase" if tx.is_coinbase else short_text(node.format_address(other), 10, 6)
-        change = signed_change(tx, me)
+        change = amount_change(tx, me)
+        fee = fee_paid(tx, me)
         style = "green" if change > 0 else "red" if change < 0 else ""
         table.add_row(
             Text(conf, style="yellow" if conf == "pending" else ""),
@@ -225,7 +227,10 @@ class WalletScreen(Screen[None]):
             Text(
                 f"{'+' if change > 0 else ''}{format_amount(change)}", style=style, justify="right"
             ),
-            Text(format_amount(tx.fee) if not tx.is_coinbase else "", justify="right"),
+            # Only a fee this wallet paid, as the change it made: Amount + Fee is the
+            # row's effect on the balance. A received payment's fee was the sender's.
+            Text(format_amount(-fee) if fee else "", style="red" if fee else "",
+                 justify="right"),
             short_hash(tx.txid, 8, 4),
             key=None if tx.txid.hex() in table.rows else tx.txid.hex(),
         )
@@ -239,6 +244,7 @@ class WalletScreen(Screen[None]):
     @on(Input.Changed, "#to")
     def _to_changed(self, event: Input.Changed) -> None:
         check = self.query_one("#to-check", Static)
+        check.display = bool(event.value.strip())
         if not event.value.strip():
             check.update("")
         elif event.validation_result is not None and event.validation_result.is_valid:
@@ -291,8 +297,7 @@ class WalletScreen(Screen[None]):
         if node is None or node.address is None:
             self.notify("No wallet address yet.", severity="warning")
             return
-        self.app.copy_to_clipboard(node.address)
-        self.notify(f"Copied {node.address}", title="Address")
+        self.app.copy_text(node.address, "Address")  # type: ignore[attr-defined]
 
     def _form_values(self) -> tuple[str, int, int] | str:
         """(to, amount, fee) if the form is well formed, else what is wrong."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from ..display.plural import plural
+
 ROWS = 6
 EIGHTHS = " ▁▂▃▄▅▆▇█"
 
@@ -32,7 +34,7 @@ def interval_chart(intervals: list[int], target: int, width: int, rows: int = RO
             else:
                 text.append(ch, style="red" if value > target else "green")
         text.append("\n")
-    text.append(f"{'':>6}oldest → newest, {len(shown)} intervals", style="dim")
+    text.append(f"{'':>6}oldest → newest, {plural(len(shown), 'interval')}", style="dim")
     return text
 
 

@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
+from ..display.plural import plural
 from ..display.units import format_rate
 
 
@@ -28,7 +29,8 @@ class HashRateGraph(Vertical):
         peak = max(history, default=0.0)
         label = f"Hash rate [b]{format_rate(current)}[/b]"
         if peak > 0:
-            label += f"   [dim]peak {format_rate(peak)}, last {len(history)} samples[/dim]"
+            samples = plural(len(history), "sample")
+            label += f"   [dim]peak {format_rate(peak)}, last {samples}[/dim]"
         self.query_one("#rate-label", Static).update(label)
         # Textual draws an all-equal series as full bars: hide it until there is a rate.
         spark = self.query_one(Sparkline)

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ..actions import app_clock, app_node
+from ..display.plural import plural
 from ..display.units import format_age, format_rate
 
 
@@ -46,7 +47,7 @@ class StatusBar(Static):
             f"tip {format_age(app_clock(self.app)() - status.tip_time)} ago",
             sep,
             (
-                f"{status.peers} peer{'s' if status.peers != 1 else ''}",
+                plural(status.peers, "peer"),
                 "" if status.peers else "yellow",
             ),
             sep,

@@ -19,20 +19,22 @@ from .base import (
     HAVE_DATA,
     HEADER_ONLY,
     INVALID,
+    PREFIX_TABLES,
     URL_SCHEMES,
     HeaderEntry,
     Store,
     blob_to_work,
     decode_undo,
     encode_undo,
+    prefix_range,
     redact,
     work_to_blob,
 )
 
 __all__ = [
-    "HAVE_DATA", "HEADER_ONLY", "INVALID", "URL_SCHEMES", "HeaderEntry", "Store",
-    "blob_to_work", "decode_undo", "encode_undo", "is_url", "open_store", "redact",
-    "work_to_blob",
+    "HAVE_DATA", "HEADER_ONLY", "INVALID", "PREFIX_TABLES", "URL_SCHEMES", "HeaderEntry",
+    "Store", "blob_to_work", "decode_undo", "encode_undo", "is_url", "open_store",
+    "prefix_range", "redact", "work_to_blob",
 ]
 
 def is_url(target: str | Path) -> bool:

@@ -60,6 +60,25 @@ def decode_undo(data: bytes) -> dict[bytes, tuple[int, int] | None]:
     return out
 
 
+# The tables a typed hex prefix is looked up in, and their hash column.
+PREFIX_TABLES = {"headers": "hash", "txindex": "txid", "mempool": "txid"}
+_HEX = "0123456789ABCDEF"
+
+
+def prefix_range(prefix: str) -> tuple[str, str | None]:
+    """(low, high) such that the display-form hex strings starting with `prefix` are
+    exactly those >= low and < high (no upper bound when the prefix is all F's)."""
+    low = prefix.upper()
+    if not low or any(c not in _HEX for c in low):
+        raise ValueError("a prefix is hex digits")
+    stem = low.rstrip("F")
+    if not stem:
+        return low, None
+    # The first string after every one starting with `low`: bump the last digit
+    # that is not F and drop the F's after it.
+    return low, stem[:-1] + _HEX[_HEX.index(stem[-1]) + 1]
+
+
 class Store(Protocol):
     """One connection to the chain's database. Not shared between threads: open one per
     thread (the ledger has a writer and a reader)."""
@@ -83,6 +102,9 @@ class Store(Protocol):
     # meta
     def get_meta(self, key: str) -> bytes | None: ...
     def set_meta(self, key: str, value: bytes) -> None: ...
+
+    # hex prefixes, as typed in the explorer: keys of `table` (one of PREFIX_TABLES)
+    def find_prefix(self, table: str, prefix: str, limit: int = 2) -> list[bytes]: ...
 
     # headers and blocks
     def get_header(self, block_hash: bytes) -> HeaderEntry | None: ...

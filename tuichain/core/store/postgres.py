@@ -37,15 +37,17 @@ from ..errors import SchemaVersionError, StoreError
 from .base import (
     HAVE_DATA,
     HEADER_ONLY,
+    PREFIX_TABLES,
     HeaderEntry,
     blob_to_work,
     decode_undo,
+    prefix_range,
     redact,
     work_to_blob,
 )
 
 # Raise it with every change to the layout, and add the step to _MIGRATIONS.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _TABLES = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value BYTEA NOT NULL);
@@ -71,7 +73,21 @@ CREATE TABLE mempool(txid BYTEA PRIMARY KEY, raw BYTEA NOT NULL, added DOUBLE PR
 
 # _MIGRATIONS[v] turns a schema of version v into version v + 1; version 0 is an
 # empty schema. Each step runs in one transaction with the version update.
-_MIGRATIONS: list[str] = [_TABLES]
+def _display_hex(column: str) -> str:
+    """SQL for a 32-byte hash column as shown on screen: byte-reversed, upper-case hex.
+
+    Only immutable built-ins, so it can be indexed: a typed prefix is then a range."""
+    reversed_bytes = " || ".join(f"substring({column} from {i} for 1)" for i in range(32, 0, -1))
+    return f"upper(encode({reversed_bytes}, 'hex'))"
+
+
+# Version 2: indexes for the explorer's search by a hash's first hex digits.
+_PREFIX_INDEXES = "".join(
+    f"CREATE INDEX {table}_display ON {table}(({_display_hex(column)}));\n"
+    for table, column in PREFIX_TABLES.items()
+)
+
+_MIGRATIONS: list[str] = [_TABLES, _PREFIX_INDEXES]
 
 # The first key of the advisory lock (the second is the schema's hash): "tuic".
 _LOCK_SPACE = 0x74756963
@@ -256,6 +272,16 @@ class PostgresStore:
                 conn.execute(b"COMMIT")
 
     # ---- meta ----------------------------------------------------------------
+    def find_prefix(self, table: str, prefix: str, limit: int = 2) -> list[bytes]:
+        column = PREFIX_TABLES[table]
+        low, high = prefix_range(prefix)
+        expr = _display_hex(column)
+        where = f"{expr} >= %s" + ("" if high is None else f" AND {expr} < %s")
+        args = (low,) if high is None else (low, high)
+        rows = self._run(f"SELECT {column} FROM {table} WHERE {where} LIMIT %s",
+                         (*args, limit)).fetchall()
+        return [_bytes(r[0]) for r in rows]
+
     def get_meta(self, key: str) -> bytes | None:
         row = self._run("SELECT value FROM meta WHERE key=%s", (key,)).fetchone()
         return None if row is None else _bytes(row[0])

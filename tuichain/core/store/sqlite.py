@@ -26,7 +26,16 @@ from pathlib import Path
 
 from ..block import BlockHeader
 from ..errors import SchemaVersionError, StoreError
-from .base import HAVE_DATA, HEADER_ONLY, HeaderEntry, blob_to_work, decode_undo, work_to_blob
+from .base import (
+    HAVE_DATA,
+    HEADER_ONLY,
+    PREFIX_TABLES,
+    HeaderEntry,
+    blob_to_work,
+    decode_undo,
+    prefix_range,
+    work_to_blob,
+)
 
 # Raise it with every change to _SCHEMA that an older tuichain cannot read.
 SCHEMA_VERSION = 1
@@ -55,6 +64,25 @@ CREATE TABLE IF NOT EXISTS history(
 CREATE TABLE IF NOT EXISTS mempool(txid BLOB PRIMARY KEY, raw BLOB NOT NULL, added REAL NOT NULL)
     WITHOUT ROWID;
 """
+
+
+def _display_hex(column: str) -> str:
+    """SQL for a 32-byte hash column in display form (byte-reversed, upper-case hex).
+
+    Hashes are stored in internal byte order but shown reversed, so a typed
+    prefix is a prefix of this expression, not of the column. Built only from
+    SQLite's own deterministic functions, it can be indexed, and an older
+    tuichain (or the sqlite3 shell) can still write these tables.
+    """
+    return "||".join(f"hex(substr({column},{i},1))" for i in range(32, 0, -1))
+
+
+# Indexes on the display form, so a hex prefix is a range query, not a scan.
+# Extra indexes change nothing an older version reads: no schema version bump.
+_PREFIX_INDEXES = "".join(
+    f"CREATE INDEX IF NOT EXISTS {table}_display ON {table}({_display_hex(column)});\n"
+    for table, column in PREFIX_TABLES.items()
+)
 
 # Tables every tuichain database has had since schema 1: a file with tables but
 # not these is some other program's.
@@ -117,7 +145,7 @@ class SqliteStore:
             # NORMAL in WAL mode survives a process crash at any instant; only an
             # OS crash may drop the last commits, never half of one.
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(_SCHEMA)
+            self.db.executescript(_SCHEMA + _PREFIX_INDEXES)
             if found < SCHEMA_VERSION:
                 self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._prove_writable()
@@ -171,6 +199,20 @@ class SqliteStore:
 
     def set_meta(self, key: str, value: bytes) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES(?,?)", (key, value))
+
+    # hex prefixes, as typed in the explorer
+    def find_prefix(self, table: str, prefix: str, limit: int = 2) -> list[bytes]:
+        """Up to ``limit`` keys of ``table`` whose display hex starts with ``prefix``
+        (hex digits, any case), by a range on the display-form index."""
+        column = PREFIX_TABLES[table]
+        low, high = prefix_range(prefix)
+        expr = _display_hex(column)
+        where = f"{expr} >= ?" + ("" if high is None else f" AND {expr} < ?")
+        args = (low,) if high is None else (low, high)
+        rows = self.db.execute(
+            f"SELECT {column} FROM {table} WHERE {where} LIMIT ?", (*args, limit)
+        )
+        return [bytes(r[0]) for r in rows]
 
     # headers and blocks
     def get_header(self, block_hash: bytes) -> HeaderEntry | None:
