@@ -10,6 +10,7 @@ import argparse
 import errno
 import math
 import socket
+from collections.abc import Callable
 from typing import NoReturn
 
 from ..config import MAX_PORT, check_database_url, port_not_allowed
@@ -28,42 +29,45 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _int_in_range(text: str, low: int, high: int, kind: str, what: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not {kind}: {text!r}") from None
-    if not low <= n <= high:
-        raise argparse.ArgumentTypeError(f"{what} must be {low}-{high}, got {n}")
-    return n
+def whole_number(
+    low: int, high: int | None = None, *, kind: str = "a whole number", what: str = ""
+) -> Callable[[str], int]:
+    """An argparse type for an integer from `low` (to `high`)."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {kind}: {text!r}") from None
+        if n < low or (high is not None and n > high):
+            span = f"{low} or more" if high is None else f"{low}-{high}"
+            raise argparse.ArgumentTypeError(f"{what} must be {span}, got {n}".lstrip())
+        return n
+
+    return parse
 
 
-def parse_port(text: str) -> int:
-    return _int_in_range(text, 1, MAX_PORT, "a port number", "port")
+def seconds(what: str = "", *, allow_zero: bool = True) -> Callable[[str], float]:
+    """An argparse type for a finite number of seconds, 0 or more (or more than 0)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+            bound = "0 or more" if allow_zero else "more than 0"
+            raise argparse.ArgumentTypeError(
+                f"{what} must be {bound} seconds, got {text}".lstrip())
+        return value
+
+    return parse
 
 
-def parse_workers(text: str) -> int:
-    return _int_in_range(text, 1, MAX_WORKERS, "a whole number", "miner workers")
-
-
-def parse_pace(text: str) -> float:
-    try:
-        pace = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(pace) or pace < 0:
-        raise argparse.ArgumentTypeError(f"mining pace must be 0 or more seconds, got {text}")
-    return pace
-
-
-def parse_block_time(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise argparse.ArgumentTypeError(f"block time must be more than 0 seconds, got {text}")
-    return seconds
+parse_port = whole_number(1, MAX_PORT, kind="a port number", what="port")
+parse_workers = whole_number(1, MAX_WORKERS, what="miner workers")
+parse_pace = seconds("mining pace")
+parse_block_time = seconds("block time", allow_zero=False)
 
 
 def parse_network(text: str) -> str:

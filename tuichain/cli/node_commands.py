@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..control import MAX_MINE
-from .args import Parser
+from .args import Parser, seconds, whole_number
 from .control import ControlClient, common_parser, get_public, resolve
 from .errors import EXIT_FAILURE, CliError
 
@@ -25,34 +25,9 @@ WAIT_TIMEOUT = 60.0  # seconds `tuichain wait` gives the node by default
 POLL = 0.1
 
 
-def _count(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= n <= MAX_MINE:
-        raise argparse.ArgumentTypeError(f"must be 1-{MAX_MINE}, got {n}")
-    return n
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
-    return value
-
-
-def _height(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a height: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a height is 0 or more, got {value}")
-    return value
+_count = whole_number(1, MAX_MINE)
+_seconds = seconds()
+_height = whole_number(0, kind="a height", what="a height")
 
 
 # --- mine ---------------------------------------------------------------------------

@@ -45,7 +45,7 @@ from ..core.payment import check_payment
 from ..core.policy import DEFAULT_POLICY, Policy
 from ..core.tx import MAX_MEMO, make_payment
 from ..datadir import DataDirError, lock_data_dir
-from .args import DEFAULT_PORT, Parser, parse_network, parse_port
+from .args import DEFAULT_PORT, Parser, parse_network, parse_port, seconds, whole_number
 from .errors import EXIT_FAILURE, CliError
 
 PASSPHRASE_ENV = "TUICHAIN_PASSPHRASE"
@@ -448,24 +448,8 @@ def _wait_confirmed(
     return 0
 
 
-def _confirmations(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
-
-
-def _timeout(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
-    return value
+_confirmations = whole_number(1)
+_timeout = seconds()
 
 
 # --- parser ---------------------------------------------------------------------

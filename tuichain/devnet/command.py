@@ -27,6 +27,7 @@ from ..cli.args import (
     parse_network,
     parse_pace,
     parse_port,
+    whole_number,
 )
 from ..cli.errors import EXIT_FAILURE, EXIT_USAGE, CliError
 from ..config import MAX_PORT
@@ -102,14 +103,7 @@ examples:
 """
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
+_positive = whole_number(1)
 
 
 def _parser(prog: str, description: str = HELP) -> argparse.ArgumentParser:
