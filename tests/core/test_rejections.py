@@ -20,6 +20,7 @@ WIRE_VALUES = {
     "bad-coinbase-height", "bad-coinbase-amount", "orphan", "bad-prevblk", "known-invalid",
     "bad-genesis", "low-work-headers", "wrong-genesis", "wrong-protocol", "self-connection",
     "banned", "too-many", "bad-proof", "shutting-down", "malformed", "closed", "timeout",
+    "less-work", "rate-limited",
 }
 
 
