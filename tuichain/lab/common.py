@@ -1,0 +1,40 @@
+"""Steps several scenarios share: a funded node1, its address, a block's place on a node."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from .base import LabError
+from .client import Lab
+
+
+def workdir(lab: Lab, name: str) -> Path:
+    return lab.net.directory / "lab" / name
+
+
+async def address(lab: Lab, k: int) -> str:
+    doc = await lab.control(k, "GET", "/mining")
+    if doc["address"] is None:
+        raise LabError(f"node{k} has no wallet: the devnet gives every node one")
+    return str(doc["address"])
+
+
+async def fund_node1(lab: Lab) -> AsyncIterator[str]:
+    """Mine a block to node1 if its wallet cannot pay; all nodes on one tip afterwards."""
+    doc = await lab.get(1, f"/api/addresses/{await address(lab, 1)}")
+    if int(doc.get("balance", 0)) < 10 * 10**8:
+        yield "node1 has no coins to pay with yet: it mines a block to its wallet"
+        await lab.mine(1, 1)
+    await synced(lab)
+
+
+async def synced(lab: Lab) -> None:
+    nodes = range(1, lab.net.nodes + 1)
+    await lab.wait(lambda: lab.same_tip(*nodes), "all nodes to share one tip")
+
+
+async def tx(lab: Lab, k: int, txid: str) -> dict[str, Any] | None:
+    doc = await lab.get_or_none(k, f"/api/txs/{txid}")
+    return doc if isinstance(doc, dict) else None
