@@ -158,6 +158,16 @@ class Lab:
                 raise LabError(f"timed out after {limit:.0f} s waiting for {what}")
             await asyncio.sleep(0.1)
 
+    async def meshed(self) -> bool:
+        """Every node has every other devnet node as a peer (by URL: a stranger that
+        dialled in from outside the devnet does not count)."""
+        urls = {n.url for n in self.net.members}
+        for node in self.net.members:
+            peers = (await self.get(node.index, "/api/peers"))["peers"]
+            if not urls - {node.url} <= {peer["url"] for peer in peers}:
+                return False
+        return True
+
     async def same_tip(self, *nodes: int) -> bool:
         tips = {(await self.status(k))["tip"] for k in nodes}
         return len(tips) == 1

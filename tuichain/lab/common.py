@@ -9,6 +9,9 @@ from typing import Any
 from .base import LabError
 from .client import Lab
 
+TIE_WAIT = 15.0  # seconds two tips may differ before the lab suspects a tie of equal work
+TIE_BREAKS = 3
+
 
 def workdir(lab: Lab, name: str) -> Path:
     return lab.net.directory / "lab" / name
@@ -23,6 +26,7 @@ async def address(lab: Lab, k: int) -> str:
 
 async def fund_node1(lab: Lab) -> AsyncIterator[str]:
     """Mine a block to node1 if its wallet cannot pay; all nodes on one tip afterwards."""
+    await synced(lab)
     doc = await lab.get(1, f"/api/addresses/{await address(lab, 1)}")
     if int(doc.get("balance", 0)) < 10 * 10**8:
         yield "node1 has no coins to pay with yet: it mines a block to its wallet"
@@ -30,8 +34,27 @@ async def fund_node1(lab: Lab) -> AsyncIterator[str]:
     await synced(lab)
 
 
+async def connected(lab: Lab) -> None:
+    """Every node a peer of every other: a scenario started right after `tuichain devnet`
+    must not mine before the nodes have met, or each keeps its own first block."""
+    await lab.wait(lab.meshed, "every devnet node to connect to every other")
+
+
 async def synced(lab: Lab) -> None:
+    """All nodes on one tip. Two tips of equal work never resolve by themselves (each node
+    keeps the one it saw first), so after a while node1 mines one block to break the tie."""
+    await connected(lab)
     nodes = range(1, lab.net.nodes + 1)
+    for _ in range(TIE_BREAKS):
+        try:
+            await lab.wait(lambda: lab.same_tip(*nodes), "all nodes to share one tip",
+                           limit=TIE_WAIT)
+            return
+        except LabError:
+            works = {(await lab.status(k))["chainwork"] for k in nodes}
+            if len(works) != 1:
+                continue  # one side is heavier: the other is still catching up
+            await lab.mine(1, 1)
     await lab.wait(lambda: lab.same_tip(*nodes), "all nodes to share one tip")
 
 
