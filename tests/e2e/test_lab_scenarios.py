@@ -62,6 +62,40 @@ def test_replay_is_refused_by_nonce(regtest: DevnetRun) -> None:
     assert _get(regtest, 2, "/api/status")["mining"]
 
 
+def test_double_spend_across_a_split_is_decided_by_work(regtest: DevnetRun) -> None:
+    lines = _lab(regtest, "double-spend")
+    assert f"rule {Code.BAD_NONCE.value}" in lines[-1]
+    # The loser: node1's own payment, refused by nonce after the heal (its rejection log).
+    refused = [r for r in _get(regtest, 1, "/api/rejections?limit=500")["rejections"]
+               if r["kind"] == "transaction" and r["code"] == Code.BAD_NONCE
+               and r["source"] == "reorg"]
+    assert refused
+    lost = refused[0]["id"]
+    life = _get(regtest, 1, f"/api/txs/{lost}/life")
+    kinds = [e["kind"] for e in life["events"]]
+    assert kinds.index("included") < kinds.index("disconnected") < kinds.index("refused")
+    assert not life["in_mempool"] and life["confirmations"] == 0
+    # The winner: same sender, same nonce, confirmed on both nodes, on one shared tip.
+    tip = _get(regtest, 1, "/api/status")["tip"]
+    assert _get(regtest, 2, "/api/status")["tip"] == tip
+    winner = next(line.split("transaction ")[1][:16] for line in lines
+                  if line.startswith("side 2:"))
+    found = None
+    for h in range(_get(regtest, 1, "/api/status")["height"], 0, -1):
+        txs = _get(regtest, 1, f"/api/blocks/{h}")["txs"]
+        found = next((t["txid"] for t in txs if t["txid"].startswith(winner)), None)
+        if found:
+            break
+    assert found is not None
+    for k in (1, 2):
+        info = _get(regtest, k, f"/api/txs/{found}")
+        assert info["confirmations"] >= 1
+    assert "included" in [e["kind"] for e in _get(regtest, 2, f"/api/txs/{found}/life")["events"]]
+    # The devnet is whole again, and mining on node2 is back.
+    assert not _get(regtest, 1, "/api/status").get("partitioned", False)
+    assert _get(regtest, 2, "/api/status")["mining"]
+
+
 def test_time_warp_blocks_are_refused(regtest: DevnetRun) -> None:
     before = _get(regtest, 1, "/api/rejections?limit=500")["count"]
     lines = _lab(regtest, "time-warp")

@@ -7,13 +7,14 @@ screen both run them through this registry.
 
 from __future__ import annotations
 
-from . import flood, lighter, reorg, replay, timewarp
+from . import doublespend, flood, lighter, reorg, replay, timewarp
 from .base import LabError, Scenario, Step, Verdict
 from .client import Lab
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
+        Scenario("double-spend", doublespend.SUMMARY, doublespend.run),
         Scenario("replay", replay.SUMMARY, replay.run),
         Scenario("time-warp", timewarp.SUMMARY, timewarp.run),
         Scenario("flood", flood.SUMMARY, flood.run),

@@ -9,7 +9,7 @@ from typing import Any
 from .base import LabError
 from .client import Lab
 
-TIE_WAIT = 15.0  # seconds two tips may differ before the lab suspects a tie of equal work
+TIE_WAIT = 15.0  # seconds two tips may differ before the lab nudges them (see synced)
 TIE_BREAKS = 3
 
 
@@ -42,7 +42,9 @@ async def connected(lab: Lab) -> None:
 
 async def synced(lab: Lab) -> None:
     """All nodes on one tip. Two tips of equal work never resolve by themselves (each node
-    keeps the one it saw first), so after a while node1 mines one block to break the tie."""
+    keeps the one it saw first), and a block mined in the moment two nodes were still
+    shaking hands is never announced to the one that missed it; either way, after a while
+    the node with the most work mines one more block, whose announcement settles it."""
     await connected(lab)
     nodes = range(1, lab.net.nodes + 1)
     for _ in range(TIE_BREAKS):
@@ -51,10 +53,8 @@ async def synced(lab: Lab) -> None:
                            limit=TIE_WAIT)
             return
         except LabError:
-            works = {(await lab.status(k))["chainwork"] for k in nodes}
-            if len(works) != 1:
-                continue  # one side is heavier: the other is still catching up
-            await lab.mine(1, 1)
+            works = {k: int((await lab.status(k))["chainwork"], 16) for k in nodes}
+            await lab.mine(max(nodes, key=lambda k: (works[k], -k)), 1)
     await lab.wait(lambda: lab.same_tip(*nodes), "all nodes to share one tip")
 
 
