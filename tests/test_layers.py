@@ -42,6 +42,7 @@ FLOOR_PREFIXES: dict[str, tuple[str, ...]] = {
     "cli": (
         "tuichain.cli",
         "tuichain.devnet",
+        "tuichain.lab",
         "tuichain.__main__",
     ),
 }

@@ -21,6 +21,7 @@ WIRE_VALUES = {
     "bad-genesis", "low-work-headers", "wrong-genesis", "wrong-protocol", "self-connection",
     "banned", "too-many", "bad-proof", "shutting-down", "malformed", "closed", "timeout",
     "link-cut",
+    "less-work", "rate-limited",
 }
 
 

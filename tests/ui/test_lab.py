@@ -97,3 +97,26 @@ async def test_lab_key_only_on_a_devnet_node_and_footer_fits_80_columns(
         await pilot.press("g")
         await pilot.pause()
         assert not isinstance(plain.screen, LabScreen)
+
+
+async def test_lab_runs_a_scenario_and_streams_its_lines(
+    tmp_path: Path, make_config: MakeConfig
+) -> None:
+    """`r` asks for a scenario and runs `tuichain lab NAME` in its own process: here the
+    devnet's node2 is down, so what streams in is the lab's own clear refusal."""
+    root = tmp_path / "devnet"
+    base = devnet_layout(root, 2)
+    app = TuichainApp(make_config(data_dir=root / "node1", port=base))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app_started(pilot)
+        await pilot.press("g")
+        await until(pilot, lambda: isinstance(app.screen, LabScreen), "the lab screen")
+        await pilot.press("r")
+        for key in "replay":
+            await pilot.press(key)
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, LabScreen)
+        await until(pilot, lambda: "did not hold" in screen.narration, "the scenario's end")
+        assert screen.narration.startswith("tuichain lab replay")
+        assert "tuichain lab: " in screen.narration

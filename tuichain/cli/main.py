@@ -58,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
             "  tuichain faucet --to ADDRESS --amount X   (pays from the devnet's faucet)\n"
             "local test network (several nodes in one command):\n"
             "  tuichain devnet [--nodes N] ... | stop | status | logs   "
-            "(see `tuichain devnet --help`)\n\n"
+            "(see `tuichain devnet --help`)\n"
+            "  tuichain lab NAME   (a narrated attack on the running devnet; "
+            "see `tuichain lab --help`)\n\n"
             "examples:\n"
             "  tuichain --port 5000                         dashboard on port 5000\n"
             "  tuichain --port 5001 --peer http://127.0.0.1:5000\n"
@@ -249,6 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .faucet import main as faucet_main
 
         return faucet_main(args[1:])
+    if args and args[0] == "lab":
+        from ..lab.command import lab_main
+
+        return lab_main(args[1:])
     if args and args[0] == "devnet":
         from ..devnet.command import devnet_main
 

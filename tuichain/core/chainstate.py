@@ -51,6 +51,8 @@ class ImportResult:
     rejected: list[tuple[bytes, ValidationError]] = field(default_factory=list)
     mempool_added: list[bytes] = field(default_factory=list)
     mempool_removed: list[bytes] = field(default_factory=list)
+    # Transactions of disconnected blocks the new chain refuses (a double spend's loser).
+    mempool_refused: list[tuple[bytes, ValidationError]] = field(default_factory=list)
 
     @property
     def reorg(self) -> bool:
@@ -441,12 +443,14 @@ class ChainState:
         dropped = self.mempool.revalidate(self.store)
         now = time.time()
         # Disconnected blocks were listed tip first; replay oldest first for nonce order.
+        confirmed = {t for b in result.connected for t in b.txids[1:]}
         for block in reversed(result.disconnected):
             for tx in block.txs[1:]:
                 try:
                     self.mempool.add(tx, self.store, self.sigcache.verify_tx, now)
-                except ValidationError:
-                    pass
+                except ValidationError as exc:
+                    if tx.txid not in confirmed:  # not merely mined again on the new chain
+                        result.mempool_refused.append((tx.txid, exc))
         # A pending tx whose predecessor was in a disconnected block was dropped by
         # revalidate (its nonce no longer followed on); now the predecessor is back.
         if result.disconnected:

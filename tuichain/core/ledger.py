@@ -339,6 +339,9 @@ class Ledger:
                 if tx is not None:
                     self.events.publish(TxAccepted(tx.txid, tx.sender_address, tx.recipient,
                                                    tx.amount, tx.fee, "reorg"))
+        for txid, err in result.mempool_refused:
+            self.events.publish(TxRejected(txid, err.code, err.reason, "reorg",
+                                           err.field, err.value, err.expected))
         if new_tip.hash != old_tip.hash:
             last = result.connected[-1] if result.connected else None
             self.events.publish(NewTip(new_tip.hash, new_tip.height, new_tip.time,

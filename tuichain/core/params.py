@@ -83,7 +83,29 @@ REGTEST = NetworkParams(
     halving_interval=150,
 )
 
-NETWORKS: dict[str, NetworkParams] = {p.name: p for p in (DEFAULT, REGTEST)}
+# The network lab's chain (`tuichain lab lighter-longer`): a real target that retargets
+# every 4 blocks of 2 s, so a chain's work visibly differs from its length within a
+# minute. The genesis (bits 0x2000ffff, about 256 hashes) is mined: nonce 26. The limit
+# is 128 times easier than the genesis, so timestamps spread out can cut the difficulty
+# (4x per retarget at most) and buy cheap blocks. The first window is measured from
+# block 1, not from a genesis dated long before the lab started.
+LAB = NetworkParams(
+    name="lab",
+    network_id=0x7475_69AB,
+    hrp="tclab",
+    pow_limit_bits=0x207FFFFF,
+    genesis_bits=0x2000FFFF,
+    genesis_time=1_795_046_400,
+    genesis_nonce=26,
+    target_spacing=2,
+    retarget_interval=4,
+    no_retarget=False,
+    initial_subsidy=50 * COIN,
+    halving_interval=150,
+    retarget_from_genesis=False,
+)
+
+NETWORKS: dict[str, NetworkParams] = {p.name: p for p in (DEFAULT, REGTEST, LAB)}
 
 
 def get_network(name: str) -> NetworkParams:

@@ -33,6 +33,13 @@ class Policy:
     # Seconds a peer may sit on a block it announced and we asked it for before it
     # is dropped as a staller and the block is asked elsewhere.
     block_stall_timeout: float = 20.0
+    # Inventory items (txids and block hashes in `inv` messages) taken from one peer: a
+    # burst, then a sustained rate. Each item costs a lookup and maybe a request, so a
+    # peer announcing more is rate-limited (the excess ignored, a point of score per
+    # message) and, if it keeps on, banned. An honest peer announces what its mempool
+    # accepted, far below this (the burst is above a full mempool's count).
+    inv_items_burst: int = 25_000
+    inv_items_per_second: float = 1_000.0
 
     @classmethod
     def for_network(cls, params: NetworkParams) -> Policy:

@@ -45,6 +45,7 @@ class Code(StrEnum):
     KNOWN_INVALID = "known-invalid"
     BAD_GENESIS = "bad-genesis"
     LOW_WORK_HEADERS = "low-work-headers"
+    LESS_WORK = "less-work"
     # a peer's handshake
     WRONG_GENESIS = "wrong-genesis"
     WRONG_PROTOCOL = "wrong-protocol"
@@ -57,6 +58,7 @@ class Code(StrEnum):
     CLOSED = "closed"
     TIMEOUT = "timeout"
     LINK_CUT = "link-cut"
+    RATE_LIMITED = "rate-limited"
 
     @property
     def explanation(self) -> str:
@@ -95,6 +97,8 @@ EXPLANATIONS: dict[Code, str] = {
     Code.BAD_GENESIS: "The stored chain starts from another genesis block.",
     Code.LOW_WORK_HEADERS: "The headers' chain has too little work, compared with the tip, "
     "to be kept.",
+    Code.LESS_WORK: "The chain has less work than the active one: most work wins, not most "
+    "blocks.",
     Code.WRONG_GENESIS: "The peer's chain starts from another genesis block.",
     Code.WRONG_PROTOCOL: "The peer speaks another version of the wire protocol.",
     Code.SELF_CONNECTION: "The connection leads back to this node itself.",
@@ -106,4 +110,6 @@ EXPLANATIONS: dict[Code, str] = {
     Code.CLOSED: "The connection closed before the handshake finished.",
     Code.TIMEOUT: "The handshake did not finish in time.",
     Code.LINK_CUT: "A devnet split cuts this node off from the peer (`tuichain devnet heal`).",
+    Code.RATE_LIMITED: "The peer announced more than the node takes from one peer; the rest "
+    "is ignored.",
 }

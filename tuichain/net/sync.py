@@ -34,7 +34,7 @@ from ..core.rejectlog import RejectLog
 from ..core.store import HEADER_ONLY, INVALID
 from ..core.tx import Transaction
 from ..core.txlife import TxLife
-from .peer import Peer
+from .peer import Peer, TokenBucket
 from .protocol import (
     MAX_HEADERS,
     Cmd,
@@ -87,6 +87,7 @@ HARMLESS_BLOCK = {Code.TIME_TOO_NEW}
 MAX_UNCONNECTING = 8
 TX_PENALTY = 50
 BLOCK_PENALTY = 100
+INV_FLOOD_PENALTY = 1  # per inv over the item budget: a burst costs little, a flood a ban
 
 
 @dataclass
@@ -102,6 +103,8 @@ class NetStats:
     headers_received: int = 0
     messages_received: int = 0
     bytes_received: int = 0
+    inv_items_requested: int = 0  # txids asked for after an inv
+    invs_rate_limited: int = 0
 
 
 @dataclass
@@ -127,6 +130,8 @@ class SyncEngine:
         self.block_inflight: dict[bytes, Request] = {}
         self.recent_rejects: OrderedDict[bytes, None] = OrderedDict()
         self.best_header_work = 0
+        # Per peer id: the inventory items it may still announce (Policy.inv_items_*).
+        self.inv_budgets: dict[str, TokenBucket] = {}
         self._fetching = False
         self._fetch_again = False
         self._handlers = {
@@ -209,6 +214,7 @@ class SyncEngine:
             await self.request_headers(peer)
 
     def peer_gone(self, peer: Peer) -> None:
+        self.inv_budgets.pop(peer.peer_id, None)
         for txid, req in list(self.tx_inflight.items()):
             if req.peer_id == peer.peer_id:
                 del self.tx_inflight[txid]
@@ -272,10 +278,30 @@ class SyncEngine:
         self.tx_announcers.pop(txid, None)
 
     # ---- announcements and requests ----------------------------------------------
+    async def _within_inv_budget(self, peer: Peer, items: int) -> bool:
+        budget = self.inv_budgets.get(peer.peer_id)
+        if budget is None:
+            policy = self.ledger.policy
+            budget = TokenBucket(policy.inv_items_burst, policy.inv_items_per_second)
+            self.inv_budgets[peer.peer_id] = budget
+        if budget.take(items):
+            return True
+        self.stats.invs_rate_limited += 1
+        reason = f"announcement flood: {items} items over this peer's budget, ignored"
+        if self.m.rejections is not None:
+            label = peer.url or peer.label
+            self.m.rejections.record("message", label, None, Code.RATE_LIMITED, reason,
+                                     peer=label)
+        await self.m.misbehave(peer, INV_FLOOD_PENALTY, reason)
+        return False
+
     async def _on_inv(self, peer: Peer, payload: bytes) -> None:
         want: list[tuple[InvType, bytes]] = []
         unknown_block = False
-        for kind, h in decode_inv(payload):
+        items = decode_inv(payload)
+        if not await self._within_inv_budget(peer, len(items)):
+            return
+        for kind, h in items:
             peer.learn(h)
             if kind == InvType.TX:
                 self._seen(peer, h)
@@ -284,6 +310,7 @@ class SyncEngine:
                 if await self.ledger.has_tx(h) or self._note_inflight_tx(peer, h):
                     continue
                 self.tx_inflight[h] = Request(peer.peer_id, time.monotonic() + TX_TIMEOUT)
+                self.stats.inv_items_requested += 1
                 want.append((kind, h))
                 continue
             entry = await self.ledger.get_header(h)

@@ -9,6 +9,7 @@ as `tuichain devnet split/heal/delay`.
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -77,6 +78,7 @@ class LabScreen(Screen[None]):
     LabScreen #lab-body { padding: 0 1; height: auto; }
     LabScreen #lab-input { display: none; }
     LabScreen #lab-input.asking { display: block; }
+    LabScreen #lab-narration { padding: 0 1; height: auto; }
     """
     AUTO_FOCUS = None  # the keys are the screen's; the input only takes them when asked
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -84,12 +86,14 @@ class LabScreen(Screen[None]):
         Binding("h", "heal", "Heal"),
         Binding("d", "ask('delay')", "Delay"),
         Binding("c", "clear_delays", "No delay"),
+        Binding("r", "ask('scenario')", "Run"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self._asking: str | None = None
         self.last_text = ""
+        self.narration = ""  # the running or last scenario's lines, as shown
 
     @property
     def lab(self) -> tuple[Lab, LabNode] | None:
@@ -100,6 +104,7 @@ class LabScreen(Screen[None]):
         yield Static("Network lab", id="lab-title")
         yield Input(id="lab-input", disabled=True)
         yield Static("asking the devnet's nodes…", id="lab-body")
+        yield Static("", id="lab-narration")
 
     def on_mount(self) -> None:
         found = self.lab
@@ -133,8 +138,10 @@ class LabScreen(Screen[None]):
         box = self.query_one("#lab-input", Input)
         n = len(found[0].nodes)
         self._asking = what
-        box.placeholder = (f"groups, e.g. {','.join(map(str, range(1, n)))}/{n} (enter)"
-                           if what == "split" else "link and delay, e.g. 1-3 800ms (enter)")
+        box.placeholder = (
+            f"groups, e.g. {','.join(map(str, range(1, n)))}/{n} (enter)" if what == "split"
+            else "scenario: double-spend, replay, time-warp, flood, reorg N, lighter-longer"
+            if what == "scenario" else "link and delay, e.g. 1-3 800ms (enter)")
         box.value = ""
         box.disabled = False
         box.add_class("asking")
@@ -149,6 +156,10 @@ class LabScreen(Screen[None]):
         if found is None or what is None:
             return
         lab = found[0]
+        if what == "scenario":
+            if event.value.split():
+                self.run_scenario(event.value.split())
+            return
         try:
             if what == "split":
                 groups = parse_groups(event.value, len(lab.nodes))
@@ -160,6 +171,36 @@ class LabScreen(Screen[None]):
                 self._change(lambda: lab.delay(a, b, seconds))
         except LabError as exc:
             self.notify(str(exc), severity="error")
+
+    @work(exclusive=True, group="lab-scenario", exit_on_error=False)
+    async def run_scenario(self, words: list[str]) -> None:
+        """`tuichain lab NAME` in a process of its own (its forging and grinding stay off
+        this loop), its narration streamed line by line below the table."""
+        found = self.lab
+        if found is None:
+            return
+        shown = self.query_one("#lab-narration", Static)
+        lines = [f"tuichain lab {' '.join(words)}"]
+        shown.update(Text("\n".join(lines), style="bold"))
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tuichain", "lab", *words, "--dir", str(found[0].directory),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT)
+        assert proc.stdout is not None
+        try:
+            async for raw in proc.stdout:
+                lines.append(raw.decode(errors="replace").rstrip())
+                self.narration = "\n".join(lines)
+                shown.update(self.narration)
+            code = await proc.wait()
+        finally:
+            if proc.returncode is None:  # the screen went away mid-run: stop the scenario
+                proc.terminate()
+                await proc.wait()
+        lines.append("the nodes behaved as the rule says" if code == 0
+                     else f"the scenario did not hold (exit {code})")
+        self.narration = "\n".join(lines)
+        shown.update(self.narration)
 
     def key_escape(self) -> None:
         box = self.query_one("#lab-input", Input)

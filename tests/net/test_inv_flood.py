@@ -1,0 +1,60 @@
+"""A peer announcing txids far faster than any mempool fills: rate-limited, then banned.
+
+The message bucket counts messages; one `inv` carries up to a thousand items, each a
+lookup and maybe a request, so the items have a budget of their own (a policy value).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from tests.builders import mine_on, wait_for
+from tuichain.core.policy import Policy
+from tuichain.core.rejections import Code
+from tuichain.net import protocol as p
+
+from .conftest import StartNode
+from .test_hostile import Hostile
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+def _inv_of_random_txids() -> bytes:
+    return p.encode_inv(p.Cmd.INV, [(p.InvType.TX, os.urandom(32)) for _ in range(p.MAX_INV)])
+
+
+async def test_an_announcement_flood_is_rate_limited_then_banned(
+    start_node: StartNode, session: aiohttp.ClientSession
+) -> None:
+    policy = Policy()
+    a = await start_node("a")
+    b = await start_node("b", peers=[a.listen_url])
+    h = Hostile(session, a)
+    await h.connect()
+    await wait_for(lambda: any(i.node_id == h.node_id for i in a.net.peer_infos()),
+                   "the flooder to be registered")
+    # Fewer messages than the message bucket's burst: only the item budget can stop it.
+    messages = 2 * policy.inv_items_burst // p.MAX_INV + 120
+    for _ in range(messages):
+        if h.ws is None or h.ws.closed:
+            break
+        await h.send(_inv_of_random_txids())
+    await wait_for(h.banned, "the flooder's ban")
+    # What it announced beyond the budget was never looked up or asked for.
+    asked = a.net.sync.stats.inv_items_requested
+    assert asked <= policy.inv_items_burst + 2 * policy.inv_items_per_second * 10
+    assert asked < messages * p.MAX_INV // 2
+    limited = [r for r in a.rejections.recent() if r.code == Code.RATE_LIMITED]
+    assert limited
+    assert all(r.kind == "message" for r in limited)
+    # Honest gossip went on meanwhile.
+    block = await mine_on(a.ledger)
+    await wait_for(lambda: b.ledger.tip.hash == block.hash, "honest sync after the flood")
