@@ -17,7 +17,7 @@ from ..core.block import Block, BlockHeader
 from ..core.chainstate import ChainState
 from ..core.merkle import merkle_root
 from ..core.pow import hash_meets_target, median_time_past, target_from_bits, work_from_bits
-from ..core.store import HeaderEntry, Store
+from ..core.store import HeaderEntry, open_store
 from ..core.tx import Transaction, make_coinbase
 from .base import LabError
 from .client import Lab
@@ -42,7 +42,7 @@ class Forge:
         for extra in ("-wal", "-shm"):
             path.with_name(path.name + extra).unlink(missing_ok=True)
         self.params = lab.params
-        self.chain = ChainState(Store(path), lab.params)
+        self.chain = ChainState(open_store(path, lab.params.name), lab.params)
 
     @classmethod
     async def of(cls, lab: Lab, k: int, directory: Path) -> Forge:
