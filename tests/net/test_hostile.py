@@ -71,11 +71,15 @@ class Hostile:
         if cmd != p.Cmd.VERSION:
             return cmd, payload
         theirs = p.Version.decode(payload)
+        await self.before_verack(theirs)
         proof = proof_message(
             network_id, True, self.node_id, theirs.node_id, theirs.challenge, challenge
         )
         await self.ws.send_bytes(p.frame(p.Cmd.VERACK, self.identity.sign(proof)))
         return await self.recv()
+
+    async def before_verack(self, theirs: p.Version) -> None:
+        """A seam for races: runs after the node's version arrived, before our proof."""
 
     async def recv(self) -> tuple[p.Cmd, bytes]:
         assert self.ws is not None

@@ -440,11 +440,13 @@ class PeerManager:
             raise Refused(Code.DUPLICATE, "already connected to that node")
 
     async def _handshake(self, peer: Peer) -> None:
+        ours = self._version()
+        peer.told_height, peer.told_work = ours.height, ours.chainwork
         await run_handshake(
             peer,
             self.params,
             self.node.identity,
-            self._version(),
+            ours,
             self._check_version,
             self._check_proven,
         )

@@ -85,6 +85,10 @@ class Peer:
         self.node_id = ""  # set by the handshake once the peer proved its key
         self.height = 0
         self.chainwork = 0
+        # The tip our own version message told this peer (a block found after it
+        # must be announced once the peer is ready).
+        self.told_height = 0
+        self.told_work = 0
         # The most-work header it announced to us (known to our index): bodies are
         # fetched from it along the chain to this header.
         self.best_hash: bytes | None = None

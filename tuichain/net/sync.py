@@ -210,8 +210,15 @@ class SyncEngine:
     # ---- peer lifecycle ------------------------------------------------------------
     async def peer_ready(self, peer: Peer) -> None:
         tip = self.ledger.tip
-        if tip is not None and peer.chainwork > tip.chainwork:
+        if tip is None:
+            return
+        if peer.chainwork > tip.chainwork:
             await self.request_headers(peer)
+        elif peer.chainwork < tip.chainwork and tip.chainwork > peer.told_work:
+            # Our version message told the tip of when the handshake began: a block
+            # found since then was announced before this peer was ready to hear it.
+            peer.learn(tip.hash)
+            await self._announce_header(tip.hash, [peer])
 
     def peer_gone(self, peer: Peer) -> None:
         self.inv_budgets.pop(peer.peer_id, None)
