@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 
 from .block import Block, BlockHeader
@@ -82,6 +82,8 @@ class ChainState:
         self.mempool = mempool if mempool is not None else Mempool(params)
         self._cache: OrderedDict[bytes, HeaderEntry] = OrderedDict()
         self.orphans = OrphanPool()  # the Ledger sets its node policy's bounds
+        # Set when a batch failed after changing the state in memory: `reload` first.
+        self.needs_reload = False
         self._init_genesis()
         tip_hash = store.tip_hash()
         assert tip_hash is not None
@@ -101,6 +103,7 @@ class ChainState:
         have hidden a commit (its answer lost with the connection), then finish any
         switch left undone, as on open."""
         self._cache.clear()
+        self.needs_reload = False
         tip_hash = self.store.tip_hash()
         tip = self.entry(tip_hash) if tip_hash is not None else None
         assert tip is not None, "a stored chain always has a tip"
@@ -271,6 +274,28 @@ class ChainState:
         if result.connected or result.disconnected:
             self._update_mempool(result)
         return result
+
+    def process_blocks(self, blocks: Sequence[tuple[Block, bool, str | None]],
+                       now: int | None = None, budget: float | None = None,
+                       ) -> list[tuple[ImportResult, HeaderEntry]]:
+        """Import (block, requested, source) in order in one SQL transaction, as
+        `process_block` one by one would, with the tip after each. With `budget`
+        (seconds) it stops after the block that exhausts it: the results are for that
+        prefix. A kill loses the whole batch (fetched again); a failed write leaves
+        `needs_reload` set, since the state in memory then ran ahead of the store."""
+        out: list[tuple[ImportResult, HeaderEntry]] = []
+        started = time.monotonic()
+        try:
+            with self.store.transaction():
+                for block, requested, source in blocks:
+                    res = self.process_block(block, now, requested=requested, source=source)
+                    out.append((res, self.tip))
+                    if budget is not None and time.monotonic() - started >= budget:
+                        break
+        except BaseException:
+            self.needs_reload = True
+            raise
+        return out
 
     def _process_one(self, block: Block, now: int, requested: bool = True,
                      source: str | None = None) -> ImportResult:

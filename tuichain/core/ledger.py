@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -103,6 +105,26 @@ def _tip_info(e: HeaderEntry) -> TipInfo:
     return TipInfo(e.hash, e.height, e.header.time, e.header.bits, e.chainwork)
 
 
+# A batch of queued blocks imported in one SQL transaction: at most this many, and
+# no more blocks started once this long has passed (so events and readers lag little).
+BATCH_BLOCKS = 64
+BATCH_SECONDS = 0.5
+# Threads checking downloaded blocks' signatures ahead of the writer: libsodium's
+# verify releases the GIL, so threads use every core without pickling blocks.
+VERIFY_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass
+class _Pending:
+    """A submitted block waiting for the writer."""
+
+    block: Block
+    source: str | None
+    requested: bool
+    verified: asyncio.Future[None]  # its signatures checked into the SigCache
+    result: asyncio.Future[ImportResult]
+
+
 class Ledger:
     def __init__(self, data_dir: Path, params: NetworkParams,
                  policy: Policy | None = None, *, adopt_empty: bool = True,
@@ -117,6 +139,9 @@ class Ledger:
         self.sigcache = SigCache()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="ledger-writer")
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="ledger-reader")
+        self._verifier = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="ledger-verify")
+        self._queue: deque[_Pending] = deque()
+        self._importer: asyncio.Task[None] | None = None
         self._chain: ChainState | None = None
         self._rstore: Store | None = None
         # What the store raises when it cannot write for now (its backend's errors).
@@ -202,19 +227,22 @@ class Ledger:
         self._rstore = open_store(self.db_target, self.params.name, readonly=True)
 
     async def close(self) -> None:
+        if self._importer is not None:
+            await asyncio.gather(self._importer, return_exceptions=True)
         if self._chain is not None:
             await self._write(self._chain.store.close)
         if self._rstore is not None:
             rstore, self._rstore = self._rstore, None
             await asyncio.get_running_loop().run_in_executor(self._reader, rstore.close)
         self._writer.shutdown(wait=True)
+        self._verifier.shutdown(wait=True)
         self._reader.shutdown(wait=True)
         self._chain = None
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         def run() -> T:
             chain = self._chain
-            if chain is not None and chain.store.reconnected:
+            if chain is not None and (chain.store.reconnected or chain.needs_reload):
                 self._reload(chain)
             return fn(*args)
         return await asyncio.get_running_loop().run_in_executor(self._writer, run)
@@ -285,37 +313,115 @@ class Ledger:
     async def submit_block(self, block: Block, source: str | None = None,
                            requested: bool = True) -> ImportResult:
         """Import a block; `requested=False` for one a peer pushed unasked (kept only if
-        it could become the tip)."""
-        def process() -> tuple[TipInfo, ImportResult, TipInfo, int]:
-            # Tips read on the writer, around this import only: other submissions
-            # queued beside it must not leak into the events this one publishes. After
-            # a failed import, from the tip last reported, so its changes are reported.
-            chain = self.chain
-            before = self._unreported_tip or _tip_info(chain.tip)
-            pool_before = set(chain.mempool.entries)
-            self._unreported_tip = before
-            try:
-                # A failed write may have stored blocks but not switched to them.
-                resumed = chain.activate_stored() if self._switch_pending else None
-                self._switch_pending = False
-                res = chain.process_block(block, requested=requested, source=source)
-            except self._transient:
-                self._switch_pending = True
-                raise
-            self._unreported_tip = None
-            if resumed is not None:
-                res.disconnected[:0] = resumed.disconnected
-                res.connected[:0] = resumed.connected
-                res.rejected[:0] = resumed.rejected
-                pool_after = set(chain.mempool.entries)
-                res.mempool_added = list(pool_after - pool_before)
-                res.mempool_removed = list(pool_before - pool_after)
-            return before, res, _tip_info(chain.tip), len(chain.mempool)
+        it could become the tip).
 
-        old_tip, result, new_tip, self.mempool_size = await self._store(process)
-        self.tip = new_tip
-        for hook in self.import_hooks:
-            hook(result, new_tip.height)
+        Its signatures are checked at once on the verify pool (recorded in the
+        SigCache, so the writer's own check is a hit) while the writer imports the
+        blocks queued before it; blocks that queue up meanwhile (a sync) are then
+        imported together, in one SQL transaction per batch."""
+        loop = asyncio.get_running_loop()
+        pending = _Pending(block, source, requested,
+                           loop.run_in_executor(self._verifier, self._preverify, block),
+                           loop.create_future())
+        self._queue.append(pending)
+        if self._importer is None or self._importer.done():
+            self._importer = loop.create_task(self._import_queue())
+        return await asyncio.shield(pending.result)
+
+    def _preverify(self, block: Block) -> None:
+        # Only the signatures: a bad one is left for the writer to refuse with its reason.
+        # Known ones are skipped unlooked-up, so the cache's hits still count the writer's.
+        for tx in block.txs[1:]:
+            if tx.txid not in self.sigcache:
+                self.sigcache.verify_tx(tx)
+
+    async def _import_queue(self) -> None:
+        """Feed the writer the queued blocks in arrival order, a batch at a time: the
+        first block and those after it whose signatures are already checked."""
+        while self._queue:
+            await asyncio.wait([self._queue[0].verified])
+            batch = [self._queue.popleft()]
+            while (self._queue and len(batch) < BATCH_BLOCKS
+                   and self._queue[0].verified.done()):
+                batch.append(self._queue.popleft())
+            try:
+                done = await self._store(self._import_batch, batch)
+            except Exception as exc:
+                for p in batch:
+                    if not p.result.done():
+                        p.result.set_exception(exc)
+                continue
+            # A batch cut short by its time budget: the rest go first in the next one.
+            self._queue.extendleft(reversed(batch[len(done):]))
+            self._publish_batch(batch, done)
+
+    def _import_batch(self, batch: list[_Pending]) -> list[tuple[TipInfo, ImportResult, TipInfo]]:
+        """On the writer: one block as ever, or several in one SQL transaction."""
+        chain = self.chain
+        if len(batch) == 1 or self._switch_pending:
+            p = batch[0]
+            out = [self._import_one(p.block, p.requested, p.source)]
+        else:
+            before = self._unreported_tip or _tip_info(chain.tip)
+            self._unreported_tip = before
+            items = [(p.block, p.requested, p.source) for p in batch]
+            out = []
+            for res, tip in chain.process_blocks(items, budget=BATCH_SECONDS):
+                after = _tip_info(tip)
+                out.append((before, res, after))
+                before = after
+            self._unreported_tip = None
+        self.mempool_size = len(chain.mempool)
+        return out
+
+    def _import_one(self, block: Block, requested: bool,
+                    source: str | None) -> tuple[TipInfo, ImportResult, TipInfo]:
+        # Tips read on the writer, around this import only: other submissions
+        # queued beside it must not leak into the events this one publishes. After
+        # a failed import, from the tip last reported, so its changes are reported.
+        chain = self.chain
+        before = self._unreported_tip or _tip_info(chain.tip)
+        pool_before = set(chain.mempool.entries)
+        self._unreported_tip = before
+        try:
+            # A failed write may have stored blocks but not switched to them.
+            resumed = chain.activate_stored() if self._switch_pending else None
+            self._switch_pending = False
+            res = chain.process_block(block, requested=requested, source=source)
+        except self._transient:
+            self._switch_pending = True
+            raise
+        self._unreported_tip = None
+        if resumed is not None:
+            res.disconnected[:0] = resumed.disconnected
+            res.connected[:0] = resumed.connected
+            res.rejected[:0] = resumed.rejected
+            pool_after = set(chain.mempool.entries)
+            res.mempool_added = list(pool_after - pool_before)
+            res.mempool_removed = list(pool_before - pool_after)
+        return before, res, _tip_info(chain.tip)
+
+    def _publish_batch(self, batch: list[_Pending],
+                       done: list[tuple[TipInfo, ImportResult, TipInfo]]) -> None:
+        """Events once the batch is committed, each block's as if imported alone: a
+        NewTip for every step, so subscribers see every height the tip passed."""
+        if not done:
+            return
+        self.tip = done[-1][2]
+        for p, (old_tip, result, new_tip) in zip(batch[:len(done)], done, strict=True):
+            for hook in self.import_hooks:
+                hook(result, new_tip.height)
+            self._publish(p.block, p.source, old_tip, result, new_tip)
+            if new_tip.hash != old_tip.hash:
+                last = result.connected[-1] if result.connected else None
+                self.events.publish(NewTip(new_tip.hash, new_tip.height, new_tip.time,
+                                           new_tip.chainwork, len(last.txs) if last else 0))
+        for p, (_, result, _) in zip(batch[:len(done)], done, strict=True):
+            if not p.result.done():
+                p.result.set_result(result)
+
+    def _publish(self, block: Block, source: str | None, old_tip: TipInfo,
+                 result: ImportResult, new_tip: TipInfo) -> None:
         if result.error is not None and result.status == "invalid":
             err = result.error
             self.events.publish(BlockRejected(block.hash, err.code, err.reason, source,
@@ -342,11 +448,6 @@ class Ledger:
         for txid, err in result.mempool_refused:
             self.events.publish(TxRejected(txid, err.code, err.reason, "reorg",
                                            err.field, err.value, err.expected))
-        if new_tip.hash != old_tip.hash:
-            last = result.connected[-1] if result.connected else None
-            self.events.publish(NewTip(new_tip.hash, new_tip.height, new_tip.time,
-                                       new_tip.chainwork, len(last.txs) if last else 0))
-        return result
 
     async def submit_headers(self, headers: list[BlockHeader]) -> HeadersResult:
         """A peer's headers: kept only if their chain passes the policy's work threshold."""

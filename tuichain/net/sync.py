@@ -445,6 +445,15 @@ class SyncEngine:
         self.stats.blocks_received += 1
         peer.learn(h)
         requested = h in peer.blocks_inflight
+        if requested:
+            # Read on while it imports: the blocks of a window queue up in the ledger,
+            # which checks their signatures ahead and connects them in batches.
+            self.m.spawn(self._import_block(peer, block, requested))
+        else:
+            await self._import_block(peer, block, requested)
+
+    async def _import_block(self, peer: Peer, block: Block, requested: bool) -> None:
+        h = block.hash
         try:
             result = await self.ledger.submit_block(block, source=peer.peer_id,
                                                     requested=requested)

@@ -244,6 +244,9 @@ class PostgresStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        if self._in_tx:
+            yield from self._savepoint()
+            return
         conn = self._db()
         conn.execute(b"BEGIN")
         self._in_tx = True
@@ -256,6 +259,18 @@ class PostgresStore:
             raise
         finally:
             self._in_tx = False
+
+    def _savepoint(self) -> Iterator[None]:
+        conn = self._db()
+        conn.execute(b"SAVEPOINT nested")
+        try:
+            yield
+            conn.execute(b"RELEASE SAVEPOINT nested")
+        except BaseException:
+            if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
+                conn.execute(b"ROLLBACK TO SAVEPOINT nested")
+                conn.execute(b"RELEASE SAVEPOINT nested")
+            raise
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:

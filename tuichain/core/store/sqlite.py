@@ -170,6 +170,9 @@ class SqliteStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        if self.db.in_transaction:
+            yield from self._savepoint()
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -180,6 +183,18 @@ class SqliteStore:
             # leave the transaction open, which would block every later BEGIN.
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
+            raise
+
+    def _savepoint(self) -> Iterator[None]:
+        self.db.execute("SAVEPOINT nested")
+        try:
+            yield
+            self.db.execute("RELEASE nested")
+        except BaseException:
+            # SQLite may have rolled the whole transaction back already (SQLITE_FULL).
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK TO nested")
+                self.db.execute("RELEASE nested")
             raise
 
     @contextmanager
