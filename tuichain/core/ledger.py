@@ -112,6 +112,8 @@ BATCH_SECONDS = 0.5
 # Threads checking downloaded blocks' signatures ahead of the writer: libsodium's
 # verify releases the GIL, so threads use every core without pickling blocks.
 VERIFY_THREADS = max(1, min(4, os.cpu_count() or 1))
+# Fewer signatures than this per thread are not worth splitting a block for.
+VERIFY_SHARE_MIN = 32
 
 
 @dataclass
@@ -121,7 +123,7 @@ class _Pending:
     block: Block
     source: str | None
     requested: bool
-    verified: asyncio.Future[None]  # its signatures checked into the SigCache
+    verified: asyncio.Future[Any]  # its signatures checked into the SigCache
     result: asyncio.Future[ImportResult]
 
 
@@ -320,18 +322,26 @@ class Ledger:
         blocks queued before it; blocks that queue up meanwhile (a sync) are then
         imported together, in one SQL transaction per batch."""
         loop = asyncio.get_running_loop()
-        pending = _Pending(block, source, requested,
-                           loop.run_in_executor(self._verifier, self._preverify, block),
+        pending = _Pending(block, source, requested, self._preverify_block(block),
                            loop.create_future())
         self._queue.append(pending)
         if self._importer is None or self._importer.done():
             self._importer = loop.create_task(self._import_queue())
         return await asyncio.shield(pending.result)
 
-    def _preverify(self, block: Block) -> None:
+    def _preverify_block(self, block: Block) -> asyncio.Future[Any]:
+        """The block's signatures checked into the SigCache on the verify pool, split in
+        one share per thread when it has enough of them, so one big block uses every core."""
+        loop = asyncio.get_running_loop()
+        txs = block.txs[1:]
+        shares = max(1, min(VERIFY_THREADS, len(txs) // VERIFY_SHARE_MIN))
+        return asyncio.gather(*(loop.run_in_executor(self._verifier, self._preverify,
+                                                     txs[i::shares]) for i in range(shares)))
+
+    def _preverify(self, txs: tuple[Transaction, ...]) -> None:
         # Only the signatures: a bad one is left for the writer to refuse with its reason.
         # Known ones are skipped unlooked-up, so the cache's hits still count the writer's.
-        for tx in block.txs[1:]:
+        for tx in txs:
             if tx.txid not in self.sigcache:
                 self.sigcache.verify_tx(tx)
 
