@@ -333,7 +333,11 @@ class Ledger:
         """The block's signatures checked into the SigCache on the verify pool, split in
         one share per thread when it has enough of them, so one big block uses every core."""
         loop = asyncio.get_running_loop()
-        txs = block.txs[1:]
+        txs = tuple(tx for tx in block.txs[1:] if tx.txid not in self.sigcache)
+        if not txs:  # nothing to check (empty, or all seen in the mempool): no thread hop
+            done: asyncio.Future[Any] = loop.create_future()
+            done.set_result(None)
+            return done
         shares = max(1, min(VERIFY_THREADS, len(txs) // VERIFY_SHARE_MIN))
         return asyncio.gather(*(loop.run_in_executor(self._verifier, self._preverify,
                                                      txs[i::shares]) for i in range(shares)))
