@@ -32,15 +32,21 @@ NOW = REGTEST.genesis_time + 10**8
 
 
 def _blocks() -> list[Block]:
-    """Payments, an orphan filled later, a duplicate, a block that fails on connect
-    (an overspend) with a child, and a heavier branch that reorgs the payments away."""
+    """Payments, an orphan filled later, a duplicate, a reorg that fails midway, a
+    block that fails on connect (an overspend) with a child, and a heavier branch
+    that reorgs the payments away."""
     funded = extend(REGTEST, genesis_link(), 4, miner=PAYER.address_digest)
     paid = paid_line(REGTEST, funded[-1], 5, [PAYER], {}, 3, to=PAYEE.address_digest)
     overspend = make_block(REGTEST, paid[-1], [pay(BROKE, PAYEE.address_digest, 10**9, 0)])
     after_bad = make_block(REGTEST, overspend)
+    # A heavier branch that fails on its third block: the reorg to it is undone midway.
+    doomed = fork(REGTEST, paid[1], 2, tag=b"doomed")
+    doomed.append(make_block(REGTEST, doomed[-1],
+                             [pay(BROKE, PAYEE.address_digest, 10**9, 0)]))
+    doomed.append(make_block(REGTEST, doomed[-1]))
     side = fork(REGTEST, paid[1], 6)
     order: list[Link] = [*funded, paid[0], paid[2], paid[1], *paid[3:], funded[0],
-                         overspend, after_bad, *side]
+                         *doomed, overspend, after_bad, *side]
     return [link.block for link in order]
 
 
