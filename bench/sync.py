@@ -162,9 +162,11 @@ async def catch_up_from_zero(
     for h in heights:
         local_s = await import_blocks(work / f"zero-source-{h}", chain[:h])
         net_s, _ = await sync_from(work / f"zero-source-{h}", work / f"zero-fresh-{h}", h)
+        # The machine is shared: the faster of two local imports is the bar, as above.
+        local_s = min(local_s, await import_blocks(work / f"zero-again-{h}", chain[:h]))
         print(
             f"  {h:>7,} blocks: sync {net_s * 1000:9.1f} ms ({h / net_s:7,.0f} blocks/s)   "
-            f"local import {local_s * 1000:9.1f} ms ({h / local_s:7,.0f} blocks/s)   "
+            f"local import {local_s * 1000:9.1f} ms ({h / local_s:7,.0f} blocks/s, best of 2)   "
             f"ratio {local_s / net_s:.2f}"
         )
         out[str(h)] = {
