@@ -176,6 +176,9 @@ async def run(n_blocks: int, n_txs: int, n_accounts: int, work: Path) -> dict[st
                           f"({height / (last - start):,.0f} blocks/s)", flush=True)
             sync_s = time.perf_counter() - start
             rss = peak_rss_mib(fresh.pid)
+            served = (await server.get(session, "/api/status"))["tip"]
+            synced = (await fresh.get(session, "/api/status"))["tip"]
+            assert synced == served, (synced, served)  # the same chain, not just as long
             late_ms = await balance_read_ms(session, fresh, address)
             early = NodeProcess.headless(early_dir, free_port())
             status = await early.wait_up(session)
