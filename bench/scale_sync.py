@@ -131,7 +131,7 @@ def build(server_dir: Path, early_dir: Path, n_blocks: int, n_txs: int, n_accoun
 
 
 async def balance_read_ms(session: aiohttp.ClientSession, node: NodeProcess, address: str,
-                          reads: int = 40) -> float:
+                          reads: int = 200) -> float:
     """Median milliseconds of GET /api/addresses/<address>?limit=1 (balance, nonce and
     the latest history entry)."""
     await node.get(session, f"/api/addresses/{address}?limit=1")  # warm
