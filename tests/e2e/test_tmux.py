@@ -124,11 +124,13 @@ class Tmux:
 
     def press_until(self, name: str, key: str, pattern: str, what: str) -> None:
         """Press ``key`` until ``pattern`` shows: a key sent while a dialog is still
-        mounting can land before its input has focus, as a fast typist's would."""
+        mounting can land before its input has focus, as a fast typist's would.
+        Each press waits long enough for a loaded machine to draw what it opens: a
+        second Enter on a dialog that was merely slow would answer that dialog."""
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
             self.keys(name, key)
-            if self.seen(name, pattern, 1.5):
+            if self.seen(name, pattern, 5.0):
                 return
         self.wait_for(name, pattern, what, limit=0)
 
