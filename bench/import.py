@@ -26,8 +26,8 @@ from pathlib import Path
 
 import _repo  # noqa: F401  (the repository root on sys.path)
 from _db import DB_HELP, SQLITE, Backend, backends, ratio, side_by_side
+from _nodes import raw_verify_rate
 from Crypto.Signature import eddsa
-from nacl.bindings import crypto_sign_open
 
 from tests.builders import block_on
 from tuichain.core.block import Block, BlockHeader
@@ -88,15 +88,6 @@ def build_chain(blocks: int) -> tuple[list[Block], list[Block]]:
         payments.append(block)
         parent = block.header
     return funding, payments
-
-
-def raw_verify_rate(txs: list[Transaction]) -> float:
-    """The machine's limit: libsodium verification alone on one core, digests precomputed."""
-    items = [(t.sender, t.signature + t.signing_digest()) for t in txs]
-    start = time.perf_counter()
-    for pub, signed in items:
-        crypto_sign_open(signed, pub)
-    return len(items) / (time.perf_counter() - start)
 
 
 def pycryptodome_verify_rate(txs: list[Transaction]) -> float:

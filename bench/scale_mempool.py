@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 import _repo  # noqa: F401  (the repository root on sys.path)
-from nacl.bindings import crypto_sign, crypto_sign_open, crypto_sign_seed_keypair
+from _nodes import raw_verify_rate
+from nacl.bindings import crypto_sign, crypto_sign_seed_keypair
 
 from tests.builders import block_on
 from tuichain.core.block import Block
@@ -70,14 +71,6 @@ def payments(keys: list[tuple[bytes, bytes]], total: int) -> list[Transaction]:
         txs.append(dataclasses.replace(unsigned, signature=signature))
         nonces[s] += 1
     return txs
-
-
-def raw_verify_rate(txs: list[Transaction]) -> float:
-    items = [(t.sender, t.signature + t.signing_digest()) for t in txs]
-    start = time.perf_counter()
-    for pub, signed in items:
-        crypto_sign_open(signed, pub)
-    return len(items) / (time.perf_counter() - start)
 
 
 async def run(n_txs: int, n_senders: int) -> dict[str, float]:

@@ -25,6 +25,7 @@ from tests.builders import (
 from tuichain.core.block import Block
 from tuichain.core.chainstate import ChainState
 from tuichain.core.errors import ValidationError
+from tuichain.core.events import Event, TxAccepted, TxRejected
 from tuichain.core.ledger import Ledger
 from tuichain.core.mempool import Mempool
 from tuichain.core.params import COIN, REGTEST
@@ -395,6 +396,54 @@ async def test_concurrent_sends_from_many_senders(tmp_path: Path) -> None:
         assert (await ledger.account(DAVE)).balance == 40 * COIN
     finally:
         await ledger.close()
+
+
+async def test_submissions_admitted_together_keep_their_own_outcomes(tmp_path: Path) -> None:
+    """Submissions queued behind the writer go in as one batch: each still gets its own
+    answer and event, in submission order, and the stored mempool matches memory."""
+    ledger, _ = await _ledger_with_funds(tmp_path)
+    seen: list[tuple[str, bytes]] = []
+
+    def record(event: Event) -> None:
+        if isinstance(event, TxAccepted | TxRejected):
+            seen.append((type(event).__name__, event.txid))
+
+    ledger.events.subscribe(record)
+    first = pay(ALICE, DAVE, COIN, 0, fee=1_000)
+    better = pay(ALICE, DAVE, COIN, 0, fee=2_000)  # replaces `first` within the batch
+    skips = pay(BOB, DAVE, COIN, 5)  # refused: a gap in Bob's nonces
+    txs = [first, pay(BOB, DAVE, COIN, 0), better, skips, pay(BOB, DAVE, COIN, 1),
+           pay(ALICE, DAVE, COIN, 1, fee=2_000)]
+    try:
+        results = await asyncio.gather(*(ledger.submit_tx(tx) for tx in txs),
+                                       return_exceptions=True)
+        assert [isinstance(r, Transaction) for r in results] == [True, True, True, False,
+                                                                 True, True]
+        assert isinstance(results[3], ValidationError)
+        assert results[3].code == "bad-nonce"
+        assert seen == [("TxRejected" if tx is skips else "TxAccepted", tx.txid) for tx in txs]
+        pending = {tx.txid for tx in txs} - {first.txid, skips.txid}
+        assert {e.tx.txid for e in await ledger.mempool_entries()} == pending
+    finally:
+        await ledger.close()
+    # What was acknowledged is what was stored: nothing more (the replaced one), nothing less.
+    stored = SqliteStore(tmp_path / "chain.sqlite3")
+    try:
+        assert {Transaction.decode(raw).txid for raw, _ in stored.mempool_all()} == pending
+    finally:
+        stored.close()
+
+
+def test_spending_after_a_replacement_counts_the_replacement(node: Node) -> None:
+    """A sender's pending spend is kept as a running total: a replacement that spends
+    less must leave room for what follows it."""
+    node.cs.add_tx(pay(ALICE, DAVE, SUBSIDY // 4, 0, fee=1_000))
+    node.cs.add_tx(pay(ALICE, DAVE, SUBSIDY // 4, 1, fee=1_000))
+    node.cs.add_tx(pay(ALICE, DAVE, SUBSIDY // 8, 1, fee=2_000))
+    follow = pay(ALICE, DAVE, SUBSIDY // 2, 2, fee=1_000)
+    node.cs.add_tx(follow)
+    assert follow.txid in node.pending()
+    assert _code(node, pay(ALICE, DAVE, SUBSIDY // 8, 3)) == "insufficient-funds"
 
 
 def test_extend_keeps_mempool(node: Node) -> None:

@@ -124,11 +124,13 @@ class Tmux:
 
     def press_until(self, name: str, key: str, pattern: str, what: str) -> None:
         """Press ``key`` until ``pattern`` shows: a key sent while a dialog is still
-        mounting can land before its input has focus, as a fast typist's would."""
+        mounting can land before its input has focus, as a fast typist's would.
+        Each press waits long enough for a loaded machine to draw what it opens: a
+        second Enter on a dialog that was merely slow would answer that dialog."""
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
             self.keys(name, key)
-            if self.seen(name, pattern, 1.5):
+            if self.seen(name, pattern, 5.0):
                 return
         self.wait_for(name, pattern, what, limit=0)
 
@@ -215,9 +217,14 @@ def test_two_dashboards_pay_each_other_in_tmux(tmux: Tmux, tmp_path: Path) -> No
 
     # Node 1 sends 1.5 to node 2's address (s, address, amount, Enter to the end, y).
     tmux.press_until("n1", "w", r"confirmed 50\b", "node 1's mined coins")
-    tmux.fill("n1", "s", address2, r"✓ valid", "node 2's address accepted")
-    tmux.keys("n1", "Enter")
-    tmux.type("n1", "1.5")
+    # Enter moves on to the amount box; in one full CI run the amount still landed in
+    # the address box (cause not found, not seen by hand): such a try is redone.
+    for _ in range(3):
+        tmux.fill("n1", "s", address2, r"✓ valid", "node 2's address accepted")
+        tmux.keys("n1", "Enter")
+        tmux.type("n1", "1.5")
+        if tmux.seen("n1", r"Amount\s+1\.5\b", 5.0):
+            break
     tmux.wait_for("n1", r"Amount\s+1\.5\b", "the amount typed")
     tmux.press_until("n1", "Enter", r"Sign and send", "the confirmation dialog")
     tmux.press_until("n1", "y", r"Sent 1\.5", "the payment sent")

@@ -66,6 +66,20 @@ class HeadersResult:
     error: ValidationError | None = None
 
 
+class _AccountsRead:
+    """A store's accounts, each read from it once: for a run of reads between writes."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._seen: dict[bytes, tuple[int, int]] = {}
+
+    def account(self, address: bytes) -> tuple[int, int]:
+        found = self._seen.get(address)
+        if found is None:
+            found = self._seen[address] = self._store.account(address)
+        return found
+
+
 class _BadBlock(Exception):
     def __init__(self, entry: HeaderEntry, error: ValidationError) -> None:
         self.entry = entry
@@ -491,7 +505,8 @@ class ChainState:
 
     def _persist_mempool(self, added: list[bytes], removed: list[bytes]) -> None:
         with self.store.transaction():
-            self.store.mempool_delete(removed)
+            if removed:
+                self.store.mempool_delete(removed)
             for txid in added:
                 entry = self.mempool.entries[txid]
                 self.store.mempool_put(txid, entry.tx.encoded, entry.added)
@@ -503,10 +518,39 @@ class ChainState:
 
     def admit_tx(self, tx: Transaction, now: float | None = None) -> AddResult:
         """add_tx, telling replaced and evicted transactions apart."""
-        res = self.mempool.add(tx, self.store, self.sigcache.verify_tx,
-                               time.time() if now is None else now)
-        self._persist_mempool([tx.txid], res.replaced + res.evicted)
+        res = self.admit_txs([tx], now)[0]
+        if isinstance(res, ValidationError):
+            raise res
         return res
+
+    def admit_txs(self, txs: list[Transaction],
+                  now: float | None = None) -> list[AddResult | ValidationError]:
+        """Admit each of ``txs`` in order as admit_tx would, each its own outcome, and
+        store what all of them changed in one SQL transaction: a commit per
+        transaction cost about as much as the admission itself."""
+        outcomes: list[AddResult | ValidationError] = []
+        added: dict[bytes, None] = {}  # in admission order
+        removed: set[bytes] = set()
+        # Only the mempool changes during the batch, never the accounts: read each once.
+        accounts = _AccountsRead(self.store)
+        for tx in txs:
+            try:
+                res = self.mempool.add(tx, accounts, self.sigcache.verify_tx,
+                                       time.time() if now is None else now)
+            except ValidationError as exc:
+                outcomes.append(exc)
+                continue
+            outcomes.append(res)
+            added[tx.txid] = None
+            removed.discard(tx.txid)
+            for gone in res.replaced + res.evicted:
+                if gone in added:  # came and went within this batch: never stored
+                    del added[gone]
+                else:
+                    removed.add(gone)
+        if added or removed:
+            self._persist_mempool(list(added), list(removed))
+        return outcomes
 
     def _load_mempool(self) -> int:
         """Re-admit persisted txs against the stored tip; drop what no longer fits."""

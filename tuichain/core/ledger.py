@@ -23,7 +23,7 @@ from .block import Block, BlockHeader
 from .chainstate import ChainState, HeadersResult, ImportResult
 from .errors import StorageError, StoreError, ValidationError
 from .events import BlockRejected, EventBus, NewTip, Reorg, TxAccepted, TxRejected
-from .mempool import Mempool, MempoolEntry
+from .mempool import AddResult, Mempool, MempoolEntry
 from .merkle import merkle_proof
 from .orphans import OrphanPool
 from .params import NetworkParams
@@ -35,6 +35,10 @@ from .tx import Transaction
 
 T = TypeVar("T")
 DB_FILE = "chain.sqlite3"
+# Signature checks of a batch of submissions are split across the verify threads
+# when the batch has at least PARALLEL_VERIFY_MIN: below that, handing the work over
+# costs more than the second core gains.
+PARALLEL_VERIFY_MIN = 8
 log = logging.getLogger(__name__)
 
 
@@ -142,8 +146,12 @@ class Ledger:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="ledger-writer")
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="ledger-reader")
         self._verifier = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="ledger-verify")
+        # Blocks waiting for the writer, and the task importing them in batches.
         self._queue: deque[_Pending] = deque()
         self._importer: asyncio.Task[None] | None = None
+        # Submissions waiting for the writer, and the task admitting them.
+        self._tx_queue: list[tuple[Transaction, str | None, asyncio.Future[Transaction]]] = []
+        self._tx_drain: asyncio.Task[None] | None = None
         self._chain: ChainState | None = None
         self._rstore: Store | None = None
         # What the store raises when it cannot write for now (its backend's errors).
@@ -237,8 +245,8 @@ class Ledger:
             rstore, self._rstore = self._rstore, None
             await asyncio.get_running_loop().run_in_executor(self._reader, rstore.close)
         self._writer.shutdown(wait=True)
-        self._verifier.shutdown(wait=True)
         self._reader.shutdown(wait=True)
+        self._verifier.shutdown(wait=True)
         self._chain = None
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
@@ -469,19 +477,83 @@ class Ledger:
                                  self.policy.header_work_blocks)
 
     async def submit_tx(self, tx: Transaction, source: str | None = None) -> Transaction:
-        """Admit to the mempool or raise ValidationError (also published as TxRejected)."""
+        """Admit to the mempool or raise ValidationError (also published as TxRejected).
+
+        Returns once the transaction is in the stored mempool. Submissions that
+        arrive while the writer is busy are admitted together (group commit): one
+        writer call and one SQL transaction for all, each with its own outcome,
+        events and hooks in submission order."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Transaction] = loop.create_future()
+        self._tx_queue.append((tx, source, answer))
+        if self._tx_drain is None:
+            self._tx_drain = loop.create_task(self._drain_txs())
+        return await answer
+
+    async def _drain_txs(self) -> None:
+        """Admit queued submissions batch by batch until none is left."""
         try:
-            added = await self._store(self.chain.admit_tx, tx)
-        except ValidationError as exc:
-            self.events.publish(TxRejected(tx.txid, exc.code, exc.reason, source,
-                                           exc.field, exc.value, exc.expected))
-            raise
-        self.mempool_size = len(self.chain.mempool)
-        for admit_hook in self.admit_hooks:
-            admit_hook(tx, added.replaced, added.evicted)
+            while self._tx_queue:
+                batch, self._tx_queue = self._tx_queue, []
+                try:
+                    outcomes = await self._store(self._admit_batch, [tx for tx, _, _ in batch])
+                except BaseException as exc:  # a storage error (or a stop): everyone's answer
+                    for _, _, answer in batch:
+                        if answer.done():
+                            continue
+                        if isinstance(exc, asyncio.CancelledError):
+                            answer.cancel()
+                        else:
+                            answer.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                self.mempool_size = len(self.chain.mempool)
+                for (tx, source, answer), out in zip(batch, outcomes, strict=True):
+                    self._answer_tx(tx, source, out, answer)
+        finally:
+            self._tx_drain = None
+
+    def _answer_tx(self, tx: Transaction, source: str | None,
+                   out: AddResult | ValidationError, answer: asyncio.Future[Transaction]) -> None:
+        # Published here rather than by the waiting caller: a caller that gave up
+        # waiting still had its transaction admitted, and its peers must hear of it.
+        if isinstance(out, ValidationError):
+            self.events.publish(TxRejected(tx.txid, out.code, out.reason, source,
+                                           out.field, out.value, out.expected))
+            if not answer.done():
+                answer.set_exception(out)
+            return
+        try:
+            for admit_hook in self.admit_hooks:
+                admit_hook(tx, out.replaced, out.evicted)
+        except Exception as exc:
+            if not answer.done():
+                answer.set_exception(exc)
+            return
         self.events.publish(TxAccepted(tx.txid, tx.sender_address, tx.recipient, tx.amount,
                                        tx.fee, source))
-        return tx
+        if not answer.done():
+            answer.set_result(tx)
+
+    def _admit_batch(self, txs: list[Transaction]) -> list[AddResult | ValidationError]:
+        """On the writer: a batch's signatures first on the verifier threads (libsodium
+        releases the GIL, so both cores check them and admission finds them cached),
+        then every admission in one SQL transaction."""
+        chain = self.chain
+        if len(txs) >= PARALLEL_VERIFY_MIN:
+            # Not those already pending: a flood of duplicates must not cost a check each.
+            fresh = [tx for tx in txs if tx.txid not in chain.mempool]
+            shares = [fresh[i::VERIFY_THREADS] for i in range(VERIFY_THREADS)]
+            others = [self._verifier.submit(self._verify_all, share) for share in shares[1:]]
+            self._verify_all(shares[0])  # the writer takes a share itself
+            for done in others:
+                done.result()
+        return chain.admit_txs(txs)
+
+    def _verify_all(self, txs: list[Transaction]) -> None:
+        for tx in txs:
+            self.sigcache.verify_tx(tx)  # a failure is found again, and reported, on admission
 
     # ---- reads on the writer thread: the mempool and header index live there ----
     async def block_template(self, coinbase_to: bytes, memo: bytes = b"") -> Block:

@@ -42,6 +42,9 @@ class Mempool:
         self.by_sender: dict[bytes, dict[int, bytes]] = {}
         # recipient address -> txids paying it, so a wallet's pending balance is cheap.
         self.by_recipient: dict[bytes, set[bytes]] = {}
+        # sender address -> amount + fee of all its pending txs: admitting at the end of
+        # a sender's nonce chain needs what the earlier ones spend, without summing them.
+        self.spending: dict[bytes, int] = {}
         self.bytes = 0
 
     def __len__(self) -> int:
@@ -92,10 +95,13 @@ class Mempool:
             raise ValidationError(f"nonce {tx.nonce} skips ahead (next is {expected})",
                                   Code.BAD_NONCE, field="nonce", value=str(tx.nonce),
                                   expected=str(expected))
-        spent = 0
-        for n in range(nonce, tx.nonce):
-            ptx = self.entries[pending[n]].tx
-            spent += ptx.amount + ptx.fee
+        if tx.nonce == expected:
+            spent = self.spending.get(sender, 0)
+        else:  # a replacement: only the txs before it count
+            spent = 0
+            for n in range(nonce, tx.nonce):
+                ptx = self.entries[pending[n]].tx
+                spent += ptx.amount + ptx.fee
         check_payment_against(tx, balance - spent, tx.nonce)
         if tx.nonce not in pending:
             self._check_room(tx)
@@ -112,7 +118,9 @@ class Mempool:
     def _insert(self, entry: MempoolEntry) -> None:
         tx = entry.tx
         self.entries[tx.txid] = entry
-        self.by_sender.setdefault(tx.sender_address, {})[tx.nonce] = tx.txid
+        sender = tx.sender_address
+        self.by_sender.setdefault(sender, {})[tx.nonce] = tx.txid
+        self.spending[sender] = self.spending.get(sender, 0) + tx.amount + tx.fee
         self.by_recipient.setdefault(tx.recipient, set()).add(tx.txid)
         self.bytes += tx.size
 
@@ -121,11 +129,15 @@ class Mempool:
         if entry is None:
             return None
         tx = entry.tx
-        nonces = self.by_sender.get(tx.sender_address)
+        sender = tx.sender_address
+        nonces = self.by_sender.get(sender)
         if nonces is not None:
             nonces.pop(tx.nonce, None)
             if not nonces:
-                del self.by_sender[tx.sender_address]
+                del self.by_sender[sender]
+        left = self.spending.pop(sender, 0) - tx.amount - tx.fee
+        if sender in self.by_sender:
+            self.spending[sender] = left
         paid = self.by_recipient.get(tx.recipient)
         if paid is not None:
             paid.discard(txid)

@@ -31,7 +31,7 @@ from ..cli.args import (
 )
 from ..cli.errors import EXIT_FAILURE, EXIT_USAGE, CliError
 from ..config import MAX_PORT
-from ..control.lab import Lab
+from ..control.lab import HOST, Lab
 from ..core import wallet as keystore
 from ..core.errors import WalletError
 from ..core.params import get_network
@@ -42,7 +42,6 @@ from .state import (
     DEFAULT_BASE_PORT,
     DEFAULT_NETWORK,
     DEFAULT_NODES,
-    HOST,
     LOCK_FILE,
     Devnet,
     DevnetError,

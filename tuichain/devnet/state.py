@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cli.errors import EXIT_FAILURE
+from ..control.lab import HOST, LabNode
 from ..core.params import NETWORKS
 
 DEVNET_FILE = "devnet.json"
@@ -39,7 +40,6 @@ DEFAULT_NODES = 3
 DEFAULT_BASE_PORT = 5000
 DEFAULT_NETWORK = "regtest"
 DEFAULT_SESSION = "tuichain-devnet"
-HOST = "127.0.0.1"
 READY_TIMEOUT = 60.0  # seconds for one node to open its chain and answer /api/status
 
 
@@ -56,19 +56,10 @@ def default_devnet_dir() -> Path:
 
 
 @dataclass(frozen=True)
-class DevnetNode:
-    index: int
-    port: int
-    data_dir: Path
+class DevnetNode(LabNode):
+    """A lab node as the devnet command runs it: with its pid file and output."""
+
     pid_file: Path
-
-    @property
-    def name(self) -> str:
-        return f"node{self.index}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
 
     @property
     def output_file(self) -> Path:

@@ -62,6 +62,7 @@ BAN_SCORE = 100
 PING_INTERVAL = 20.0
 IDLE_TIMEOUT = 90.0
 TICK = 0.5
+USER_DROP_HOLD = 300.0  # seconds a peer the user dropped is not redialed by itself
 MAX_BACKOFF = 300.0
 
 
@@ -345,8 +346,12 @@ class PeerManager:
         return peer.info()
 
     async def disconnect(self, peer_id: str) -> None:
+        """The user's drop: not undone by the upkeep's redial of a pinned peer a moment
+        later; adding the peer again (connect) dials it at once."""
         peer = self._peers.get(peer_id)
         if peer is not None:
+            if peer.url:
+                self._backoff[peer.url] = (0, time.monotonic() + USER_DROP_HOLD)
             await self._drop(peer, "disconnected by user")
 
     async def sync_now(self) -> int:
