@@ -30,7 +30,7 @@ from .params import NetworkParams
 from .policy import Policy
 from .rejections import Code
 from .sigcache import SigCache
-from .store import HeaderEntry, Store, open_store
+from .store import INVALID, HeaderEntry, Store, open_store
 from .tx import Transaction
 
 T = TypeVar("T")
@@ -598,6 +598,21 @@ class Ledger:
 
     async def get_block_data(self, block_hash: bytes) -> bytes | None:
         return await self._read(self.rstore.get_block_data, block_hash)
+
+    async def servable_blocks(self, hashes: list[bytes]) -> list[tuple[HeaderEntry, bytes] | None]:
+        """For each hash, its header and stored body if we may serve it, else None: one
+        read for a whole request, so a peer catching up costs one thread hop a window.
+        A stored block that failed validation stays on disk, but serving it would get
+        this node banned by whoever asked."""
+        def read() -> list[tuple[HeaderEntry, bytes] | None]:
+            out: list[tuple[HeaderEntry, bytes] | None] = []
+            for h in hashes:
+                entry = self.rstore.get_header(h)
+                data = (self.rstore.get_block_data(h)
+                        if entry is not None and entry.status != INVALID else None)
+                out.append(None if entry is None or data is None else (entry, data))
+            return out
+        return await self._read(read)
 
     async def hash_at(self, height: int) -> bytes | None:
         return await self._read(self.rstore.chain_hash, height)

@@ -31,7 +31,7 @@ from ..core.hashing import sha256d
 from ..core.ledger import Ledger
 from ..core.rejections import Code
 from ..core.rejectlog import RejectLog
-from ..core.store import HEADER_ONLY, INVALID
+from ..core.store import HEADER_ONLY
 from ..core.tx import Transaction
 from ..core.txlife import TxLife
 from .peer import Peer, TokenBucket
@@ -355,7 +355,10 @@ class SyncEngine:
 
     async def _on_getdata(self, peer: Peer, payload: bytes) -> None:
         missing: list[tuple[InvType, bytes]] = []
-        for kind, h in decode_inv(payload):
+        items = decode_inv(payload)
+        blocks = [h for kind, h in items if kind != InvType.TX]
+        served = dict(zip(blocks, await self.ledger.servable_blocks(blocks), strict=True))
+        for kind, h in items:
             if kind == InvType.TX:
                 self._seen(peer, h)
                 tx = await self.ledger.mempool_tx(h)
@@ -365,21 +368,16 @@ class SyncEngine:
                 peer.send(frame(Cmd.TX, tx.encoded))
                 self.stats.txs_sent += 1
             else:
-                # A stored block that failed validation stays on disk, but serving it
-                # would get this node banned by whoever asked.
-                entry = await self.ledger.get_header(h)
-                data = None
-                if entry is not None and entry.status != INVALID:
-                    data = await self.ledger.get_block_data(h)
-                if data is None:
+                found = served[h]
+                if found is None:
                     missing.append((kind, h))
                     continue
+                entry, data = found
                 peer.send(frame(Cmd.BLOCK, data))
                 self.stats.blocks_sent += 1
                 # It asked for this body along its header chain, so its chain reaches
                 # here. A peer catching up from us announces nothing back, and without
                 # this its height stayed at its handshake's on the peers screen.
-                assert entry is not None
                 peer.claim_best(h, entry.height, entry.chainwork)
             peer.learn(h)
         if missing:
