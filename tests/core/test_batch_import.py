@@ -16,6 +16,7 @@ from tests.builders import (
     extend,
     fork,
     genesis_link,
+    import_all,
     key,
     make_block,
     open_chain,
@@ -24,6 +25,7 @@ from tests.builders import (
 )
 from tests.core.conftest import NewChainDb
 from tuichain.core.block import Block
+from tuichain.core.blockrun import BlockRun
 from tuichain.core.chainstate import ChainState
 from tuichain.core.params import REGTEST
 
@@ -107,6 +109,7 @@ IMPORTER = """
 import os, signal, sys
 from pathlib import Path
 from tuichain.core.block import Block
+from tuichain.core.blockrun import BlockRun
 from tuichain.core.chainstate import ChainState
 from tuichain.core.params import REGTEST
 from tuichain.core.store import open_store
@@ -115,17 +118,20 @@ data = Path(sys.argv[1]).read_bytes()
 target = sys.argv[2] if sys.argv[2].startswith("postgresql:") else Path(sys.argv[2])
 size, kill_at = int(sys.argv[4]), int(sys.argv[5])
 cs = ChainState(open_store(target, "regtest"), REGTEST)
-connect = ChainState._connect_rows
 connects = 0
 
-def connect_or_die(self, *args):
-    global connects
-    connects += 1
-    if connects == kill_at:
-        os.kill(os.getpid(), signal.SIGKILL)
-    connect(self, *args)
+def or_die(connect):
+    # A block connects one by one (_connect_rows) or as part of a run (BlockRun.add).
+    def connect_or_die(self, *args):
+        global connects
+        connects += 1
+        if connects == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        connect(self, *args)
+    return connect_or_die
 
-ChainState._connect_rows = connect_or_die
+ChainState._connect_rows = or_die(ChainState._connect_rows)
+BlockRun.add = or_die(BlockRun.add)
 blocks, pos = [], 0
 while pos < len(data):
     n = int.from_bytes(data[pos:pos + 4], "little")
@@ -182,3 +188,45 @@ def test_a_kill_inside_a_batch_loses_that_batch_only(tmp_path: Path,
         assert chain.store.total_balance() == REGTEST.supply_at(len(links))
     finally:
         chain.store.close()
+
+
+@pytest.mark.parametrize("headers_first", [True, False])
+def test_a_run_on_the_tip_stops_at_a_bad_block_as_one_by_one_does(
+        new_chain_db: NewChainDb, headers_first: bool) -> None:
+    """A straight line, as a sync delivers it (headers first or not), with payments
+    waiting in the mempool and an overspend in the middle: the run connects up to the
+    overspend, which is refused with its reason, and its child is an orphan of it."""
+    funded = extend(REGTEST, genesis_link(), 4, miner=PAYER.address_digest)
+    paid = paid_line(REGTEST, funded[-1], 4, [PAYER], {}, 3, to=PAYEE.address_digest)
+    overspend = make_block(REGTEST, paid[-1], [pay(BROKE, PAYEE.address_digest, 10**9, 0)])
+    line = [*funded, *paid, overspend, make_block(REGTEST, overspend)]
+    waiting = [tx for link in paid[:2] for tx in link.block.txs[1:]]
+    chains = open_chain(new_chain_db()), open_chain(new_chain_db())
+    try:
+        for chain in chains:
+            import_all(chain, funded[:1])
+            if headers_first:
+                assert chain.process_headers([link.header for link in line],
+                                             now=NOW).error is None
+        single, batched = chains
+        one_by_one = [single.process_block(link.block, now=NOW) for link in line[1:4]]
+        together = [res for res, _ in batched.process_blocks(
+            [(link.block, True, None) for link in line[1:4]], now=NOW)]
+        for chain in chains:
+            for tx in waiting:
+                chain.add_tx(tx, now=NOW)
+        one_by_one += [single.process_block(link.block, now=NOW) for link in line[4:]]
+        together += [res for res, _ in batched.process_blocks(
+            [(link.block, True, None) for link in line[4:]], now=NOW)]
+        assert [(r.status, r.error and r.error.code) for r in together] == [
+            (r.status, r.error and r.error.code) for r in one_by_one]
+        assert together[-2].status == "invalid"
+        assert single.tip.hash == batched.tip.hash == paid[-1].hash
+        blocks = [link.block for link in line]
+        assert _state(batched, blocks) == _state(single, blocks)
+        removed = {t for r in together for t in r.mempool_removed}
+        assert removed == {tx.txid for tx in waiting} == {
+            t for r in one_by_one for t in r.mempool_removed}
+    finally:
+        for chain in chains:
+            chain.store.close()

@@ -149,6 +149,7 @@ class Ledger:
         # Blocks waiting for the writer, and the task importing them in batches.
         self._queue: deque[_Pending] = deque()
         self._importer: asyncio.Task[None] | None = None
+        self._queued: dict[bytes, int] = {}  # hash -> times queued, result not yet set
         # Submissions waiting for the writer, and the task admitting them.
         self._tx_queue: list[tuple[Transaction, str | None, asyncio.Future[Transaction]]] = []
         self._tx_drain: asyncio.Task[None] | None = None
@@ -323,19 +324,38 @@ class Ledger:
     async def submit_block(self, block: Block, source: str | None = None,
                            requested: bool = True) -> ImportResult:
         """Import a block; `requested=False` for one a peer pushed unasked (kept only if
-        it could become the tip).
+        it could become the tip)."""
+        return await asyncio.shield(self.queue_block(block, source, requested))
+
+    def queue_block(self, block: Block, source: str | None = None,
+                    requested: bool = True) -> asyncio.Future[ImportResult]:
+        """Queue a block for import and return its result to come, without waiting.
 
         Its signatures are checked at once on the verify pool (recorded in the
         SigCache, so the writer's own check is a hit) while the writer imports the
         blocks queued before it; blocks that queue up meanwhile (a sync) are then
-        imported together, in one SQL transaction per batch."""
+        imported together, in one SQL transaction per batch. Until its result is
+        set, `missing_blocks` does not name it, so a sync does not ask for it again."""
         loop = asyncio.get_running_loop()
         pending = _Pending(block, source, requested, self._preverify_block(block),
                            loop.create_future())
+        h = block.hash
+        self._queued[h] = self._queued.get(h, 0) + 1
+        pending.result.add_done_callback(lambda _: self._unqueue(h))
         self._queue.append(pending)
         if self._importer is None or self._importer.done():
             self._importer = loop.create_task(self._import_queue())
-        return await asyncio.shield(pending.result)
+        return pending.result
+
+    def _unqueue(self, h: bytes) -> None:
+        left = self._queued.pop(h) - 1
+        if left:
+            self._queued[h] = left
+
+    @property
+    def blocks_queued(self) -> int:
+        """Blocks waiting for import (a sync's download runs ahead of the writer)."""
+        return len(self._queued)
 
     def _preverify_block(self, block: Block) -> asyncio.Future[Any]:
         """The block's signatures checked into the SigCache on the verify pool, split in
@@ -564,6 +584,7 @@ class Ledger:
 
     async def missing_blocks(self, limit: int = 128, toward: bytes | None = None,
                              skip: frozenset[bytes] = frozenset()) -> list[bytes]:
+        skip = skip | self._queued.keys()
         return await self._write(self.chain.missing_blocks, limit, toward, skip)
 
     async def mempool_entries(self) -> list[MempoolEntry]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..core.block import Block
+from ..core.chainstate import ImportResult
 from ..core.errors import DecodeError, ValidationError
 from ..core.events import NewTip, TxAccepted
 from ..core.hashing import sha256d
@@ -71,6 +72,9 @@ log = logging.getLogger(__name__)
 TX_TIMEOUT = 10.0
 HEADERS_TIMEOUT = 30.0
 BLOCK_WINDOW = 64  # block bodies in flight per peer
+# Downloaded blocks waiting for import, past which no more are asked for: the
+# download may run ahead of the writer, by this much memory at most.
+MAX_QUEUED_BLOCKS = 1024
 BIG_PAYLOAD = 64 * 1024  # decode larger blocks off the loop
 
 # Rejections that say nothing bad about the sender: races between mempools and
@@ -149,6 +153,7 @@ class SyncEngine:
         tip = self.ledger.tip
         return (
             bool(self.block_inflight)
+            or self.ledger.blocks_queued > 0
             or self.best_header_work > (tip.chainwork if tip else 0)
             or any(p.headers_requested_at is not None for p in self.m.ready_peers())
         )
@@ -443,23 +448,25 @@ class SyncEngine:
         self.stats.blocks_received += 1
         peer.learn(h)
         requested = h in peer.blocks_inflight
+        result = self.ledger.queue_block(block, source=peer.peer_id, requested=requested)
+        # Received: its slot in the window is free now. The ledger keeps it out of
+        # `missing_blocks` while it waits, so the next window downloads while this
+        # one imports (in batches, signatures checked ahead on the verify pool).
+        req = self.block_inflight.get(h)
+        if req is not None and req.peer_id == peer.peer_id:
+            del self.block_inflight[h]
+        peer.blocks_inflight.discard(h)
         if requested:
-            # Read on while it imports: the blocks of a window queue up in the ledger,
-            # which checks their signatures ahead and connects them in batches.
-            self.m.spawn(self._import_block(peer, block, requested))
+            self.m.spawn(self._imported(peer, h, result))
+            if (len(peer.blocks_inflight) <= BLOCK_WINDOW // 2
+                    and self.ledger.blocks_queued < MAX_QUEUED_BLOCKS):
+                await self.fetch_blocks()
         else:
-            await self._import_block(peer, block, requested)
+            await self._imported(peer, h, result)
 
-    async def _import_block(self, peer: Peer, block: Block, requested: bool) -> None:
-        h = block.hash
-        try:
-            result = await self.ledger.submit_block(block, source=peer.peer_id,
-                                                    requested=requested)
-        finally:
-            req = self.block_inflight.get(h)
-            if req is not None and req.peer_id == peer.peer_id:
-                del self.block_inflight[h]
-            peer.blocks_inflight.discard(h)
+    async def _imported(self, peer: Peer, h: bytes,
+                        pending: asyncio.Future[ImportResult]) -> None:
+        result = await asyncio.shield(pending)
         if result.status == "duplicate":
             self.stats.duplicate_blocks += 1
         elif result.status == "orphan":

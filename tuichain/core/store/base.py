@@ -41,6 +41,21 @@ class HeaderEntry:
     status: int
 
 
+@dataclass
+class RunRows:
+    """The rows a run of blocks writes as it joins the active chain, one block after
+    another from the tip: written together, one statement a table, since a sync connects
+    thousands of blocks and a statement each costs more than the checks themselves."""
+
+    headers: list[HeaderEntry]  # oldest first, each the child of the one before
+    bodies: list[tuple[bytes, bytes]]  # (hash, encoded block)
+    undo: list[tuple[bytes, bytes]]  # (hash, encoded undo record)
+    txrows: list[tuple[bytes, bytes, int]]  # (txid, block hash, position)
+    history: list[tuple[bytes, int, int, bytes]]  # (address, height, position, txid)
+    accounts: dict[bytes, tuple[int, int]]  # every touched account's value after the run
+    confirmed: list[bytes]  # payments of the run, gone from the stored mempool
+
+
 def encode_undo(old: dict[bytes, tuple[int, int] | None]) -> bytes:
     parts = [struct.pack("<I", len(old))]
     for address, value in old.items():
@@ -145,6 +160,10 @@ class Store(Protocol):
         txrows: Iterable[tuple[bytes, int]], history: Iterable[tuple[bytes, int, bytes]],
     ) -> None:
         """Record a block joining the active chain (the caller holds the transaction)."""
+        ...
+    def connect_run(self, rows: RunRows) -> None:
+        """Record a run of blocks joining the active chain, as `put_header`, `put_block`
+        and `connect` block by block would (the caller holds the transaction)."""
         ...
     def disconnect(self, entry: HeaderEntry, txids: list[bytes]) -> None: ...
 

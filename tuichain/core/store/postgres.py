@@ -39,6 +39,7 @@ from .base import (
     HEADER_ONLY,
     PREFIX_TABLES,
     HeaderEntry,
+    RunRows,
     blob_to_work,
     decode_undo,
     prefix_range,
@@ -440,6 +441,27 @@ class PostgresStore:
         self._run("INSERT INTO chain VALUES(%s,%s) ON CONFLICT(height) DO UPDATE "
                   "SET hash=excluded.hash", (entry.height, entry.hash))
         self.set_meta("tip", entry.hash)
+
+    def connect_run(self, rows: RunRows) -> None:
+        self._many(
+            "INSERT INTO headers VALUES(%s,%s,%s,%s,%s,%s) ON CONFLICT(hash) DO UPDATE SET "
+            "prev=excluded.prev, height=excluded.height, chainwork=excluded.chainwork, "
+            "header=excluded.header, status=excluded.status",
+            [(e.hash, e.prev, e.height, work_to_blob(e.chainwork), e.header.encoded,
+              e.status) for e in rows.headers])
+        self._many("INSERT INTO blocks VALUES(%s,%s) ON CONFLICT(hash) DO UPDATE "
+                   "SET data=excluded.data", list(rows.bodies))
+        self.write_accounts(dict(rows.accounts))
+        self._many("INSERT INTO undo VALUES(%s,%s) ON CONFLICT(hash) DO UPDATE "
+                   "SET data=excluded.data", list(rows.undo))
+        self._many("INSERT INTO txindex VALUES(%s,%s,%s) ON CONFLICT(txid) DO UPDATE "
+                   "SET block=excluded.block, pos=excluded.pos", list(rows.txrows))
+        self._many("INSERT INTO history VALUES(%s,%s,%s,%s) ON CONFLICT(address, height, pos) "
+                   "DO UPDATE SET txid=excluded.txid", list(rows.history))
+        self._many("INSERT INTO chain VALUES(%s,%s) ON CONFLICT(height) DO UPDATE "
+                   "SET hash=excluded.hash", [(e.height, e.hash) for e in rows.headers])
+        self.set_meta("tip", rows.headers[-1].hash)
+        self.mempool_delete(rows.confirmed)
 
     def disconnect(self, entry: HeaderEntry, txids: list[bytes]) -> None:
         row = self._run("SELECT data FROM undo WHERE hash=%s", (entry.hash,)).fetchone()

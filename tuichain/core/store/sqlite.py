@@ -31,6 +31,7 @@ from .base import (
     HEADER_ONLY,
     PREFIX_TABLES,
     HeaderEntry,
+    RunRows,
     blob_to_work,
     decode_undo,
     prefix_range,
@@ -363,6 +364,22 @@ class SqliteStore:
         )
         self.db.execute("INSERT OR REPLACE INTO chain VALUES(?,?)", (entry.height, entry.hash))
         self.set_meta("tip", entry.hash)
+
+    def connect_run(self, rows: RunRows) -> None:
+        db = self.db
+        db.executemany("INSERT OR REPLACE INTO headers VALUES(?,?,?,?,?,?)",
+                       [(e.hash, e.prev, e.height, work_to_blob(e.chainwork),
+                         e.header.encoded, e.status) for e in rows.headers])
+        db.executemany("INSERT OR REPLACE INTO blocks VALUES(?,?)", rows.bodies)
+        self.write_accounts(dict(rows.accounts))
+        db.executemany("INSERT OR REPLACE INTO undo VALUES(?,?)", rows.undo)
+        db.executemany("INSERT OR REPLACE INTO txindex VALUES(?,?,?)", rows.txrows)
+        db.executemany("INSERT OR REPLACE INTO history VALUES(?,?,?,?)", rows.history)
+        db.executemany("INSERT OR REPLACE INTO chain VALUES(?,?)",
+                       [(e.height, e.hash) for e in rows.headers])
+        self.set_meta("tip", rows.headers[-1].hash)
+        if rows.confirmed:
+            self.mempool_delete(rows.confirmed)
 
     def disconnect(self, entry: HeaderEntry, txids: list[bytes]) -> None:
         data = self.db.execute("SELECT data FROM undo WHERE hash=?", (entry.hash,)).fetchone()
