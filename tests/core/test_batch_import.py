@@ -25,7 +25,6 @@ from tests.builders import (
 )
 from tests.core.conftest import NewChainDb
 from tuichain.core.block import Block
-from tuichain.core.blockrun import BlockRun
 from tuichain.core.chainstate import ChainState
 from tuichain.core.params import REGTEST
 
