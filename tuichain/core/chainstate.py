@@ -35,6 +35,8 @@ from .validation import (
 HEADER_CACHE = 50_000
 # Headers just above the tip considered for body download besides the best chain.
 NEXT_BLOCKS = 16
+# Download paths kept (one per header chain a peer leads toward: a few at most).
+PATH_CACHE = 8
 
 
 @dataclass
@@ -96,6 +98,7 @@ class ChainState:
         # `is not None`, not `or`: an empty Mempool is falsy (it has __len__).
         self.mempool = mempool if mempool is not None else Mempool(params)
         self._cache: OrderedDict[bytes, HeaderEntry] = OrderedDict()
+        self._paths: OrderedDict[bytes, list[bytes]] = OrderedDict()  # see _bodyless_path
         self.orphans = OrphanPool()  # the Ledger sets its node policy's bounds
         # Set when a batch failed after changing the state in memory: `reload` first.
         self.needs_reload = False
@@ -661,6 +664,35 @@ class ChainState:
         hashes.append(g)
         return hashes
 
+    def _bodyless_path(self, target: HeaderEntry) -> list[bytes]:
+        """The headers without a body from above the last block with one up to `target`,
+        oldest first (empty if that chain rests on an invalid block; an entry may have
+        turned invalid since: the caller checks).
+
+        Kept per target and trimmed from the front as bodies arrive: walked afresh on
+        every call, a sync of n blocks cost n steps a window, O(n^2) in all."""
+        path = self._paths.get(target.hash)
+        if path is not None:
+            self._paths.move_to_end(target.hash)
+            start = 0
+            while start < len(path) and (known := self.entry(path[start])) is not None \
+                    and known.status == HAVE_DATA:
+                start += 1
+            del path[:start]  # an invalid one stays: the caller stops there
+            return path
+        found: list[bytes] = []
+        e: HeaderEntry | None = target
+        while e is not None and e.status == HEADER_ONLY:
+            found.append(e.hash)
+            e = self.entry(e.prev)
+        if e is None or e.status != HAVE_DATA:  # on top of an invalid block
+            found = []
+        found.reverse()
+        self._paths[target.hash] = found
+        if len(self._paths) > PATH_CACHE:
+            self._paths.popitem(last=False)
+        return found
+
     def missing_blocks(self, limit: int, toward: bytes | None = None,
                        skip: Collection[bytes] = ()) -> list[bytes]:
         """Up to `limit` bodies to fetch (none in `skip`), lowest height first.
@@ -676,14 +708,14 @@ class ChainState:
         target = self.store.best_header() if toward is None else self.entry(toward)
         wanted: list[bytes] = []
         if target is not None and target.chainwork > self.tip.chainwork:
-            path: list[bytes] = []
-            e: HeaderEntry | None = target
-            while e is not None and e.status == HEADER_ONLY:
-                path.append(e.hash)
-                e = self.entry(e.prev)
-            if e is not None and e.status == HAVE_DATA:  # not on top of an invalid block
-                path.reverse()
-                wanted = [h for h in path if h not in self.orphans and h not in skip][:limit]
+            for h in self._bodyless_path(target):
+                if len(wanted) >= limit:
+                    break
+                e = self.entry(h)
+                if e is None or e.status == INVALID:
+                    break
+                if e.status == HEADER_ONLY and h not in self.orphans and h not in skip:
+                    wanted.append(h)
         if toward is None:
             above = self.store.fetchable_above(self.tip.chainwork, NEXT_BLOCKS + len(skip))
             wanted += [h for h in above
