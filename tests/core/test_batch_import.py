@@ -121,12 +121,12 @@ connects = 0
 
 def or_die(connect):
     # A block connects one by one (_connect_rows) or as part of a run (BlockRun.add).
-    def connect_or_die(self, *args):
+    def connect_or_die(self, *args, **kwargs):
         global connects
         connects += 1
         if connects == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
-        connect(self, *args)
+        connect(self, *args, **kwargs)
     return connect_or_die
 
 ChainState._connect_rows = or_die(ChainState._connect_rows)

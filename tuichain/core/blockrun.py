@@ -37,22 +37,25 @@ class BlockRun:
     def __init__(self, store: Store, parent: HeaderEntry) -> None:
         self.state = RunState(store)
         self.tip = parent
-        self.rows = RunRows([], [], [], [], [], self.state.accounts, [])
+        self.rows = RunRows([], set(), [], [], [], [], self.state.accounts, [])
         self.blocks: list[Block] = []
 
     def __len__(self) -> int:
         return len(self.blocks)
 
-    def add(self, block: Block, entry: HeaderEntry, params: NetworkParams) -> None:
-        """Append `block` (its header `entry`, a child of the run's tip) after running its
-        payments against the run's state; raise ValidationError, adding nothing, if one
-        breaks a rule."""
+    def add(self, block: Block, entry: HeaderEntry, params: NetworkParams,
+            stored: bool = False) -> None:
+        """Append `block` (its header `entry`, a child of the run's tip; `stored` if the
+        store has that header already) after running its payments against the run's
+        state; raise ValidationError, adding nothing, if one breaks a rule."""
         assert entry.prev == self.tip.hash
         assert entry.status == HAVE_DATA
         delta = apply_block(block, entry.height, params, self.state, self.state.exists)
         rows = self.rows
         h = entry.hash
         rows.headers.append(entry)
+        if stored:
+            rows.stored.add(h)
         rows.bodies.append((h, block.encoded))
         rows.undo.append((h, encode_undo(delta.old)))
         txids = block.txids

@@ -262,8 +262,7 @@ class ChainState:
         if new:
             try:
                 with self.store.transaction():
-                    for e in new:
-                        self.store.put_header(e)
+                    self.store.put_headers(new)
             except BaseException:
                 # Not stored (the disk is full...): the cache must not claim otherwise.
                 for e in new:
@@ -342,7 +341,7 @@ class ChainState:
                                         HAVE_DATA)
                 else:
                     entry = replace(known, status=HAVE_DATA)
-                run.add(block, entry, self.params)
+                run.add(block, entry, self.params, stored=known is not None)
             except ValidationError:
                 break
             self._remember(entry)  # the next block's header check finds its parent here

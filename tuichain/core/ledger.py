@@ -639,14 +639,7 @@ class Ledger:
         return await self._read(self.rstore.chain_hash, height)
 
     async def headers_range(self, start: int, count: int) -> list[HeaderEntry]:
-        def read() -> list[HeaderEntry]:
-            out = []
-            for _, h in self.rstore.chain_hashes(start, count):
-                e = self.rstore.get_header(h)
-                if e is not None:
-                    out.append(e)
-            return out
-        return await self._read(read)
+        return await self._read(self.rstore.chain_headers, start, count)
 
     async def block_sizes(self, hashes: list[bytes]) -> dict[bytes, tuple[int, int]]:
         """(size in bytes, transaction count) of stored blocks, read without decoding them."""
@@ -669,11 +662,9 @@ class Ledger:
                     start = e.height
                     break
             out: list[BlockHeader] = []
-            for _, h in self.rstore.chain_hashes(start + 1, limit):
-                e = self.rstore.get_header(h)
-                assert e is not None
+            for e in self.rstore.chain_headers(start + 1, limit):
                 out.append(e.header)
-                if h == stop:
+                if e.hash == stop:
                     break
             return out
         return await self._read(read)

@@ -138,6 +138,7 @@ class SyncEngine:
         self.inv_budgets: dict[str, TokenBucket] = {}
         self._fetching = False
         self._fetch_again = False
+        self._fetch_paused = False  # the import queue was full: fetch again once it drains
         self._handlers = {
             Cmd.INV: self._on_inv,
             Cmd.GETDATA: self._on_getdata,
@@ -456,13 +457,31 @@ class SyncEngine:
         if req is not None and req.peer_id == peer.peer_id:
             del self.block_inflight[h]
         peer.blocks_inflight.discard(h)
-        if requested:
-            self.m.spawn(self._imported(peer, h, result))
-            if (len(peer.blocks_inflight) <= BLOCK_WINDOW // 2
-                    and self.ledger.blocks_queued < MAX_QUEUED_BLOCKS):
-                await self.fetch_blocks()
-        else:
+        if not requested:
             await self._imported(peer, h, result)
+            return
+        # No task a block while a sync streams them in: most connect, and need no more.
+        result.add_done_callback(lambda done: self._on_imported(peer, h, done))
+        if len(peer.blocks_inflight) <= BLOCK_WINDOW // 2:
+            if self.ledger.blocks_queued < MAX_QUEUED_BLOCKS:
+                await self.fetch_blocks()
+            else:
+                self._fetch_paused = True
+
+    def _on_imported(self, peer: Peer, h: bytes,
+                     done: asyncio.Future[ImportResult]) -> None:
+        if done.cancelled() or done.exception() is not None:
+            return  # a storage error, reported by the ledger: the block is missing still
+        status = done.result().status
+        if status in ("connected", "side-branch"):
+            tip = self.ledger.tip
+            if tip is not None and tip.hash == h:
+                peer.claim_best(h, tip.height, tip.chainwork)
+        else:
+            self.m.spawn(self._imported(peer, h, done))
+        if self._fetch_paused and self.ledger.blocks_queued < MAX_QUEUED_BLOCKS // 2:
+            self._fetch_paused = False
+            self.m.spawn(self.fetch_blocks())
 
     async def _imported(self, peer: Peer, h: bytes,
                         pending: asyncio.Future[ImportResult]) -> None:

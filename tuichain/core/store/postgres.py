@@ -313,12 +313,15 @@ class PostgresStore:
         return None if row is None else _entry(row)
 
     def put_header(self, entry: HeaderEntry) -> None:
-        self._run(
+        self.put_headers([entry])
+
+    def put_headers(self, entries: list[HeaderEntry]) -> None:
+        self._many(
             "INSERT INTO headers VALUES(%s,%s,%s,%s,%s,%s) ON CONFLICT(hash) DO UPDATE SET "
             "prev=excluded.prev, height=excluded.height, chainwork=excluded.chainwork, "
             "header=excluded.header, status=excluded.status",
-            (entry.hash, entry.prev, entry.height, work_to_blob(entry.chainwork),
-             entry.header.encoded, entry.status),
+            [(e.hash, e.prev, e.height, work_to_blob(e.chainwork), e.header.encoded, e.status)
+             for e in entries],
         )
 
     def set_status(self, block_hash: bytes, status: int) -> None:
@@ -393,6 +396,14 @@ class PostgresStore:
                          "LIMIT %s", (start, count))
         return [(int(h), _bytes(x)) for h, x in rows]
 
+    def chain_headers(self, start: int, count: int) -> list[HeaderEntry]:
+        rows = self._run(
+            "SELECT h.hash, h.prev, h.height, h.chainwork, h.header, h.status FROM chain c "
+            "JOIN headers h ON h.hash = c.hash WHERE c.height >= %s ORDER BY c.height LIMIT %s",
+            (start, count),
+        )
+        return [_entry(r) for r in rows]
+
     def tip_hash(self) -> bytes | None:
         return self.get_meta("tip")
 
@@ -443,12 +454,9 @@ class PostgresStore:
         self.set_meta("tip", entry.hash)
 
     def connect_run(self, rows: RunRows) -> None:
-        self._many(
-            "INSERT INTO headers VALUES(%s,%s,%s,%s,%s,%s) ON CONFLICT(hash) DO UPDATE SET "
-            "prev=excluded.prev, height=excluded.height, chainwork=excluded.chainwork, "
-            "header=excluded.header, status=excluded.status",
-            [(e.hash, e.prev, e.height, work_to_blob(e.chainwork), e.header.encoded,
-              e.status) for e in rows.headers])
+        self.put_headers([e for e in rows.headers if e.hash not in rows.stored])
+        self._many("UPDATE headers SET status=%s WHERE hash=%s",
+                   [(e.status, e.hash) for e in rows.headers if e.hash in rows.stored])
         self._many("INSERT INTO blocks VALUES(%s,%s) ON CONFLICT(hash) DO UPDATE "
                    "SET data=excluded.data", list(rows.bodies))
         self.write_accounts(dict(rows.accounts))

@@ -251,10 +251,13 @@ class SqliteStore:
         return None if row is None else _entry(row)
 
     def put_header(self, entry: HeaderEntry) -> None:
-        self.db.execute(
+        self.put_headers([entry])
+
+    def put_headers(self, entries: list[HeaderEntry]) -> None:
+        self.db.executemany(
             "INSERT OR REPLACE INTO headers VALUES(?,?,?,?,?,?)",
-            (entry.hash, entry.prev, entry.height, work_to_blob(entry.chainwork),
-             entry.header.encoded, entry.status),
+            [(e.hash, e.prev, e.height, work_to_blob(e.chainwork), e.header.encoded, e.status)
+             for e in entries],
         )
 
     def set_status(self, block_hash: bytes, status: int) -> None:
@@ -327,6 +330,14 @@ class SqliteStore:
         )
         return [(int(h), bytes(x)) for h, x in rows]
 
+    def chain_headers(self, start: int, count: int) -> list[HeaderEntry]:
+        rows = self.db.execute(
+            "SELECT h.hash, h.prev, h.height, h.chainwork, h.header, h.status FROM chain c "
+            "JOIN headers h ON h.hash = c.hash WHERE c.height >= ? ORDER BY c.height LIMIT ?",
+            (start, count),
+        )
+        return [_entry(r) for r in rows]
+
     def tip_hash(self) -> bytes | None:
         return self.get_meta("tip")
 
@@ -379,9 +390,10 @@ class SqliteStore:
 
     def connect_run(self, rows: RunRows) -> None:
         db = self.db
-        db.executemany("INSERT OR REPLACE INTO headers VALUES(?,?,?,?,?,?)",
-                       [(e.hash, e.prev, e.height, work_to_blob(e.chainwork),
-                         e.header.encoded, e.status) for e in rows.headers])
+        # A stored header only changes status: an UPDATE leaves its other indexes alone.
+        db.executemany("UPDATE headers SET status=? WHERE hash=?",
+                       [(e.status, e.hash) for e in rows.headers if e.hash in rows.stored])
+        self.put_headers([e for e in rows.headers if e.hash not in rows.stored])
         db.executemany("INSERT OR REPLACE INTO blocks VALUES(?,?)", rows.bodies)
         self.write_accounts(dict(rows.accounts))
         db.executemany("INSERT OR REPLACE INTO undo VALUES(?,?)", rows.undo)
