@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 
 import _repo  # noqa: F401  (the repository root on sys.path)
+import aiohttp
+from _nodes import NodeProcess, free_port
 
 from tests.builders import block_on
 from tuichain.config import NodeConfig
@@ -111,6 +113,27 @@ async def sync_from(
         await a.stop()
 
 
+async def sync_from_process(source_dir: Path, fresh_dir: Path, height: int) -> float:
+    """As sync_from, with the source node a headless process of its own, as a real
+    peer is (so the two nodes do not share one interpreter's lock): seconds from connect
+    until the fresh node's tip reaches `height`."""
+    port = free_port()
+    source = NodeProcess.headless(source_dir, port)
+    b = Node(config(fresh_dir))
+    try:
+        async with aiohttp.ClientSession() as session:
+            await source.wait_up(session)
+        await b.start()
+        start = time.perf_counter()
+        await b.net.connect(source.url)
+        while b.ledger.tip is None or b.ledger.tip.height < height:  # noqa: ASYNC110
+            await asyncio.sleep(0.002)
+        return time.perf_counter() - start
+    finally:
+        await b.stop()
+        source.stop()
+
+
 async def catch_up_one(work: Path, blocks: list[Block], height: int, tag: str) -> int:
     """Bytes a node at `height` spends to fetch block height+1 from a peer."""
     behind = work / f"behind-{tag}"
@@ -162,6 +185,7 @@ async def catch_up_from_zero(
     for h in heights:
         local_s = await import_blocks(work / f"zero-source-{h}", chain[:h])
         net_s, _ = await sync_from(work / f"zero-source-{h}", work / f"zero-fresh-{h}", h)
+        proc_s = await sync_from_process(work / f"zero-source-{h}", work / f"zero-fresh2-{h}", h)
         # The machine is shared: the faster of two local imports is the bar, as above.
         local_s = min(local_s, await import_blocks(work / f"zero-again-{h}", chain[:h]))
         print(
@@ -169,12 +193,16 @@ async def catch_up_from_zero(
             f"local import {local_s * 1000:9.1f} ms ({h / local_s:7,.0f} blocks/s, best of 2)   "
             f"ratio {local_s / net_s:.2f}"
         )
+        print(f"  {'':>7}         source in its own process: sync {proc_s * 1000:9.1f} ms "
+              f"({h / proc_s:7,.0f} blocks/s)   ratio {local_s / proc_s:.2f}")
         out[str(h)] = {
             "sync_ms": round(net_s * 1000, 1),
             "sync_blocks_per_s": round(h / net_s, 1),
             "local_import_ms": round(local_s * 1000, 1),
             "local_import_blocks_per_s": round(h / local_s, 1),
             "sync_vs_local": round(local_s / net_s, 3),
+            "sync_ms_source_process": round(proc_s * 1000, 1),
+            "sync_vs_local_source_process": round(local_s / proc_s, 3),
         }
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,8 @@ import pytest
 from tests.builders import extend, genesis_link, import_all, key, make_block, open_chain, pay
 from tuichain.core.hashing import hash_to_hex
 from tuichain.core.params import REGTEST
-from tuichain.core.store import prefix_range
+from tuichain.core.store import open_store, prefix_range
+from tuichain.core.store.sqlite import LEAD_BYTES, _display_hex
 
 
 def test_prefix_range_bounds() -> None:
@@ -42,3 +44,44 @@ def test_find_prefix_is_exact_on_blocks_and_transactions(chain_db: Path | str) -
         assert chain.store.find_prefix("txindex", "f" * 64 if txid != "f" * 64 else "0" * 64) == []
     finally:
         chain.store.close()
+
+
+def test_sqlite_prefix_past_the_indexed_lead_is_exact_and_a_range(tmp_path: Path) -> None:
+    """The SQLite index holds only the display form's first bytes: a longer prefix must
+    still tell apart keys that share those bytes, and the lookup must use the index."""
+    store = open_store(tmp_path / "chain.sqlite3", REGTEST.name)
+    try:
+        shared = bytes.fromhex("DEADBEEF")[::-1]  # display form starts DEADBEEF
+        keys = [bytes([i]) * 28 + shared for i in (1, 2, 3)]
+        with store.transaction():
+            for k in keys:
+                store.mempool_put(k, b"raw", 0.0)
+        shown = [hash_to_hex(k) for k in keys]
+        assert all(text.startswith("deadbeef") for text in shown)
+        assert sorted(store.find_prefix("mempool", "deadbeef", 9)) == sorted(keys)
+        for k, text in zip(keys, shown, strict=True):
+            assert store.find_prefix("mempool", text[:10], 9) == [k]
+            assert store.find_prefix("mempool", text, 9) == [k]
+        assert store.find_prefix("mempool", "deadbeef" + "7" * 56, 9) == []
+        plan = " ".join(str(row) for row in store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT txid FROM mempool WHERE "
+            f"{_display_hex('txid', LEAD_BYTES)} >= 'DE' AND {_display_hex('txid', LEAD_BYTES)}"
+            " < 'DF'"))
+        assert "mempool_lead" in plan, plan
+    finally:
+        store.close()
+
+
+def test_sqlite_drops_the_full_display_index_of_older_versions(tmp_path: Path) -> None:
+    path = tmp_path / "chain.sqlite3"
+    open_store(path, REGTEST.name).close()
+    db = sqlite3.connect(path)
+    db.execute(f"CREATE INDEX headers_display ON headers({_display_hex('hash')})")
+    db.commit()
+    db.close()
+    open_store(path, REGTEST.name).close()
+    db = sqlite3.connect(path)
+    names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    db.close()
+    assert "headers_display" not in names
+    assert "headers_lead" in names

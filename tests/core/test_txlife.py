@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import block_on, pay
 from tests.ui.fixed_chain import KEY_A, KEY_B, next_block
+from tuichain.core.genesis import genesis_block
 from tuichain.core.ledger import Ledger
 from tuichain.core.params import COIN, REGTEST
 from tuichain.core.rejections import Code
@@ -122,3 +124,48 @@ def test_each_rejection_is_one_line_in_the_log_and_the_ring_is_bounded(
     assert "refused transaction " + "ab" * 32 + " from rest: bad-nonce: nonce 7, expected 1" in (
         lines[-1])
     assert Code.BAD_NONCE.explanation in lines[-1]
+
+
+async def test_blocks_imported_in_one_batch_give_each_payment_its_height_and_one_count(
+    tmp_path: Path,
+) -> None:
+    """A sync hands the ledger many blocks at once: they import as one batch, and the
+    life of each payment still says the block it was in, with the confirmations it
+    reached noted once rather than one by one."""
+    parent = genesis_block(REGTEST).header
+    blocks = []
+    payments = []
+    for height in range(1, 11):
+        txs = []
+        if height >= 3:  # block 1 funds KEY_A; from block 3 on, one payment a block
+            txs = [pay(KEY_A, KEY_B.address_digest, 1000, height - 3)]
+            payments.append((txs[0].txid, height))
+        block = block_on(REGTEST, parent, height, txs, time=parent.time + 1,
+                         miner=KEY_A.address_digest if height == 1 else MINER)
+        blocks.append(block)
+        parent = block.header
+    ledger = await Ledger.open(tmp_path, REGTEST)
+    life = TxLife()
+    wire(ledger, life)
+    batches: list[int] = []
+    life_import = life.on_import
+    ledger.import_hooks[-1] = lambda result, height: (
+        batches.append(len(result.connected)), life_import(result, height))[1]
+    try:
+        futures = [ledger.queue_block(b, "peer") for b in blocks]
+        results = [await f for f in futures]
+        assert [r.status for r in results] == ["connected"] * 10
+        assert max(batches) > 1, batches  # imported together, heard together
+        for txid, height in payments:
+            line = life.get(txid)
+            assert line is not None
+            assert line.height == height
+            texts = [e.text for e in line.events]
+            assert texts[0] == f"included in block {height}"
+            confirmations = min(10 - height + 1, 6)
+            if confirmations > 1:
+                assert texts[-1] == (f"{confirmations} confirmations "
+                                     f"(tip {height + confirmations - 1})")
+                assert [e.kind for e in line.events].count("confirmed") <= 2
+    finally:
+        await ledger.close()

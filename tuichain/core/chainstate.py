@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 
 from .block import Block, BlockHeader
+from .blockrun import BlockRun
 from .errors import DecodeError, ValidationError
 from .genesis import genesis_block
 from .mempool import AddResult, Mempool
@@ -34,6 +35,8 @@ from .validation import (
 HEADER_CACHE = 50_000
 # Headers just above the tip considered for body download besides the best chain.
 NEXT_BLOCKS = 16
+# Download paths kept (one per header chain a peer leads toward: a few at most).
+PATH_CACHE = 8
 
 
 @dataclass
@@ -95,7 +98,10 @@ class ChainState:
         # `is not None`, not `or`: an empty Mempool is falsy (it has __len__).
         self.mempool = mempool if mempool is not None else Mempool(params)
         self._cache: OrderedDict[bytes, HeaderEntry] = OrderedDict()
+        self._paths: OrderedDict[bytes, list[bytes]] = OrderedDict()  # see _bodyless_path
         self.orphans = OrphanPool()  # the Ledger sets its node policy's bounds
+        # Set when a batch failed after changing the state in memory: `reload` first.
+        self.needs_reload = False
         self._init_genesis()
         tip_hash = store.tip_hash()
         assert tip_hash is not None
@@ -115,6 +121,7 @@ class ChainState:
         have hidden a commit (its answer lost with the connection), then finish any
         switch left undone, as on open."""
         self._cache.clear()
+        self.needs_reload = False
         tip_hash = self.store.tip_hash()
         tip = self.entry(tip_hash) if tip_hash is not None else None
         assert tip is not None, "a stored chain always has a tip"
@@ -255,8 +262,7 @@ class ChainState:
         if new:
             try:
                 with self.store.transaction():
-                    for e in new:
-                        self.store.put_header(e)
+                    self.store.put_headers(new)
             except BaseException:
                 # Not stored (the disk is full...): the cache must not claim otherwise.
                 for e in new:
@@ -285,6 +291,81 @@ class ChainState:
         if result.connected or result.disconnected:
             self._update_mempool(result)
         return result
+
+    def process_blocks(self, blocks: Sequence[tuple[Block, bool, str | None]],
+                       now: int | None = None, budget: float | None = None,
+                       ) -> list[tuple[ImportResult, HeaderEntry]]:
+        """Import (block, requested, source) in order in one SQL transaction, as
+        `process_block` one by one would, with the tip after each. With `budget`
+        (seconds) it stops after the block that exhausts it: the results are for that
+        prefix. A kill loses the whole batch (fetched again); a failed write leaves
+        `needs_reload` set, since the state in memory then ran ahead of the store."""
+        out: list[tuple[ImportResult, HeaderEntry]] = []
+        now = int(time.time()) if now is None else now
+        deadline = None if budget is None else time.monotonic() + budget
+        try:
+            with self.store.transaction():
+                while len(out) < len(blocks):
+                    if not self._connect_run(blocks[len(out):], now, deadline, out):
+                        block, requested, source = blocks[len(out)]
+                        res = self.process_block(block, now, requested=requested,
+                                                 source=source)
+                        out.append((res, self.tip))
+                    if deadline is not None and time.monotonic() >= deadline:
+                        break
+        except BaseException:
+            self.needs_reload = True
+            raise
+        return out
+
+    def _connect_run(self, blocks: Sequence[tuple[Block, bool, str | None]], now: int,
+                     deadline: float | None,
+                     out: list[tuple[ImportResult, HeaderEntry]]) -> int:
+        """Connect the longest prefix of `blocks` that plainly extends the tip, written
+        together (see blockrun); append each one's result to `out` and return how many.
+        It stops before the first block that is anything else (known, an orphan's
+        parent, off the tip, or failing a check), left to `process_block`."""
+        run = BlockRun(self.store, self.tip)
+        for block, _, _ in blocks:
+            h = block.hash
+            known = self.entry(h)
+            if (block.header.prev_hash != run.tip.hash or h in self.orphans
+                    or (known is not None and known.status != HEADER_ONLY)
+                    or self.orphans.children(h)):
+                break
+            try:
+                check_block_context_free(block, self.params, now, self.sigcache.verify_tx)
+                if known is None:
+                    parent, work = self._check_header(block.header, now)
+                    entry = HeaderEntry(h, parent.hash, parent.height + 1, work, block.header,
+                                        HAVE_DATA)
+                else:
+                    entry = replace(known, status=HAVE_DATA)
+                run.add(block, entry, self.params, stored=known is not None)
+            except ValidationError:
+                break
+            self._remember(entry)  # the next block's header check finds its parent here
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        if not run:
+            return 0
+        self.store.connect_run(run.rows)
+        self.tip = run.tip
+        results = [ImportResult(b.hash, "connected", connected=[b]) for b in run.blocks]
+        out.extend(zip(results, run.rows.headers, strict=True))
+        last = results[-1]
+        # What one-by-one imports would have done after each block, once for the run:
+        # a stored branch with more work still wins, and the mempool loses what the
+        # run confirmed.
+        self._activate_best(last)
+        out[-1] = (last, self.tip)
+        summary = ImportResult(last.hash, "connected",
+                               connected=[b for r in results for b in r.connected],
+                               disconnected=last.disconnected)
+        self._update_mempool(summary)
+        last.mempool_added, last.mempool_removed = summary.mempool_added, summary.mempool_removed
+        last.mempool_refused = summary.mempool_refused
+        return len(results)
 
     def _process_one(self, block: Block, now: int, requested: bool = True,
                      source: str | None = None) -> ImportResult:
@@ -582,6 +663,35 @@ class ChainState:
         hashes.append(g)
         return hashes
 
+    def _bodyless_path(self, target: HeaderEntry) -> list[bytes]:
+        """The headers without a body from above the last block with one up to `target`,
+        oldest first (empty if that chain rests on an invalid block; an entry may have
+        turned invalid since: the caller checks).
+
+        Kept per target and trimmed from the front as bodies arrive: walked afresh on
+        every call, a sync of n blocks cost n steps a window, O(n^2) in all."""
+        path = self._paths.get(target.hash)
+        if path is not None:
+            self._paths.move_to_end(target.hash)
+            start = 0
+            while start < len(path) and (known := self.entry(path[start])) is not None \
+                    and known.status == HAVE_DATA:
+                start += 1
+            del path[:start]  # an invalid one stays: the caller stops there
+            return path
+        found: list[bytes] = []
+        e: HeaderEntry | None = target
+        while e is not None and e.status == HEADER_ONLY:
+            found.append(e.hash)
+            e = self.entry(e.prev)
+        if e is None or e.status != HAVE_DATA:  # on top of an invalid block
+            found = []
+        found.reverse()
+        self._paths[target.hash] = found
+        if len(self._paths) > PATH_CACHE:
+            self._paths.popitem(last=False)
+        return found
+
     def missing_blocks(self, limit: int, toward: bytes | None = None,
                        skip: Collection[bytes] = ()) -> list[bytes]:
         """Up to `limit` bodies to fetch (none in `skip`), lowest height first.
@@ -597,14 +707,14 @@ class ChainState:
         target = self.store.best_header() if toward is None else self.entry(toward)
         wanted: list[bytes] = []
         if target is not None and target.chainwork > self.tip.chainwork:
-            path: list[bytes] = []
-            e: HeaderEntry | None = target
-            while e is not None and e.status == HEADER_ONLY:
-                path.append(e.hash)
-                e = self.entry(e.prev)
-            if e is not None and e.status == HAVE_DATA:  # not on top of an invalid block
-                path.reverse()
-                wanted = [h for h in path if h not in self.orphans and h not in skip][:limit]
+            for h in self._bodyless_path(target):
+                if len(wanted) >= limit:
+                    break
+                e = self.entry(h)
+                if e is None or e.status == INVALID:
+                    break
+                if e.status == HEADER_ONLY and h not in self.orphans and h not in skip:
+                    wanted.append(h)
         if toward is None:
             above = self.store.fetchable_above(self.tip.chainwork, NEXT_BLOCKS + len(skip))
             wanted += [h for h in above

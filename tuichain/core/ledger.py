@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,15 +30,14 @@ from .params import NetworkParams
 from .policy import Policy
 from .rejections import Code
 from .sigcache import SigCache
-from .store import HeaderEntry, Store, open_store
+from .store import INVALID, HeaderEntry, Store, open_store
 from .tx import Transaction
 
 T = TypeVar("T")
 DB_FILE = "chain.sqlite3"
-# Signature checks of a batch of submissions run on this many threads (one a core
-# on the machines we measure), when the batch has at least PARALLEL_VERIFY_MIN:
-# below that, handing the work over costs more than the second core gains.
-VERIFY_THREADS = 2
+# Signature checks of a batch of submissions are split across the verify threads
+# when the batch has at least PARALLEL_VERIFY_MIN: below that, handing the work over
+# costs more than the second core gains.
 PARALLEL_VERIFY_MIN = 8
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,28 @@ def _tip_info(e: HeaderEntry) -> TipInfo:
     return TipInfo(e.hash, e.height, e.header.time, e.header.bits, e.chainwork)
 
 
+# A batch of queued blocks imported in one SQL transaction: at most this many, and
+# no more blocks started once this long has passed (so events and readers lag little).
+BATCH_BLOCKS = 64
+BATCH_SECONDS = 0.5
+# Threads checking downloaded blocks' signatures ahead of the writer: libsodium's
+# verify releases the GIL, so threads use every core without pickling blocks.
+VERIFY_THREADS = max(1, min(4, os.cpu_count() or 1))
+# Fewer signatures than this per thread are not worth splitting a block for.
+VERIFY_SHARE_MIN = 32
+
+
+@dataclass
+class _Pending:
+    """A submitted block waiting for the writer."""
+
+    block: Block
+    source: str | None
+    requested: bool
+    verified: asyncio.Future[Any]  # its signatures checked into the SigCache
+    result: asyncio.Future[ImportResult]
+
+
 class Ledger:
     def __init__(self, data_dir: Path, params: NetworkParams,
                  policy: Policy | None = None, *, adopt_empty: bool = True,
@@ -122,7 +145,11 @@ class Ledger:
         self.sigcache = SigCache()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="ledger-writer")
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="ledger-reader")
-        self._verifier = ThreadPoolExecutor(VERIFY_THREADS - 1, thread_name_prefix="ledger-verify")
+        self._verifier = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="ledger-verify")
+        # Blocks waiting for the writer, and the task importing them in batches.
+        self._queue: deque[_Pending] = deque()
+        self._importer: asyncio.Task[None] | None = None
+        self._queued: dict[bytes, int] = {}  # hash -> times queued, result not yet set
         # Submissions waiting for the writer, and the task admitting them.
         self._tx_queue: list[tuple[Transaction, str | None, asyncio.Future[Transaction]]] = []
         self._tx_drain: asyncio.Task[None] | None = None
@@ -211,6 +238,8 @@ class Ledger:
         self._rstore = open_store(self.db_target, self.params.name, readonly=True)
 
     async def close(self) -> None:
+        if self._importer is not None:
+            await asyncio.gather(self._importer, return_exceptions=True)
         if self._chain is not None:
             await self._write(self._chain.store.close)
         if self._rstore is not None:
@@ -224,7 +253,7 @@ class Ledger:
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         def run() -> T:
             chain = self._chain
-            if chain is not None and chain.store.reconnected:
+            if chain is not None and (chain.store.reconnected or chain.needs_reload):
                 self._reload(chain)
             return fn(*args)
         return await asyncio.get_running_loop().run_in_executor(self._writer, run)
@@ -296,36 +325,156 @@ class Ledger:
                            requested: bool = True) -> ImportResult:
         """Import a block; `requested=False` for one a peer pushed unasked (kept only if
         it could become the tip)."""
-        def process() -> tuple[TipInfo, ImportResult, TipInfo, int]:
-            # Tips read on the writer, around this import only: other submissions
-            # queued beside it must not leak into the events this one publishes. After
-            # a failed import, from the tip last reported, so its changes are reported.
-            chain = self.chain
-            before = self._unreported_tip or _tip_info(chain.tip)
-            pool_before = set(chain.mempool.entries)
-            self._unreported_tip = before
-            try:
-                # A failed write may have stored blocks but not switched to them.
-                resumed = chain.activate_stored() if self._switch_pending else None
-                self._switch_pending = False
-                res = chain.process_block(block, requested=requested, source=source)
-            except self._transient:
-                self._switch_pending = True
-                raise
-            self._unreported_tip = None
-            if resumed is not None:
-                res.disconnected[:0] = resumed.disconnected
-                res.connected[:0] = resumed.connected
-                res.rejected[:0] = resumed.rejected
-                pool_after = set(chain.mempool.entries)
-                res.mempool_added = list(pool_after - pool_before)
-                res.mempool_removed = list(pool_before - pool_after)
-            return before, res, _tip_info(chain.tip), len(chain.mempool)
+        return await asyncio.shield(self.queue_block(block, source, requested))
 
-        old_tip, result, new_tip, self.mempool_size = await self._store(process)
-        self.tip = new_tip
-        for hook in self.import_hooks:
-            hook(result, new_tip.height)
+    def queue_block(self, block: Block, source: str | None = None,
+                    requested: bool = True) -> asyncio.Future[ImportResult]:
+        """Queue a block for import and return its result to come, without waiting.
+
+        Its signatures are checked at once on the verify pool (recorded in the
+        SigCache, so the writer's own check is a hit) while the writer imports the
+        blocks queued before it; blocks that queue up meanwhile (a sync) are then
+        imported together, in one SQL transaction per batch. Until its result is
+        set, `missing_blocks` does not name it, so a sync does not ask for it again."""
+        loop = asyncio.get_running_loop()
+        pending = _Pending(block, source, requested, self._preverify_block(block),
+                           loop.create_future())
+        h = block.hash
+        self._queued[h] = self._queued.get(h, 0) + 1
+        pending.result.add_done_callback(lambda _: self._unqueue(h))
+        self._queue.append(pending)
+        if self._importer is None or self._importer.done():
+            self._importer = loop.create_task(self._import_queue())
+        return pending.result
+
+    def _unqueue(self, h: bytes) -> None:
+        left = self._queued.pop(h) - 1
+        if left:
+            self._queued[h] = left
+
+    @property
+    def blocks_queued(self) -> int:
+        """Blocks waiting for import (a sync's download runs ahead of the writer)."""
+        return len(self._queued)
+
+    def _preverify_block(self, block: Block) -> asyncio.Future[Any]:
+        """The block's signatures checked into the SigCache on the verify pool, split in
+        one share per thread when it has enough of them, so one big block uses every core."""
+        loop = asyncio.get_running_loop()
+        txs = tuple(tx for tx in block.txs[1:] if tx.txid not in self.sigcache)
+        if not txs:  # nothing to check (empty, or all seen in the mempool): no thread hop
+            done: asyncio.Future[Any] = loop.create_future()
+            done.set_result(None)
+            return done
+        shares = max(1, min(VERIFY_THREADS, len(txs) // VERIFY_SHARE_MIN))
+        return asyncio.gather(*(loop.run_in_executor(self._verifier, self._preverify,
+                                                     txs[i::shares]) for i in range(shares)))
+
+    def _preverify(self, txs: tuple[Transaction, ...]) -> None:
+        # Only the signatures: a bad one is left for the writer to refuse with its reason.
+        # Known ones are skipped unlooked-up, so the cache's hits still count the writer's.
+        for tx in txs:
+            if tx.txid not in self.sigcache:
+                self.sigcache.verify_tx(tx)
+
+    async def _import_queue(self) -> None:
+        """Feed the writer the queued blocks in arrival order, a batch at a time: the
+        first block and those after it whose signatures are already checked."""
+        while self._queue:
+            await asyncio.wait([self._queue[0].verified])
+            batch = [self._queue.popleft()]
+            while (self._queue and len(batch) < BATCH_BLOCKS
+                   and self._queue[0].verified.done()):
+                batch.append(self._queue.popleft())
+            try:
+                done = await self._store(self._import_batch, batch)
+            except Exception as exc:
+                for p in batch:
+                    if not p.result.done():
+                        p.result.set_exception(exc)
+                continue
+            # A batch cut short by its time budget: the rest go first in the next one.
+            self._queue.extendleft(reversed(batch[len(done):]))
+            self._publish_batch(batch, done)
+
+    def _import_batch(self, batch: list[_Pending]) -> list[tuple[TipInfo, ImportResult, TipInfo]]:
+        """On the writer: one block as ever, or several in one SQL transaction."""
+        chain = self.chain
+        if len(batch) == 1 or self._switch_pending:
+            p = batch[0]
+            out = [self._import_one(p.block, p.requested, p.source)]
+        else:
+            before = self._unreported_tip or _tip_info(chain.tip)
+            self._unreported_tip = before
+            items = [(p.block, p.requested, p.source) for p in batch]
+            out = []
+            for res, tip in chain.process_blocks(items, budget=BATCH_SECONDS):
+                after = _tip_info(tip)
+                out.append((before, res, after))
+                before = after
+            self._unreported_tip = None
+        self.mempool_size = len(chain.mempool)
+        return out
+
+    def _import_one(self, block: Block, requested: bool,
+                    source: str | None) -> tuple[TipInfo, ImportResult, TipInfo]:
+        # Tips read on the writer, around this import only: other submissions
+        # queued beside it must not leak into the events this one publishes. After
+        # a failed import, from the tip last reported, so its changes are reported.
+        chain = self.chain
+        before = self._unreported_tip or _tip_info(chain.tip)
+        pool_before = set(chain.mempool.entries)
+        self._unreported_tip = before
+        try:
+            # A failed write may have stored blocks but not switched to them.
+            resumed = chain.activate_stored() if self._switch_pending else None
+            self._switch_pending = False
+            res = chain.process_block(block, requested=requested, source=source)
+        except self._transient:
+            self._switch_pending = True
+            raise
+        self._unreported_tip = None
+        if resumed is not None:
+            res.disconnected[:0] = resumed.disconnected
+            res.connected[:0] = resumed.connected
+            res.rejected[:0] = resumed.rejected
+            pool_after = set(chain.mempool.entries)
+            res.mempool_added = list(pool_after - pool_before)
+            res.mempool_removed = list(pool_before - pool_after)
+        return before, res, _tip_info(chain.tip)
+
+    def _publish_batch(self, batch: list[_Pending],
+                       done: list[tuple[TipInfo, ImportResult, TipInfo]]) -> None:
+        """Events once the batch is committed, each block's as if imported alone: a
+        NewTip for every step, so subscribers see every height the tip passed."""
+        if not done:
+            return
+        self.tip = done[-1][2]
+        # Import hooks hear a batch without a reorg as one import of all its blocks (a
+        # sync's thousands of blocks cost them one call a batch, not one a block).
+        merged = len(done) > 1 and not any(result.disconnected for _, result, _ in done)
+        if merged:
+            whole = ImportResult(done[-1][1].hash, "connected",
+                                 connected=[b for _, r, _ in done for b in r.connected],
+                                 mempool_removed=[t for _, r, _ in done
+                                                  for t in r.mempool_removed])
+            for hook in self.import_hooks:
+                hook(whole, done[-1][2].height)
+        for p, (old_tip, result, new_tip) in zip(batch[:len(done)], done, strict=True):
+            if not merged:
+                for hook in self.import_hooks:
+                    hook(result, new_tip.height)
+            self._publish(p.block, p.source, old_tip, result, new_tip)
+            if new_tip.hash != old_tip.hash:
+                last = result.connected[-1] if result.connected else None
+                self.events.publish(NewTip(new_tip.hash, new_tip.height, new_tip.time,
+                                           new_tip.chainwork, len(last.txs) if last else 0))
+        for p, (_, result, _) in zip(batch[:len(done)], done, strict=True):
+            if not p.result.done():
+                p.result.set_result(result)
+
+    def _publish(self, block: Block, source: str | None, old_tip: TipInfo,
+                 result: ImportResult, new_tip: TipInfo) -> None:
         if result.error is not None and result.status == "invalid":
             err = result.error
             self.events.publish(BlockRejected(block.hash, err.code, err.reason, source,
@@ -352,11 +501,6 @@ class Ledger:
         for txid, err in result.mempool_refused:
             self.events.publish(TxRejected(txid, err.code, err.reason, "reorg",
                                            err.field, err.value, err.expected))
-        if new_tip.hash != old_tip.hash:
-            last = result.connected[-1] if result.connected else None
-            self.events.publish(NewTip(new_tip.hash, new_tip.height, new_tip.time,
-                                       new_tip.chainwork, len(last.txs) if last else 0))
-        return result
 
     async def submit_headers(self, headers: list[BlockHeader]) -> HeadersResult:
         """A peer's headers: kept only if their chain passes the policy's work threshold."""
@@ -451,6 +595,7 @@ class Ledger:
 
     async def missing_blocks(self, limit: int = 128, toward: bytes | None = None,
                              skip: frozenset[bytes] = frozenset()) -> list[bytes]:
+        skip = skip | self._queued.keys()
         return await self._write(self.chain.missing_blocks, limit, toward, skip)
 
     async def mempool_entries(self) -> list[MempoolEntry]:
@@ -486,18 +631,26 @@ class Ledger:
     async def get_block_data(self, block_hash: bytes) -> bytes | None:
         return await self._read(self.rstore.get_block_data, block_hash)
 
+    async def servable_blocks(self, hashes: list[bytes]) -> list[tuple[HeaderEntry, bytes] | None]:
+        """For each hash, its header and stored body if we may serve it, else None: one
+        read for a whole request, so a peer catching up costs one thread hop a window.
+        A stored block that failed validation stays on disk, but serving it would get
+        this node banned by whoever asked."""
+        def read() -> list[tuple[HeaderEntry, bytes] | None]:
+            out: list[tuple[HeaderEntry, bytes] | None] = []
+            for h in hashes:
+                entry = self.rstore.get_header(h)
+                data = (self.rstore.get_block_data(h)
+                        if entry is not None and entry.status != INVALID else None)
+                out.append(None if entry is None or data is None else (entry, data))
+            return out
+        return await self._read(read)
+
     async def hash_at(self, height: int) -> bytes | None:
         return await self._read(self.rstore.chain_hash, height)
 
     async def headers_range(self, start: int, count: int) -> list[HeaderEntry]:
-        def read() -> list[HeaderEntry]:
-            out = []
-            for _, h in self.rstore.chain_hashes(start, count):
-                e = self.rstore.get_header(h)
-                if e is not None:
-                    out.append(e)
-            return out
-        return await self._read(read)
+        return await self._read(self.rstore.chain_headers, start, count)
 
     async def block_sizes(self, hashes: list[bytes]) -> dict[bytes, tuple[int, int]]:
         """(size in bytes, transaction count) of stored blocks, read without decoding them."""
@@ -520,11 +673,9 @@ class Ledger:
                     start = e.height
                     break
             out: list[BlockHeader] = []
-            for _, h in self.rstore.chain_hashes(start + 1, limit):
-                e = self.rstore.get_header(h)
-                assert e is not None
+            for e in self.rstore.chain_headers(start + 1, limit):
                 out.append(e.header)
-                if h == stop:
+                if e.hash == stop:
                     break
             return out
         return await self._read(read)

@@ -309,11 +309,12 @@ class TxLife:
             if line is None or line.height is None:
                 self._confirming.discard(txid)
                 continue
-            confirmations = tip_height - line.height + 1
-            while line.confirmations_noted < min(confirmations, CONFIRMATION_EVENTS):
-                line.confirmations_noted += 1
-                self._add(line, "confirmed", f"{line.confirmations_noted} confirmations "
-                          f"(tip {line.height + line.confirmations_noted - 1})",
-                          height=line.height)
+            confirmations = min(tip_height - line.height + 1, CONFIRMATION_EVENTS)
+            if line.confirmations_noted < confirmations:
+                # One event for the count reached: blocks that came together (a sync's
+                # batch) were not seen one by one, and a sync must not pay five a tx.
+                line.confirmations_noted = confirmations
+                self._add(line, "confirmed", f"{confirmations} confirmations "
+                          f"(tip {line.height + confirmations - 1})", height=line.height)
             if line.confirmations_noted >= CONFIRMATION_EVENTS:
                 self._confirming.discard(txid)

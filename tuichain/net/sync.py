@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..core.block import Block
+from ..core.chainstate import ImportResult
 from ..core.errors import DecodeError, ValidationError
 from ..core.events import NewTip, TxAccepted
 from ..core.hashing import sha256d
 from ..core.ledger import Ledger
 from ..core.rejections import Code
 from ..core.rejectlog import RejectLog
-from ..core.store import HEADER_ONLY, INVALID
+from ..core.store import HEADER_ONLY
 from ..core.tx import Transaction
 from ..core.txlife import TxLife
 from .peer import Peer, TokenBucket
@@ -71,6 +72,9 @@ log = logging.getLogger(__name__)
 TX_TIMEOUT = 10.0
 HEADERS_TIMEOUT = 30.0
 BLOCK_WINDOW = 64  # block bodies in flight per peer
+# Downloaded blocks waiting for import, past which no more are asked for: the
+# download may run ahead of the writer, by this much memory at most.
+MAX_QUEUED_BLOCKS = 1024
 BIG_PAYLOAD = 64 * 1024  # decode larger blocks off the loop
 
 # Rejections that say nothing bad about the sender: races between mempools and
@@ -134,6 +138,7 @@ class SyncEngine:
         self.inv_budgets: dict[str, TokenBucket] = {}
         self._fetching = False
         self._fetch_again = False
+        self._fetch_paused = False  # the import queue was full: fetch again once it drains
         self._handlers = {
             Cmd.INV: self._on_inv,
             Cmd.GETDATA: self._on_getdata,
@@ -149,6 +154,7 @@ class SyncEngine:
         tip = self.ledger.tip
         return (
             bool(self.block_inflight)
+            or self.ledger.blocks_queued > 0
             or self.best_header_work > (tip.chainwork if tip else 0)
             or any(p.headers_requested_at is not None for p in self.m.ready_peers())
         )
@@ -355,7 +361,10 @@ class SyncEngine:
 
     async def _on_getdata(self, peer: Peer, payload: bytes) -> None:
         missing: list[tuple[InvType, bytes]] = []
-        for kind, h in decode_inv(payload):
+        items = decode_inv(payload)
+        blocks = [h for kind, h in items if kind != InvType.TX]
+        served = dict(zip(blocks, await self.ledger.servable_blocks(blocks), strict=True))
+        for kind, h in items:
             if kind == InvType.TX:
                 self._seen(peer, h)
                 tx = await self.ledger.mempool_tx(h)
@@ -365,21 +374,16 @@ class SyncEngine:
                 peer.send(frame(Cmd.TX, tx.encoded))
                 self.stats.txs_sent += 1
             else:
-                # A stored block that failed validation stays on disk, but serving it
-                # would get this node banned by whoever asked.
-                entry = await self.ledger.get_header(h)
-                data = None
-                if entry is not None and entry.status != INVALID:
-                    data = await self.ledger.get_block_data(h)
-                if data is None:
+                found = served[h]
+                if found is None:
                     missing.append((kind, h))
                     continue
+                entry, data = found
                 peer.send(frame(Cmd.BLOCK, data))
                 self.stats.blocks_sent += 1
                 # It asked for this body along its header chain, so its chain reaches
                 # here. A peer catching up from us announces nothing back, and without
                 # this its height stayed at its handshake's on the peers screen.
-                assert entry is not None
                 peer.claim_best(h, entry.height, entry.chainwork)
             peer.learn(h)
         if missing:
@@ -445,14 +449,43 @@ class SyncEngine:
         self.stats.blocks_received += 1
         peer.learn(h)
         requested = h in peer.blocks_inflight
-        try:
-            result = await self.ledger.submit_block(block, source=peer.peer_id,
-                                                    requested=requested)
-        finally:
-            req = self.block_inflight.get(h)
-            if req is not None and req.peer_id == peer.peer_id:
-                del self.block_inflight[h]
-            peer.blocks_inflight.discard(h)
+        result = self.ledger.queue_block(block, source=peer.peer_id, requested=requested)
+        # Received: its slot in the window is free now. The ledger keeps it out of
+        # `missing_blocks` while it waits, so the next window downloads while this
+        # one imports (in batches, signatures checked ahead on the verify pool).
+        req = self.block_inflight.get(h)
+        if req is not None and req.peer_id == peer.peer_id:
+            del self.block_inflight[h]
+        peer.blocks_inflight.discard(h)
+        if not requested:
+            await self._imported(peer, h, result)
+            return
+        # No task a block while a sync streams them in: most connect, and need no more.
+        result.add_done_callback(lambda done: self._on_imported(peer, h, done))
+        if len(peer.blocks_inflight) <= BLOCK_WINDOW // 2:
+            if self.ledger.blocks_queued < MAX_QUEUED_BLOCKS:
+                await self.fetch_blocks()
+            else:
+                self._fetch_paused = True
+
+    def _on_imported(self, peer: Peer, h: bytes,
+                     done: asyncio.Future[ImportResult]) -> None:
+        if done.cancelled() or done.exception() is not None:
+            return  # a storage error, reported by the ledger: the block is missing still
+        status = done.result().status
+        if status in ("connected", "side-branch"):
+            tip = self.ledger.tip
+            if tip is not None and tip.hash == h:
+                peer.claim_best(h, tip.height, tip.chainwork)
+        else:
+            self.m.spawn(self._imported(peer, h, done))
+        if self._fetch_paused and self.ledger.blocks_queued < MAX_QUEUED_BLOCKS // 2:
+            self._fetch_paused = False
+            self.m.spawn(self.fetch_blocks())
+
+    async def _imported(self, peer: Peer, h: bytes,
+                        pending: asyncio.Future[ImportResult]) -> None:
+        result = await asyncio.shield(pending)
         if result.status == "duplicate":
             self.stats.duplicate_blocks += 1
         elif result.status == "orphan":

@@ -22,6 +22,7 @@ from .base import (
     PREFIX_TABLES,
     URL_SCHEMES,
     HeaderEntry,
+    RunRows,
     Store,
     blob_to_work,
     decode_undo,
@@ -33,6 +34,7 @@ from .base import (
 
 __all__ = [
     "HAVE_DATA", "HEADER_ONLY", "INVALID", "PREFIX_TABLES", "URL_SCHEMES", "HeaderEntry",
+    "RunRows",
     "Store", "blob_to_work", "decode_undo", "encode_undo", "is_url", "open_store",
     "prefix_range", "redact", "work_to_blob",
 ]

@@ -41,6 +41,22 @@ class HeaderEntry:
     status: int
 
 
+@dataclass
+class RunRows:
+    """The rows a run of blocks writes as it joins the active chain, one block after
+    another from the tip: written together, one statement a table, since a sync connects
+    thousands of blocks and a statement each costs more than the checks themselves."""
+
+    headers: list[HeaderEntry]  # oldest first, each the child of the one before
+    stored: set[bytes]  # those of `headers` already stored, header only (a sync's case)
+    bodies: list[tuple[bytes, bytes]]  # (hash, encoded block)
+    undo: list[tuple[bytes, bytes]]  # (hash, encoded undo record)
+    txrows: list[tuple[bytes, bytes, int]]  # (txid, block hash, position)
+    history: list[tuple[bytes, int, int, bytes]]  # (address, height, position, txid)
+    accounts: dict[bytes, tuple[int, int]]  # every touched account's value after the run
+    confirmed: list[bytes]  # payments of the run, gone from the stored mempool
+
+
 def encode_undo(old: dict[bytes, tuple[int, int] | None]) -> bytes:
     parts = [struct.pack("<I", len(old))]
     for address, value in old.items():
@@ -94,7 +110,11 @@ class Store(Protocol):
     reconnected: bool
 
     def close(self) -> None: ...
-    def transaction(self) -> AbstractContextManager[None]: ...
+    def transaction(self) -> AbstractContextManager[None]:
+        """All writes inside commit together or not at all. Nested inside another, a
+        savepoint: its failure undoes only its own writes, and nothing is committed
+        before the outermost one ends (a batch of blocks imported as one)."""
+        ...
     def snapshot(self) -> AbstractContextManager[None]:
         """A read transaction: every query inside sees one committed state."""
         ...
@@ -109,6 +129,7 @@ class Store(Protocol):
     # headers and blocks
     def get_header(self, block_hash: bytes) -> HeaderEntry | None: ...
     def put_header(self, entry: HeaderEntry) -> None: ...
+    def put_headers(self, entries: list[HeaderEntry]) -> None: ...
     def set_status(self, block_hash: bytes, status: int) -> None: ...
     def children(self, block_hash: bytes) -> list[bytes]: ...
     def best_with_data(self) -> HeaderEntry | None: ...
@@ -126,6 +147,10 @@ class Store(Protocol):
     # active chain
     def chain_hash(self, height: int) -> bytes | None: ...
     def chain_hashes(self, start: int, count: int) -> list[tuple[int, bytes]]: ...
+    def chain_headers(self, start: int, count: int) -> list[HeaderEntry]:
+        """The active chain's entries from height `start` on, up to `count`, in one query
+        (a peer's getheaders asks for 2,000)."""
+        ...
     def tip_hash(self) -> bytes | None: ...
 
     # state
@@ -141,6 +166,10 @@ class Store(Protocol):
         txrows: Iterable[tuple[bytes, int]], history: Iterable[tuple[bytes, int, bytes]],
     ) -> None:
         """Record a block joining the active chain (the caller holds the transaction)."""
+        ...
+    def connect_run(self, rows: RunRows) -> None:
+        """Record a run of blocks joining the active chain, as `put_header`, `put_block`
+        and `connect` block by block would (the caller holds the transaction)."""
         ...
     def disconnect(self, entry: HeaderEntry, txids: list[bytes]) -> None: ...
 

@@ -39,6 +39,7 @@ from .base import (
     HEADER_ONLY,
     PREFIX_TABLES,
     HeaderEntry,
+    RunRows,
     blob_to_work,
     decode_undo,
     prefix_range,
@@ -244,6 +245,9 @@ class PostgresStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        if self._in_tx:
+            yield from self._savepoint()
+            return
         conn = self._db()
         conn.execute(b"BEGIN")
         self._in_tx = True
@@ -256,6 +260,18 @@ class PostgresStore:
             raise
         finally:
             self._in_tx = False
+
+    def _savepoint(self) -> Iterator[None]:
+        conn = self._db()
+        conn.execute(b"SAVEPOINT nested")
+        try:
+            yield
+            conn.execute(b"RELEASE SAVEPOINT nested")
+        except BaseException:
+            if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
+                conn.execute(b"ROLLBACK TO SAVEPOINT nested")
+                conn.execute(b"RELEASE SAVEPOINT nested")
+            raise
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -297,12 +313,15 @@ class PostgresStore:
         return None if row is None else _entry(row)
 
     def put_header(self, entry: HeaderEntry) -> None:
-        self._run(
+        self.put_headers([entry])
+
+    def put_headers(self, entries: list[HeaderEntry]) -> None:
+        self._many(
             "INSERT INTO headers VALUES(%s,%s,%s,%s,%s,%s) ON CONFLICT(hash) DO UPDATE SET "
             "prev=excluded.prev, height=excluded.height, chainwork=excluded.chainwork, "
             "header=excluded.header, status=excluded.status",
-            (entry.hash, entry.prev, entry.height, work_to_blob(entry.chainwork),
-             entry.header.encoded, entry.status),
+            [(e.hash, e.prev, e.height, work_to_blob(e.chainwork), e.header.encoded, e.status)
+             for e in entries],
         )
 
     def set_status(self, block_hash: bytes, status: int) -> None:
@@ -377,6 +396,14 @@ class PostgresStore:
                          "LIMIT %s", (start, count))
         return [(int(h), _bytes(x)) for h, x in rows]
 
+    def chain_headers(self, start: int, count: int) -> list[HeaderEntry]:
+        rows = self._run(
+            "SELECT h.hash, h.prev, h.height, h.chainwork, h.header, h.status FROM chain c "
+            "JOIN headers h ON h.hash = c.hash WHERE c.height >= %s ORDER BY c.height LIMIT %s",
+            (start, count),
+        )
+        return [_entry(r) for r in rows]
+
     def tip_hash(self) -> bytes | None:
         return self.get_meta("tip")
 
@@ -425,6 +452,24 @@ class PostgresStore:
         self._run("INSERT INTO chain VALUES(%s,%s) ON CONFLICT(height) DO UPDATE "
                   "SET hash=excluded.hash", (entry.height, entry.hash))
         self.set_meta("tip", entry.hash)
+
+    def connect_run(self, rows: RunRows) -> None:
+        self.put_headers([e for e in rows.headers if e.hash not in rows.stored])
+        self._many("UPDATE headers SET status=%s WHERE hash=%s",
+                   [(e.status, e.hash) for e in rows.headers if e.hash in rows.stored])
+        self._many("INSERT INTO blocks VALUES(%s,%s) ON CONFLICT(hash) DO UPDATE "
+                   "SET data=excluded.data", list(rows.bodies))
+        self.write_accounts(dict(rows.accounts))
+        self._many("INSERT INTO undo VALUES(%s,%s) ON CONFLICT(hash) DO UPDATE "
+                   "SET data=excluded.data", list(rows.undo))
+        self._many("INSERT INTO txindex VALUES(%s,%s,%s) ON CONFLICT(txid) DO UPDATE "
+                   "SET block=excluded.block, pos=excluded.pos", list(rows.txrows))
+        self._many("INSERT INTO history VALUES(%s,%s,%s,%s) ON CONFLICT(address, height, pos) "
+                   "DO UPDATE SET txid=excluded.txid", list(rows.history))
+        self._many("INSERT INTO chain VALUES(%s,%s) ON CONFLICT(height) DO UPDATE "
+                   "SET hash=excluded.hash", [(e.height, e.hash) for e in rows.headers])
+        self.set_meta("tip", rows.headers[-1].hash)
+        self.mempool_delete(rows.confirmed)
 
     def disconnect(self, entry: HeaderEntry, txids: list[bytes]) -> None:
         row = self._run("SELECT data FROM undo WHERE hash=%s", (entry.hash,)).fetchone()

@@ -31,6 +31,7 @@ from .base import (
     HEADER_ONLY,
     PREFIX_TABLES,
     HeaderEntry,
+    RunRows,
     blob_to_work,
     decode_undo,
     prefix_range,
@@ -66,21 +67,27 @@ CREATE TABLE IF NOT EXISTS mempool(txid BLOB PRIMARY KEY, raw BLOB NOT NULL, add
 """
 
 
-def _display_hex(column: str) -> str:
-    """SQL for a 32-byte hash column in display form (byte-reversed, upper-case hex).
+def _display_hex(column: str, nbytes: int = 32) -> str:
+    """SQL for the first `nbytes` of a 32-byte hash column in display form
+    (byte-reversed, upper-case hex).
 
     Hashes are stored in internal byte order but shown reversed, so a typed
     prefix is a prefix of this expression, not of the column. Built only from
     SQLite's own deterministic functions, it can be indexed, and an older
     tuichain (or the sqlite3 shell) can still write these tables.
     """
-    return "||".join(f"hex(substr({column},{i},1))" for i in range(32, 0, -1))
+    return "||".join(f"hex(substr({column},{i},1))" for i in range(32, 32 - nbytes, -1))
 
 
-# Indexes on the display form, so a hex prefix is a range query, not a scan.
-# Extra indexes change nothing an older version reads: no schema version bump.
+# The display form's leading bytes, indexed so a hex prefix is a range query, not a
+# scan; the rest of a longer prefix is checked on the few rows in that range. Four
+# bytes, not all 32: every insert computes the expression, and the whole of it made a
+# sync's block import twice as slow (the `_display` index of earlier versions, dropped
+# here; an older version that opens the file makes it again, which changes nothing).
+LEAD_BYTES = 4
 _PREFIX_INDEXES = "".join(
-    f"CREATE INDEX IF NOT EXISTS {table}_display ON {table}({_display_hex(column)});\n"
+    f"DROP INDEX IF EXISTS {table}_display;\n"
+    f"CREATE INDEX IF NOT EXISTS {table}_lead ON {table}({_display_hex(column, LEAD_BYTES)});\n"
     for table, column in PREFIX_TABLES.items()
 )
 
@@ -170,6 +177,9 @@ class SqliteStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        if self.db.in_transaction:
+            yield from self._savepoint()
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -180,6 +190,18 @@ class SqliteStore:
             # leave the transaction open, which would block every later BEGIN.
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
+            raise
+
+    def _savepoint(self) -> Iterator[None]:
+        self.db.execute("SAVEPOINT nested")
+        try:
+            yield
+            self.db.execute("RELEASE nested")
+        except BaseException:
+            # SQLite may have rolled the whole transaction back already (SQLITE_FULL).
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK TO nested")
+                self.db.execute("RELEASE nested")
             raise
 
     @contextmanager
@@ -205,12 +227,18 @@ class SqliteStore:
         """Up to ``limit`` keys of ``table`` whose display hex starts with ``prefix``
         (hex digits, any case), by a range on the display-form index."""
         column = PREFIX_TABLES[table]
-        low, high = prefix_range(prefix)
-        expr = _display_hex(column)
-        where = f"{expr} >= ?" + ("" if high is None else f" AND {expr} < ?")
-        args = (low,) if high is None else (low, high)
+        where: list[str] = []
+        args: list[str] = []
+        for expr, part in ((_display_hex(column, LEAD_BYTES), prefix[:2 * LEAD_BYTES]),
+                           (_display_hex(column), prefix)):
+            low, high = prefix_range(part)
+            where.append(f"{expr} >= ?")
+            args.append(low)
+            if high is not None:
+                where.append(f"{expr} < ?")
+                args.append(high)
         rows = self.db.execute(
-            f"SELECT {column} FROM {table} WHERE {where} LIMIT ?", (*args, limit)
+            f"SELECT {column} FROM {table} WHERE {' AND '.join(where)} LIMIT ?", (*args, limit)
         )
         return [bytes(r[0]) for r in rows]
 
@@ -223,10 +251,13 @@ class SqliteStore:
         return None if row is None else _entry(row)
 
     def put_header(self, entry: HeaderEntry) -> None:
-        self.db.execute(
+        self.put_headers([entry])
+
+    def put_headers(self, entries: list[HeaderEntry]) -> None:
+        self.db.executemany(
             "INSERT OR REPLACE INTO headers VALUES(?,?,?,?,?,?)",
-            (entry.hash, entry.prev, entry.height, work_to_blob(entry.chainwork),
-             entry.header.encoded, entry.status),
+            [(e.hash, e.prev, e.height, work_to_blob(e.chainwork), e.header.encoded, e.status)
+             for e in entries],
         )
 
     def set_status(self, block_hash: bytes, status: int) -> None:
@@ -299,6 +330,14 @@ class SqliteStore:
         )
         return [(int(h), bytes(x)) for h, x in rows]
 
+    def chain_headers(self, start: int, count: int) -> list[HeaderEntry]:
+        rows = self.db.execute(
+            "SELECT h.hash, h.prev, h.height, h.chainwork, h.header, h.status FROM chain c "
+            "JOIN headers h ON h.hash = c.hash WHERE c.height >= ? ORDER BY c.height LIMIT ?",
+            (start, count),
+        )
+        return [_entry(r) for r in rows]
+
     def tip_hash(self) -> bytes | None:
         return self.get_meta("tip")
 
@@ -348,6 +387,23 @@ class SqliteStore:
         )
         self.db.execute("INSERT OR REPLACE INTO chain VALUES(?,?)", (entry.height, entry.hash))
         self.set_meta("tip", entry.hash)
+
+    def connect_run(self, rows: RunRows) -> None:
+        db = self.db
+        # A stored header only changes status: an UPDATE leaves its other indexes alone.
+        db.executemany("UPDATE headers SET status=? WHERE hash=?",
+                       [(e.status, e.hash) for e in rows.headers if e.hash in rows.stored])
+        self.put_headers([e for e in rows.headers if e.hash not in rows.stored])
+        db.executemany("INSERT OR REPLACE INTO blocks VALUES(?,?)", rows.bodies)
+        self.write_accounts(dict(rows.accounts))
+        db.executemany("INSERT OR REPLACE INTO undo VALUES(?,?)", rows.undo)
+        db.executemany("INSERT OR REPLACE INTO txindex VALUES(?,?,?)", rows.txrows)
+        db.executemany("INSERT OR REPLACE INTO history VALUES(?,?,?,?)", rows.history)
+        db.executemany("INSERT OR REPLACE INTO chain VALUES(?,?)",
+                       [(e.height, e.hash) for e in rows.headers])
+        self.set_meta("tip", rows.headers[-1].hash)
+        if rows.confirmed:
+            self.mempool_delete(rows.confirmed)
 
     def disconnect(self, entry: HeaderEntry, txids: list[bytes]) -> None:
         data = self.db.execute("SELECT data FROM undo WHERE hash=?", (entry.hash,)).fetchone()

@@ -1,0 +1,68 @@
+"""A run of blocks connected on top of the tip in one go, as a sync delivers them.
+
+Each block is checked exactly as a one-by-one import checks it (the same
+validation functions, against the state the blocks before it in the run left),
+but its rows are only collected; the run is written with one statement a table
+(`Store.connect_run`). A block that fails a check ends the run before it and
+writes nothing: the caller imports it the ordinary way, which records why.
+"""
+
+from __future__ import annotations
+
+from .block import Block
+from .params import NetworkParams
+from .store import HAVE_DATA, HeaderEntry, RunRows, Store, encode_undo
+from .validation import apply_block, tx_addresses
+
+
+class RunState:
+    """Accounts as the run so far leaves them, over the store's."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.accounts: dict[bytes, tuple[int, int]] = {}
+
+    def account(self, address: bytes) -> tuple[int, int]:
+        found = self.accounts.get(address)
+        return self._store.account(address) if found is None else found
+
+    def exists(self, address: bytes) -> bool:
+        # Connecting never deletes an account: one the run wrote exists.
+        return address in self.accounts or self._store.account_exists(address)
+
+
+class BlockRun:
+    """The rows of blocks joining the chain one after another above `parent`."""
+
+    def __init__(self, store: Store, parent: HeaderEntry) -> None:
+        self.state = RunState(store)
+        self.tip = parent
+        self.rows = RunRows([], set(), [], [], [], [], self.state.accounts, [])
+        self.blocks: list[Block] = []
+
+    def __len__(self) -> int:
+        return len(self.blocks)
+
+    def add(self, block: Block, entry: HeaderEntry, params: NetworkParams,
+            stored: bool = False) -> None:
+        """Append `block` (its header `entry`, a child of the run's tip; `stored` if the
+        store has that header already) after running its payments against the run's
+        state; raise ValidationError, adding nothing, if one breaks a rule."""
+        assert entry.prev == self.tip.hash
+        assert entry.status == HAVE_DATA
+        delta = apply_block(block, entry.height, params, self.state, self.state.exists)
+        rows = self.rows
+        h = entry.hash
+        rows.headers.append(entry)
+        if stored:
+            rows.stored.add(h)
+        rows.bodies.append((h, block.encoded))
+        rows.undo.append((h, encode_undo(delta.old)))
+        txids = block.txids
+        rows.txrows.extend((txid, h, pos) for pos, txid in enumerate(txids))
+        rows.history.extend((addr, entry.height, pos, tx.txid) for pos, tx in enumerate(block.txs)
+                            for addr in set(tx_addresses(tx)))
+        rows.confirmed.extend(txids[1:])
+        self.state.accounts.update(delta.new)
+        self.blocks.append(block)
+        self.tip = entry
