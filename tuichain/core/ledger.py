@@ -39,6 +39,9 @@ DB_FILE = "chain.sqlite3"
 # when the batch has at least PARALLEL_VERIFY_MIN: below that, handing the work over
 # costs more than the second core gains.
 PARALLEL_VERIFY_MIN = 8
+# Admissions at most in one writer call (a bound on how long one holds the writer);
+# the signatures of those behind are checked on the verify pool meanwhile.
+ADMIT_BATCH = 256
 log = logging.getLogger(__name__)
 
 
@@ -569,7 +572,8 @@ class Ledger:
         """Admit queued submissions batch by batch until none is left."""
         try:
             while self._tx_queue:
-                batch, self._tx_queue = self._tx_queue, []
+                batch = self._tx_queue[:ADMIT_BATCH]
+                del self._tx_queue[:ADMIT_BATCH]
                 rounds = {id(q.verified): q.verified for q in batch if q.verified is not None}
                 if rounds:
                     await asyncio.wait(rounds.values())
