@@ -102,6 +102,9 @@ def chain_blocks(n_blocks: int, n_txs: int, n_accounts: int,
         yield next_block(txs, digests[b % n_accounts])
 
 
+BUILD_BATCH = 256
+
+
 def build(server_dir: Path, early_dir: Path, n_blocks: int, n_txs: int, n_accounts: int,
           sample: list[Transaction]) -> int:
     """Import the chain into server_dir's chain.sqlite3, copying it to early_dir at height
@@ -109,11 +112,23 @@ def build(server_dir: Path, early_dir: Path, n_blocks: int, n_txs: int, n_accoun
     chain = open_chain(server_dir, PARAMS)
     encoded = 0
     start = last = time.perf_counter()
+    batch: list[Block] = []
+
+    def flush() -> None:
+        # In batches past BALANCE_AT, as a sync imports them: one SQL transaction each.
+        for result, _ in chain.process_blocks([(b, True, None) for b in batch],
+                                              now=batch[-1].header.time):
+            assert result.status == "connected", (result.status, result.error)
+        batch.clear()
+
     try:
         for block in chain_blocks(n_blocks, n_txs, n_accounts, sample):
-            result = chain.process_block(block, now=block.header.time)
-            assert result.status == "connected", (result.status, result.error)
             encoded += block.size
+            batch.append(block)
+            if chain.tip.height + len(batch) > BALANCE_AT and len(batch) < BUILD_BATCH \
+                    and chain.tip.height + len(batch) < n_blocks:
+                continue
+            flush()
             height = chain.tip.height
             if height == BALANCE_AT:
                 early_dir.mkdir(parents=True)

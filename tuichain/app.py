@@ -40,7 +40,7 @@ from .core.events import (
 )
 from .datadir import DataDirLock
 from .display.plural import plural
-from .logsetup import setup_logging
+from .logsetup import setup_logging, shutdown_logging
 from .messages import NodeEvent, NodeFailure, NodeMessage, NodeStart, message_for
 from .node import Node
 from .screens.dialogs import InfoDialog
@@ -159,6 +159,7 @@ class TuichainApp(NodeActionsApp):
         self._unsubscribe: Any = None
         self._log_handler: _EventLogHandler | None = None
         self._miner_last = 0.0
+        self._tip_pending: NewTip | None = None  # see _on_core_event
         self._miner_pending: MinerUpdate | None = None
         self._balance: int | None = None
         self._expected_rise = 0
@@ -280,6 +281,7 @@ class TuichainApp(NodeActionsApp):
             for name in ("tuichain", "aiohttp"):
                 logging.getLogger(name).removeHandler(self._log_handler)
             self._log_handler = None
+        shutdown_logging()
 
     # ---- modes and chrome ---------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -332,7 +334,19 @@ class TuichainApp(NodeActionsApp):
             self.post_message(message_for(event))
 
     def _on_core_event(self, event: NodeEvent) -> None:
+        if isinstance(event, NewTip):
+            # A batch of blocks (a sync) publishes a NewTip for each, all in one go:
+            # the screens redraw for the last only, once the batch's events are out.
+            if self._tip_pending is None:
+                asyncio.get_running_loop().call_soon(self._flush_tip)
+            self._tip_pending = event
+            return
         self.post_message(message_for(event))
+
+    def _flush_tip(self) -> None:
+        event, self._tip_pending = self._tip_pending, None
+        if event is not None:
+            self.post_message(message_for(event))
 
     def _broadcast(self, event: NodeEvent, when: float | None = None) -> None:
         stamp = time.time() if when is None else when

@@ -23,6 +23,8 @@ AIOHTTP_LEVEL = logging.WARNING
 # Handlers we installed carry this attribute, so a second call (tests, a TUI
 # restarting its node) replaces them instead of writing every line twice.
 _OURS = "_tuichain_handler"
+# Each logger's (propagate, level) before setup_logging changed them.
+_before: dict[str, tuple[bool, int]] = {}
 
 
 def setup_logging(log_file: Path, *, stdout: bool, level: int = logging.INFO) -> None:
@@ -45,6 +47,7 @@ def setup_logging(log_file: Path, *, stdout: bool, level: int = logging.INFO) ->
     shutdown_logging()
     for name, lvl in (("tuichain", level), ("aiohttp", AIOHTTP_LEVEL)):
         logger = logging.getLogger(name)
+        _before.setdefault(name, (logger.propagate, logger.level))
         logger.setLevel(lvl)
         # Not propagating keeps a root handler someone else installed (a
         # library's basicConfig) from echoing our lines onto the terminal.
@@ -54,10 +57,14 @@ def setup_logging(log_file: Path, *, stdout: bool, level: int = logging.INFO) ->
 
 
 def shutdown_logging() -> None:
-    """Flush and close the handlers setup_logging installed (end of a headless run)."""
+    """Flush and close the handlers setup_logging installed (end of a headless run, or
+    of the app), and give the loggers back their level and propagation."""
     closed: set[int] = set()
     for name in ("tuichain", "aiohttp"):
         logger = logging.getLogger(name)
+        if name in _before:
+            logger.propagate, level = _before.pop(name)
+            logger.setLevel(level)
         for handler in _remove_ours(logger):
             if id(handler) not in closed:
                 closed.add(id(handler))

@@ -30,6 +30,7 @@ from tuichain.core.ledger import Ledger
 from tuichain.core.mempool import Mempool
 from tuichain.core.params import COIN, REGTEST
 from tuichain.core.policy import Policy
+from tuichain.core.rejections import Code
 from tuichain.core.store.sqlite import SqliteStore
 from tuichain.core.tx import Transaction
 
@@ -432,6 +433,32 @@ async def test_submissions_admitted_together_keep_their_own_outcomes(tmp_path: P
         assert {Transaction.decode(raw).txid for raw, _ in stored.mempool_all()} == pending
     finally:
         stored.close()
+
+
+async def test_signatures_queued_behind_the_writer_are_checked_once_ahead(
+        tmp_path: Path) -> None:
+    """While the writer admits one batch, the next one's signatures are checked on the
+    verify pool: every signature is checked exactly once, and a forged one among them
+    is still refused for its signature, the others accepted."""
+    ledger, _ = await _ledger_with_funds(tmp_path)
+    txs = [pay(k, DAVE, COIN, n, fee=1_000 + n) for k in (ALICE, BOB) for n in range(30)]
+    forged = replace(txs[45], signature=bytes(64))
+    txs[45:] = [forged]  # Bob's later nonces would only fail for the gap: leave them out
+    try:
+        misses = ledger.sigcache.misses
+        first = asyncio.ensure_future(ledger.submit_tx(txs[0]))
+        await asyncio.sleep(0)  # the writer busy with the first: the rest queue behind it
+        rest = await asyncio.gather(*(ledger.submit_tx(tx) for tx in txs[1:]),
+                                    return_exceptions=True)
+        results = [await first, *rest]
+        assert all(isinstance(r, Transaction) for r in results[:-1]), results
+        refused = results[-1]
+        assert isinstance(refused, ValidationError)
+        assert refused.code == Code.BAD_SIGNATURE
+        assert ledger.sigcache.misses - misses == len(txs)  # none checked twice, nor the forged
+        assert ledger.mempool_size == len(txs) - 1
+    finally:
+        await ledger.close()
 
 
 def test_spending_after_a_replacement_counts_the_replacement(node: Node) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from typing import Any
 
@@ -330,3 +331,19 @@ async def test_palette_mines_a_block_and_miner_events_reach_the_screen(
             ),
             "the miner's log line as an event",
         )
+
+
+async def test_leaving_the_app_gives_logging_back(make_config: MakeConfig) -> None:
+    """The app sends our logger to its data directory's log file while it runs; once it
+    is gone the file is closed and records reach the root handlers again (a second app
+    in the same process, or a test's log capture, saw nothing before)."""
+    logger = logging.getLogger("tuichain")
+    before = (logger.propagate, logger.level)
+    app = TuichainApp(make_config("a"))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.node_ready, "the node")
+        files = [h for h in logger.handlers if isinstance(h, logging.FileHandler)]
+        assert files, "the app logs to its file while it runs"
+    assert (logger.propagate, logger.level) == before
+    assert not [h for h in logger.handlers if isinstance(h, logging.FileHandler)]
+    assert all(h.stream is None or h.stream.closed for h in files)

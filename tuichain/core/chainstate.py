@@ -563,9 +563,9 @@ class ChainState:
         with self.store.transaction():
             if removed:
                 self.store.mempool_delete(removed)
-            for txid in added:
-                entry = self.mempool.entries[txid]
-                self.store.mempool_put(txid, entry.tx.encoded, entry.added)
+            entries = self.mempool.entries
+            self.store.mempool_put_many([(txid, entries[txid].tx.encoded, entries[txid].added)
+                                         for txid in added])
 
     def add_tx(self, tx: Transaction, now: float | None = None) -> list[bytes]:
         """Admit a tx to the mempool; return txids that left it (replaced or evicted)."""

@@ -39,6 +39,9 @@ DB_FILE = "chain.sqlite3"
 # when the batch has at least PARALLEL_VERIFY_MIN: below that, handing the work over
 # costs more than the second core gains.
 PARALLEL_VERIFY_MIN = 8
+# Admissions at most in one writer call (a bound on how long one holds the writer);
+# the signatures of those behind are checked on the verify pool meanwhile.
+ADMIT_BATCH = 256
 log = logging.getLogger(__name__)
 
 
@@ -121,6 +124,16 @@ VERIFY_SHARE_MIN = 32
 
 
 @dataclass
+class _QueuedTx:
+    """A submitted transaction waiting for the writer."""
+
+    tx: Transaction
+    source: str | None
+    answer: asyncio.Future[Transaction]
+    verified: asyncio.Future[None] | None  # its signature check ahead, if one was started
+
+
+@dataclass
 class _Pending:
     """A submitted block waiting for the writer."""
 
@@ -151,8 +164,11 @@ class Ledger:
         self._importer: asyncio.Task[None] | None = None
         self._queued: dict[bytes, int] = {}  # hash -> times queued, result not yet set
         # Submissions waiting for the writer, and the task admitting them.
-        self._tx_queue: list[tuple[Transaction, str | None, asyncio.Future[Transaction]]] = []
+        self._tx_queue: list[_QueuedTx] = []
         self._tx_drain: asyncio.Task[None] | None = None
+        # Submissions arriving while the writer is busy, gathered for one verify round.
+        self._unverified: list[Transaction] = []
+        self._verify_round: asyncio.Future[None] | None = None
         self._chain: ChainState | None = None
         self._rstore: Store | None = None
         # What the store raises when it cannot write for now (its backend's errors).
@@ -516,20 +532,56 @@ class Ledger:
         events and hooks in submission order."""
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[Transaction] = loop.create_future()
-        self._tx_queue.append((tx, source, answer))
+        # While the writer admits a batch, the signatures of the next are checked on the
+        # verify pool; an idle writer checks a lone submission itself (no extra hop).
+        verified = self._preverify_tx(tx) if self._tx_drain is not None else None
+        self._tx_queue.append(_QueuedTx(tx, source, answer, verified))
         if self._tx_drain is None:
             self._tx_drain = loop.create_task(self._drain_txs())
         return await answer
+
+    def _preverify_tx(self, tx: Transaction) -> asyncio.Future[None] | None:
+        """The round of signature checks `tx` joins: submissions of one loop turn are
+        checked together, split across the verify threads."""
+        if tx.txid in self.sigcache:
+            return None
+        loop = asyncio.get_running_loop()
+        if not self._unverified:
+            self._verify_round = loop.create_future()
+            loop.call_soon(self._start_verify_round)
+        self._unverified.append(tx)
+        return self._verify_round
+
+    def _start_verify_round(self) -> None:
+        txs, self._unverified = self._unverified, []
+        done, self._verify_round = self._verify_round, None
+        assert done is not None
+        loop = asyncio.get_running_loop()
+        shares = max(1, min(VERIFY_THREADS, len(txs) // PARALLEL_VERIFY_MIN))
+        checks = asyncio.gather(*(loop.run_in_executor(self._verifier, self._verify_all,
+                                                       txs[i::shares]) for i in range(shares)))
+        # A check that failed (a closing pool) is done all the same: admission checks again.
+        def finished(f: asyncio.Future[Any]) -> None:
+            if not f.cancelled():
+                f.exception()  # retrieved: admission finds and reports any failure itself
+            if not done.done():
+                done.set_result(None)
+        checks.add_done_callback(finished)
 
     async def _drain_txs(self) -> None:
         """Admit queued submissions batch by batch until none is left."""
         try:
             while self._tx_queue:
-                batch, self._tx_queue = self._tx_queue, []
+                batch = self._tx_queue[:ADMIT_BATCH]
+                del self._tx_queue[:ADMIT_BATCH]
+                rounds = {id(q.verified): q.verified for q in batch if q.verified is not None}
+                if rounds:
+                    await asyncio.wait(rounds.values())
                 try:
-                    outcomes = await self._store(self._admit_batch, [tx for tx, _, _ in batch])
+                    outcomes = await self._store(self._admit_batch, [q.tx for q in batch])
                 except BaseException as exc:  # a storage error (or a stop): everyone's answer
-                    for _, _, answer in batch:
+                    for q in batch:
+                        answer = q.answer
                         if answer.done():
                             continue
                         if isinstance(exc, asyncio.CancelledError):
@@ -540,8 +592,8 @@ class Ledger:
                         raise
                     continue
                 self.mempool_size = len(self.chain.mempool)
-                for (tx, source, answer), out in zip(batch, outcomes, strict=True):
-                    self._answer_tx(tx, source, out, answer)
+                for q, out in zip(batch, outcomes, strict=True):
+                    self._answer_tx(q.tx, q.source, out, q.answer)
         finally:
             self._tx_drain = None
 
@@ -574,7 +626,8 @@ class Ledger:
         chain = self.chain
         if len(txs) >= PARALLEL_VERIFY_MIN:
             # Not those already pending: a flood of duplicates must not cost a check each.
-            fresh = [tx for tx in txs if tx.txid not in chain.mempool]
+            fresh = [tx for tx in txs
+                     if tx.txid not in chain.mempool and tx.txid not in self.sigcache]
             shares = [fresh[i::VERIFY_THREADS] for i in range(VERIFY_THREADS)]
             others = [self._verifier.submit(self._verify_all, share) for share in shares[1:]]
             self._verify_all(shares[0])  # the writer takes a share itself

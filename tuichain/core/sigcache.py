@@ -16,9 +16,13 @@ class SigCache:
     verified once stays verified.
     """
 
-    def __init__(self, capacity: int = 200_000) -> None:
+    def __init__(self, capacity: int = 200_000, failed_capacity: int = 10_000) -> None:
         self._seen: OrderedDict[bytes, None] = OrderedDict()
         self._capacity = capacity
+        # Failures too, for the same reason: a forged signature checked ahead of
+        # admission (or relayed again) must not cost a check each time it is seen.
+        self._failed: OrderedDict[bytes, None] = OrderedDict()
+        self._failed_capacity = failed_capacity
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -30,13 +34,17 @@ class SigCache:
                 self._seen.move_to_end(txid)
                 self.hits += 1
                 return True
+            if txid in self._failed:
+                self.hits += 1
+                return False
         ok = verify(tx.sender, tx.signing_digest(), tx.signature)
         with self._lock:
             self.misses += 1
-            if ok:
-                self._seen[txid] = None
-                if len(self._seen) > self._capacity:
-                    self._seen.popitem(last=False)
+            known, bound = ((self._seen, self._capacity) if ok
+                            else (self._failed, self._failed_capacity))
+            known[txid] = None
+            if len(known) > bound:
+                known.popitem(last=False)
         return ok
 
     def __contains__(self, txid: bytes) -> bool:

@@ -64,6 +64,8 @@ IDLE_TIMEOUT = 90.0
 TICK = 0.5
 USER_DROP_HOLD = 300.0  # seconds a peer the user dropped is not redialed by itself
 MAX_BACKOFF = 300.0
+# Longest a peer's read loop runs on before letting the loop serve others (seconds).
+READ_SLICE = 0.004
 
 
 class PeerError(Exception):
@@ -515,12 +517,19 @@ class PeerManager:
             await self._drop(peer, "connection closed")
 
     async def _read_loop(self, peer: Peer) -> None:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
         async for msg in peer.ws:
             if msg.type == WSMsgType.BINARY:
                 peer.count_received(len(msg.data))
                 self.stats.messages_received += 1
                 self.stats.bytes_received += len(msg.data)
                 await self._on_message(peer, msg.data)
+                # Buffered frames are read without a pause: a window of blocks would
+                # hold the loop (the screen, other peers) for all their decoding.
+                if loop.time() - began > READ_SLICE:
+                    await asyncio.sleep(0)
+                    began = loop.time()
             elif msg.type == WSMsgType.TEXT:
                 await self.misbehave(peer, 20, "text frame on a binary protocol")
             elif msg.type == WSMsgType.ERROR:

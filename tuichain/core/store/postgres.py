@@ -498,8 +498,11 @@ class PostgresStore:
 
     # ---- mempool persistence -------------------------------------------------
     def mempool_put(self, txid: bytes, raw: bytes, added: float) -> None:
-        self._run("INSERT INTO mempool VALUES(%s,%s,%s) ON CONFLICT(txid) DO UPDATE "
-                  "SET raw=excluded.raw, added=excluded.added", (txid, raw, added))
+        self.mempool_put_many([(txid, raw, added)])
+
+    def mempool_put_many(self, rows: list[tuple[bytes, bytes, float]]) -> None:
+        self._many("INSERT INTO mempool VALUES(%s,%s,%s) ON CONFLICT(txid) DO UPDATE "
+                   "SET raw=excluded.raw, added=excluded.added", list(rows))
 
     def mempool_delete(self, txids: Iterable[bytes]) -> None:
         gone = list(txids)

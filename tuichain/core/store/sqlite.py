@@ -432,7 +432,10 @@ class SqliteStore:
 
     # mempool persistence
     def mempool_put(self, txid: bytes, raw: bytes, added: float) -> None:
-        self.db.execute("INSERT OR REPLACE INTO mempool VALUES(?,?,?)", (txid, raw, added))
+        self.mempool_put_many([(txid, raw, added)])
+
+    def mempool_put_many(self, rows: list[tuple[bytes, bytes, float]]) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO mempool VALUES(?,?,?)", rows)
 
     def mempool_delete(self, txids: Iterable[bytes]) -> None:
         self.db.executemany("DELETE FROM mempool WHERE txid=?", [(t,) for t in txids])
