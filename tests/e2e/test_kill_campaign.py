@@ -166,7 +166,7 @@ class Campaign:
         """Count a kill by when it came; steer the next delays towards the work."""
         self.phases[phase] += 1
         if phase == "after":
-            self.window = max(0.1, self.window * 0.75)
+            self.window = max(0.01, self.window * 0.75)
         elif phase == "before":
             self.window *= 1.25
 
