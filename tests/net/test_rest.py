@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import AsyncIterator
@@ -11,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.builders import mine_on
+from tests.builders import mine_on, wait_for
 from tuichain.core.hashing import hex_to_hash
 from tuichain.core.keys import PrivateKey, address_digest, encode_address
 from tuichain.core.merkle import verify_proof
@@ -246,3 +247,39 @@ async def test_supply_states_the_conservation_law(api) -> None:
 async def test_status_error_is_null_when_all_is_well(api) -> None:
     _node, s = api
     assert (await get(s, "/api/status"))["error"] is None
+
+
+async def test_peers_count_the_messages_each_link_carries(start_node: StartNode) -> None:
+    """/api/peers counts each link's messages both ways: what one side sent the other
+    received, and a relayed payment adds to both."""
+    a = await start_node("a")
+    b = await start_node("b")
+    await mine_on(a.ledger, address_digest(KEY.public_key))
+    await b.net.connect(a.listen_url)
+    await wait_for(lambda: b.ledger.tip is not None and b.ledger.tip.height == 1, "the sync")
+
+    async def link(node: Node) -> dict[str, Any]:
+        async with aiohttp.ClientSession(node.listen_url) as s:
+            peers = (await get(s, "/api/peers"))["peers"]
+        assert len(peers) == 1
+        return dict(peers[0])
+
+    async def settled() -> tuple[dict[str, Any], dict[str, Any]]:
+        # Equal once nothing is in flight: read until two views agree.
+        while True:
+            on_a, on_b = await link(a), await link(b)
+            if (on_a["messages_sent"] == on_b["messages_received"]
+                    and on_b["messages_sent"] == on_a["messages_received"]):
+                return on_a, on_b
+            await asyncio.sleep(0.05)
+
+    on_a, on_b = await asyncio.wait_for(settled(), 30)
+    assert on_a["messages_sent"] > 0
+    assert on_b["messages_sent"] > 0
+    tx = make_payment(KEY, REGTEST.network_id, bytes(20), COIN, 1_000, 0)
+    await a.ledger.submit_tx(tx, "test")
+    await wait_for(lambda: b.ledger.mempool_size == 1, "the relay")
+    after_a, _ = await asyncio.wait_for(settled(), 30)
+    # At least the announcement and the transaction itself, answering b's request.
+    assert after_a["messages_sent"] >= on_a["messages_sent"] + 2
+    assert after_a["messages_received"] >= on_a["messages_received"] + 1

@@ -124,7 +124,7 @@ async def run_handshake(
     dialer = peer.direction == "out"
     try:
         if dialer:
-            await peer.ws.send_bytes(ours.encode())
+            await peer.send_now(ours.encode())
         try:
             theirs = Version.decode(await _expect(peer, params, Cmd.VERSION))
         except ProtocolError as exc:
@@ -150,9 +150,9 @@ async def run_handshake(
             ),
         )
         if not dialer:
-            await peer.ws.send_bytes(ours.encode())
+            await peer.send_now(ours.encode())
         else:
-            await peer.ws.send_bytes(our_proof)
+            await peer.send_now(our_proof)
         signature = await _expect(peer, params, Cmd.VERACK)
         expected = proof_message(
             params.network_id,
@@ -167,11 +167,11 @@ async def run_handshake(
         peer.node_id = theirs.node_id
         check(peer)
         if not dialer:
-            await peer.ws.send_bytes(our_proof)
+            await peer.send_now(our_proof)
     except Refused as exc:
         if exc.code != Code.CLOSED and not peer.ws.closed:
             with contextlib.suppress(Exception):
-                await peer.ws.send_bytes(encode_reject(exc.code, exc.reason))
+                await peer.send_now(encode_reject(exc.code, exc.reason))
         with contextlib.suppress(Exception):
             await peer.ws.close()
         raise

@@ -147,4 +147,6 @@ def peer_json(info: PeerInfo) -> dict[str, Any]:
         "connected_since": info.connected_since,
         "bytes_sent": info.bytes_sent,
         "bytes_received": info.bytes_received,
+        "messages_sent": info.messages_sent,
+        "messages_received": info.messages_received,
     }

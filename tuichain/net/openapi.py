@@ -230,6 +230,8 @@ SCHEMAS: dict[str, Any] = {
                         "connected_since": {"type": "number"},
                         "bytes_sent": {"type": "integer"},
                         "bytes_received": {"type": "integer"},
+                        "messages_sent": {"type": "integer"},
+                        "messages_received": {"type": "integer"},
                     },
                 },
             },

@@ -46,6 +46,8 @@ class PeerInfo:
     connected_since: float
     bytes_sent: int
     bytes_received: int
+    messages_sent: int = 0
+    messages_received: int = 0
 
 
 def wire_size(payload_len: int, masked: bool) -> int:
@@ -146,6 +148,8 @@ class Peer:
             self.connected_since,
             self.bytes_sent,
             self.bytes_received,
+            self.messages_sent,
+            self.messages_received,
         )
 
     def claim_best(self, block_hash: bytes, height: int, chainwork: int) -> None:
@@ -202,7 +206,6 @@ class Peer:
         self._inv_event.set()
 
     async def _write_loop(self) -> None:
-        masked = self.direction == "out"
         while True:
             item = await self._queue.get()
             if item is None:
@@ -221,8 +224,7 @@ class Peer:
             except (ConnectionError, RuntimeError):
                 self.closed = True
                 return
-            self.bytes_sent += wire_size(len(data), masked)
-            self.messages_sent += 1
+            self.count_sent(len(data))
 
     async def _inv_loop(self) -> None:
         while True:
@@ -232,6 +234,16 @@ class Peer:
             for i in range(0, len(items), MAX_INV):
                 self.send(encode_inv(Cmd.INV, items[i : i + MAX_INV]))
             await asyncio.sleep(INV_INTERVAL)
+
+    async def send_now(self, data: bytes) -> None:
+        """Send at once, not through the queue (the handshake, before the write loop)."""
+        await self.ws.send_bytes(data)
+        self.count_sent(len(data))
+
+    def count_sent(self, size: int) -> None:
+        # The dialing side masks its frames (RFC 6455): four bytes more each.
+        self.bytes_sent += wire_size(size, self.direction == "out")
+        self.messages_sent += 1
 
     def count_received(self, size: int) -> None:
         self.bytes_received += wire_size(size, self.direction == "in")
