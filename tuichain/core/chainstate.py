@@ -32,11 +32,15 @@ from .validation import (
     tx_addresses,
 )
 
-HEADER_CACHE = 50_000
+# Header entries kept in memory (about 0.8 KB each): a sync looks up recent ones (the
+# parent, the median-time window, the retarget ancestor), and 50,000 of them were
+# 40 MB of a 100,000-block sync's peak.
+HEADER_CACHE = 20_000
 # Headers just above the tip considered for body download besides the best chain.
 NEXT_BLOCKS = 16
-# Download paths kept (one per header chain a peer leads toward: a few at most).
-PATH_CACHE = 8
+# Download paths kept: the most-work header's and one peer's best, the same chain
+# while catching up (each up to a whole bodiless chain long: 8 of them held 40 MB).
+PATH_CACHE = 2
 
 
 @dataclass

@@ -16,7 +16,7 @@ class SigCache:
     verified once stays verified.
     """
 
-    def __init__(self, capacity: int = 200_000, failed_capacity: int = 10_000) -> None:
+    def __init__(self, capacity: int = 100_000, failed_capacity: int = 10_000) -> None:
         self._seen: OrderedDict[bytes, None] = OrderedDict()
         self._capacity = capacity
         # Failures too, for the same reason: a forged signature checked ahead of
