@@ -339,12 +339,7 @@ class ChainState:
                 break
             try:
                 check_block_context_free(block, self.params, now, self.sigcache.verify_tx)
-                if known is None:
-                    parent, work = self._check_header(block.header, now)
-                    entry = HeaderEntry(h, parent.hash, parent.height + 1, work, block.header,
-                                        HAVE_DATA)
-                else:
-                    entry = replace(known, status=HAVE_DATA)
+                entry = self._bodied_entry(block, known, now)
                 run.add(block, entry, self.params, stored=known is not None)
             except ValidationError:
                 break
@@ -371,6 +366,15 @@ class ChainState:
         last.mempool_refused = summary.mempool_refused
         return len(results)
 
+    def _bodied_entry(self, block: Block, known: HeaderEntry | None, now: int) -> HeaderEntry:
+        """The block's index entry with its body: its stored header's (checked when it
+        came), or its header checked against its parent now."""
+        if known is not None:
+            return replace(known, status=HAVE_DATA)
+        parent, work = self._check_header(block.header, now)
+        return HeaderEntry(block.hash, parent.hash, parent.height + 1, work, block.header,
+                           HAVE_DATA)
+
     def _process_one(self, block: Block, now: int, requested: bool = True,
                      source: str | None = None) -> ImportResult:
         h = block.hash
@@ -386,12 +390,7 @@ class ChainState:
             if parent is None or parent.status == HEADER_ONLY:
                 self.orphans.add(block, source, requested)
                 return ImportResult(h, "orphan")
-            if known is None:
-                parent, work = self._check_header(block.header, now)
-                entry = HeaderEntry(h, parent.hash, parent.height + 1, work, block.header,
-                                    HAVE_DATA)
-            else:
-                entry = replace(known, status=HAVE_DATA)
+            entry = self._bodied_entry(block, known, now)
         except ValidationError as exc:
             return ImportResult(h, "invalid", exc)
         if not requested and entry.chainwork < self.tip.chainwork:

@@ -13,7 +13,7 @@ import logging
 import os
 import sqlite3
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -382,11 +382,17 @@ class Ledger:
             done: asyncio.Future[Any] = loop.create_future()
             done.set_result(None)
             return done
-        shares = max(1, min(VERIFY_THREADS, len(txs) // VERIFY_SHARE_MIN))
+        return self._check_ahead(txs, VERIFY_SHARE_MIN)
+
+    def _check_ahead(self, txs: Sequence[Transaction], share_min: int) -> asyncio.Future[Any]:
+        """`txs`' signatures checked into the SigCache on the verify pool, in one share
+        per thread (at least `share_min` each), so one batch uses every core."""
+        loop = asyncio.get_running_loop()
+        shares = max(1, min(VERIFY_THREADS, len(txs) // share_min))
         return asyncio.gather(*(loop.run_in_executor(self._verifier, self._preverify,
                                                      txs[i::shares]) for i in range(shares)))
 
-    def _preverify(self, txs: tuple[Transaction, ...]) -> None:
+    def _preverify(self, txs: Sequence[Transaction]) -> None:
         # Only the signatures: a bad one is left for the writer to refuse with its reason.
         # Known ones are skipped unlooked-up, so the cache's hits still count the writer's.
         for tx in txs:
@@ -556,10 +562,7 @@ class Ledger:
         txs, self._unverified = self._unverified, []
         done, self._verify_round = self._verify_round, None
         assert done is not None
-        loop = asyncio.get_running_loop()
-        shares = max(1, min(VERIFY_THREADS, len(txs) // PARALLEL_VERIFY_MIN))
-        checks = asyncio.gather(*(loop.run_in_executor(self._verifier, self._verify_all,
-                                                       txs[i::shares]) for i in range(shares)))
+        checks = self._check_ahead(txs, PARALLEL_VERIFY_MIN)
         # A check that failed (a closing pool) is done all the same: admission checks again.
         def finished(f: asyncio.Future[Any]) -> None:
             if not f.cancelled():
@@ -629,15 +632,11 @@ class Ledger:
             fresh = [tx for tx in txs
                      if tx.txid not in chain.mempool and tx.txid not in self.sigcache]
             shares = [fresh[i::VERIFY_THREADS] for i in range(VERIFY_THREADS)]
-            others = [self._verifier.submit(self._verify_all, share) for share in shares[1:]]
-            self._verify_all(shares[0])  # the writer takes a share itself
+            others = [self._verifier.submit(self._preverify, share) for share in shares[1:]]
+            self._preverify(shares[0])  # the writer takes a share itself
             for done in others:
                 done.result()
         return chain.admit_txs(txs)
-
-    def _verify_all(self, txs: list[Transaction]) -> None:
-        for tx in txs:
-            self.sigcache.verify_tx(tx)  # a failure is found again, and reported, on admission
 
     # ---- reads on the writer thread: the mempool and header index live there ----
     async def block_template(self, coinbase_to: bytes, memo: bytes = b"") -> Block:

@@ -474,14 +474,17 @@ class SyncEngine:
             return  # a storage error, reported by the ledger: the block is missing still
         status = done.result().status
         if status in ("connected", "side-branch"):
-            tip = self.ledger.tip
-            if tip is not None and tip.hash == h:
-                peer.claim_best(h, tip.height, tip.chainwork)
+            self._claim_if_tip(peer, h)
         else:
             self.m.spawn(self._imported(peer, h, done))
         if self._fetch_paused and self.ledger.blocks_queued < MAX_QUEUED_BLOCKS // 2:
             self._fetch_paused = False
             self.m.spawn(self.fetch_blocks())
+
+    def _claim_if_tip(self, peer: Peer, h: bytes) -> None:
+        tip = self.ledger.tip
+        if tip is not None and tip.hash == h:
+            peer.claim_best(h, tip.height, tip.chainwork)
 
     async def _imported(self, peer: Peer, h: bytes,
                         pending: asyncio.Future[ImportResult]) -> None:
@@ -495,9 +498,7 @@ class SyncEngine:
                 await self.m.misbehave(peer, BLOCK_PENALTY, f"invalid block: {result.error.reason}")
                 return
         else:
-            tip = self.ledger.tip
-            if tip is not None and tip.hash == h:
-                peer.claim_best(h, tip.height, tip.chainwork)
+            self._claim_if_tip(peer, h)
         if len(peer.blocks_inflight) <= BLOCK_WINDOW // 2:
             await self.fetch_blocks()
 
