@@ -69,8 +69,8 @@ PAYEE = key(9).address_digest
 # The reorg: a short branch full of payments against a longer empty one; the switch
 # comes when the heavy download passes the short tip, the rest of it is still the reorg.
 SHORT_BLOCKS = 30
-HEAVY_BLOCKS = 100
-SYNC_BLOCKS = 300
+HEAVY_BLOCKS = 600
+SYNC_BLOCKS = 600
 MAX_STARTS = 6 * KILLS  # a node that never gets its work done fails instead of looping
 
 

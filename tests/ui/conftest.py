@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
+from textual.keys import _character_to_key
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
@@ -84,3 +86,16 @@ def static_text(pilot: Pilot[Any], selector: str) -> str:
 def table_rows(pilot: Pilot[Any], selector: str) -> list[list[str]]:
     table = pilot.app.screen.query_one(selector, DataTable)
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def burst(pilot: Pilot[Any], keys: str | list[str]) -> None:
+    """Queue `keys` all at once, as a fast typist, a paste or a busy app delivers them:
+    every key is in the app's queue before the first is handled (pilot.press waits for
+    the app to go idle after each key, so it never shows what a burst does)."""
+    app = pilot.app
+    for key in keys:
+        name = _character_to_key(key) if len(key) == 1 and not key.isalnum() else key
+        char = key if len(key) == 1 else ("\r" if key == "enter" else None)
+        event = events.Key(name, char)
+        event.set_sender(app)
+        app.post_message(event)

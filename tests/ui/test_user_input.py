@@ -9,8 +9,11 @@ from textual.widgets import Input
 from tuichain.app import TuichainApp
 from tuichain.core.wallet import wallet_path
 from tuichain.screens.dialogs import InfoDialog, TextInputDialog
+from tuichain.screens.explorer import ExplorerScreen
+from tuichain.screens.peers import PeersScreen
+from tuichain.screens.wallet import WalletScreen
 
-from .conftest import MakeConfig, app_started, static_text, until
+from .conftest import MakeConfig, app_started, burst, static_text, until
 
 SIZE = (80, 24)
 
@@ -88,3 +91,69 @@ async def test_an_unreadable_wallet_file_stops_the_node_and_says_why(
         await until(pilot, lambda: isinstance(app.screen, InfoDialog), "the start error dialog")
         assert not app.node_ready
     assert await asyncio.to_thread(path.read_text) == "{not json"
+
+
+async def test_a_burst_of_keys_behind_s_and_enter_lands_in_the_send_form(
+    make_config: MakeConfig,
+) -> None:
+    # A key that moves focus used to move it one message later: keys already queued
+    # behind it went to the history table and bubbled up as screen keys (q quit, c
+    # copied, m opened mining), and the amount typed right after Enter landed in the
+    # address box. A busy app or a fast typist delivers exactly such bursts.
+    app = TuichainApp(make_config("a"))
+    async with app.run_test(size=SIZE) as pilot:
+        node = await app_started(pilot)
+        await node.create_wallet(None)
+        await until(pilot, lambda: node.address in static_text(pilot, "#address"), "the address")
+        address = node.address
+        assert address is not None
+        burst(pilot, ["s", *address, "enter", *"1.5"])
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, WalletScreen), app.screen
+        assert app.screen.query_one("#to", Input).value == address
+        assert app.screen.query_one("#amount", Input).value == "1.5"
+        # Enter again moves to the fee; Escape leaves the form, and s opens it again.
+        burst(pilot, ["enter"])
+        await pilot.pause(0.3)
+        assert app.screen.focused is app.screen.query_one("#fee", Input)
+        burst(pilot, ["escape"])
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen.focused, Input)
+        burst(pilot, ["s", "x"])
+        await pilot.pause(0.3)
+        assert app.screen.focused is app.screen.query_one("#to", Input)
+        assert app.screen.query_one("#to", Input).value.endswith("x")
+
+
+async def test_a_burst_of_keys_behind_a_lands_in_the_peer_url_box(
+    make_config: MakeConfig,
+) -> None:
+    app = TuichainApp(make_config("a"))
+    async with app.run_test(size=SIZE) as pilot:
+        await app_started(pilot)
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, PeersScreen), "the peers screen")
+        url = "http://127.0.0.1:5001"  # p would reopen peers, h open help
+        burst(pilot, ["a", *url])
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, PeersScreen), app.screen
+        assert app.screen.query_one("#peers-url", Input).value == url
+        # In the box, a is a letter: typed, not a second "add".
+        burst(pilot, ["a"])
+        await pilot.pause(0.3)
+        assert app.screen.query_one("#peers-url", Input).value == url + "a"
+
+
+async def test_a_burst_of_keys_behind_slash_lands_in_the_explorer_search(
+    make_config: MakeConfig,
+) -> None:
+    app = TuichainApp(make_config("a"))
+    async with app.run_test(size=SIZE) as pilot:
+        await app_started(pilot)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, ExplorerScreen), "the explorer")
+        prefix = "00bad0"  # b would show the side branches
+        burst(pilot, ["slash", *prefix])
+        await pilot.pause(0.3)
+        assert app.screen.query_one("#explorer-search", Input).value == prefix
+        assert not app.screen.has_class("branches")

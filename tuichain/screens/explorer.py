@@ -28,6 +28,7 @@ from ..core.retarget import difficulty
 from ..core.store import HAVE_DATA, HEADER_ONLY, HeaderEntry
 from ..display.chaintext import format_size, format_work, short_hash, utc_time
 from ..display.units import format_ago, format_difficulty
+from ..widgets.focus import focus_at_once, typing
 from .explorer_details import AddressScreen, BlockScreen, TxScreen
 
 PAGE = 50
@@ -56,7 +57,7 @@ class ExplorerScreen(Screen[None]):
     ExplorerScreen #explorer-msg { height: auto; max-height: 3; padding: 0 1; color: $error; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "search", "Search"),
+        Binding("slash", "search", "Search", priority=True),  # focus at once: widgets/focus.py
         Binding("b", "toggle_branches", "Branches"),
         Binding("escape", "close_search", "Close search", show=False),
     ]
@@ -299,10 +300,13 @@ class ExplorerScreen(Screen[None]):
         self._say("" if branches else "no side branches: every stored block is on the active chain")
 
     # ---- search ------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action == "search" and typing(self))
+
     def action_search(self) -> None:
         box = self.query_one("#explorer-search", Input)
         box.add_class("shown")
-        box.focus()
+        focus_at_once(self, box)
 
     def action_close_search(self) -> None:
         box = self.query_one("#explorer-search", Input)

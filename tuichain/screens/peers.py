@@ -21,6 +21,7 @@ from ..actions import app_node
 from ..display.chaintext import utc_time
 from ..display.plural import plural
 from ..net.addrbook import normalize_url
+from ..widgets.focus import focus_at_once, typing
 
 REFRESH_SECONDS = 2.0
 
@@ -47,7 +48,7 @@ class PeersScreen(Screen[None]):
     PeersScreen #peers-msg.ok { color: $success; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "add", "Add"),
+        Binding("a", "add", "Add", priority=True),  # moves focus at once: widgets/focus.py
         Binding("d", "disconnect", "Drop"),
         Binding("b", "ban", "Ban"),
         Binding("u", "unban", "Unban"),
@@ -151,8 +152,11 @@ class PeersScreen(Screen[None]):
         return key
 
     # ---- actions -------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action == "add" and typing(self))
+
     def action_add(self) -> None:
-        self.query_one("#peers-url", Input).focus()
+        focus_at_once(self, self.query_one("#peers-url", Input))
 
     def action_leave_input(self) -> None:
         self.query_one("#peers-table", DataTable).focus()

@@ -21,6 +21,7 @@ from ..core.errors import CoreError
 from ..core.payment import check_payment
 from ..display.chaintext import short_hash, short_text
 from ..display.txrows import amount_change, fee_paid, tx_direction
+from ..widgets.focus import focus_at_once, typing
 from ..widgets.inputs import AddressInput, AmountInput
 from ..widgets.refresh import Refresher
 from .dialogs import ConfirmDialog, PassphraseDialog
@@ -41,7 +42,9 @@ def _wallet_file_exists(node: Node) -> bool:
 class WalletScreen(Screen[None]):
     AUTO_FOCUS = "#history"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "focus_send", "Send"),
+        # Priority: they move focus as their key arrives (widgets/focus.py says why).
+        Binding("s", "focus_send", "Send", priority=True),
+        Binding("enter", "next_field", "Next field", show=False, priority=True),
         Binding("c", "copy_address", "Copy"),
         Binding("n", "create_wallet", "New wallet", show=False),
         Binding("u", "unlock", "Unlock", show=False),
@@ -268,13 +271,22 @@ class WalletScreen(Screen[None]):
         if not self._setting_fee:
             self._fee_touched = True
 
-    @on(Input.Submitted, "#to")
-    def _to_done(self) -> None:
-        self.query_one("#amount", Input).focus()
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "focus_send":
+            return not typing(self)
+        if action == "next_field":
+            return self._next_field() is not None
+        return True
 
-    @on(Input.Submitted, "#amount")
-    def _amount_done(self) -> None:
-        self.query_one("#fee", Input).focus()
+    def _next_field(self) -> Input | None:
+        """Enter in the address box moves to the amount, in the amount to the fee."""
+        after = {"to": "#amount", "amount": "#fee"}.get(getattr(self.focused, "id", None) or "")
+        return None if after is None else self.query_one(after, Input)
+
+    def action_next_field(self) -> None:
+        field = self._next_field()
+        if field is not None:
+            focus_at_once(self, field)
 
     @on(Input.Submitted, "#fee")
     @on(Button.Pressed, "#send")
@@ -286,7 +298,7 @@ class WalletScreen(Screen[None]):
         if node is None or node.wallet is None:
             self.notify("Create a wallet first (n).", severity="warning")
             return
-        self.query_one("#to", Input).focus()
+        focus_at_once(self, self.query_one("#to", Input))
 
     def action_leave_form(self) -> None:
         if isinstance(self.focused, Input):
