@@ -93,6 +93,19 @@ async def test_an_unreadable_wallet_file_stops_the_node_and_says_why(
     assert await asyncio.to_thread(path.read_text) == "{not json"
 
 
+def value(app: TuichainApp, selector: str) -> str | None:
+    """The text in a box of the current screen; None while there is no such box (or no
+    screen: a burst that reached q ends the app)."""
+    try:
+        return app.screen.query_one(selector, Input).value
+    except Exception:
+        return None
+
+
+def focused_id(app: TuichainApp) -> str | None:
+    return getattr(app.screen.focused, "id", None)
+
+
 async def test_a_burst_of_keys_behind_s_and_enter_lands_in_the_send_form(
     make_config: MakeConfig,
 ) -> None:
@@ -108,21 +121,18 @@ async def test_a_burst_of_keys_behind_s_and_enter_lands_in_the_send_form(
         address = node.address
         assert address is not None
         burst(pilot, ["s", *address, "enter", *"1.5"])
-        await pilot.pause(0.3)
+        await until(pilot, lambda: value(app, "#amount") == "1.5", "the amount in its box")
         assert isinstance(app.screen, WalletScreen), app.screen
         assert app.screen.query_one("#to", Input).value == address
         assert app.screen.query_one("#amount", Input).value == "1.5"
         # Enter again moves to the fee; Escape leaves the form, and s opens it again.
         burst(pilot, ["enter"])
-        await pilot.pause(0.3)
-        assert app.screen.focused is app.screen.query_one("#fee", Input)
+        await until(pilot, lambda: focused_id(app) == "fee", "the fee box focused")
         burst(pilot, ["escape"])
-        await pilot.pause(0.3)
-        assert not isinstance(app.screen.focused, Input)
+        await until(pilot, lambda: not isinstance(app.screen.focused, Input), "the form left")
         burst(pilot, ["s", "x"])
-        await pilot.pause(0.3)
-        assert app.screen.focused is app.screen.query_one("#to", Input)
-        assert app.screen.query_one("#to", Input).value.endswith("x")
+        await until(pilot, lambda: (value(app, "#to") or "").endswith("x"), "x typed in To")
+        assert focused_id(app) == "to"
 
 
 async def test_a_burst_of_keys_behind_a_lands_in_the_peer_url_box(
@@ -135,13 +145,11 @@ async def test_a_burst_of_keys_behind_a_lands_in_the_peer_url_box(
         await until(pilot, lambda: isinstance(app.screen, PeersScreen), "the peers screen")
         url = "http://127.0.0.1:5001"  # p would reopen peers, h open help
         burst(pilot, ["a", *url])
-        await pilot.pause(0.3)
+        await until(pilot, lambda: value(app, "#peers-url") == url, "the URL in its box")
         assert isinstance(app.screen, PeersScreen), app.screen
-        assert app.screen.query_one("#peers-url", Input).value == url
         # In the box, a is a letter: typed, not a second "add".
         burst(pilot, ["a"])
-        await pilot.pause(0.3)
-        assert app.screen.query_one("#peers-url", Input).value == url + "a"
+        await until(pilot, lambda: value(app, "#peers-url") == url + "a", "a typed as a letter")
 
 
 async def test_a_burst_of_keys_behind_slash_lands_in_the_explorer_search(
@@ -154,6 +162,5 @@ async def test_a_burst_of_keys_behind_slash_lands_in_the_explorer_search(
         await until(pilot, lambda: isinstance(app.screen, ExplorerScreen), "the explorer")
         prefix = "00bad0"  # b would show the side branches
         burst(pilot, ["slash", *prefix])
-        await pilot.pause(0.3)
-        assert app.screen.query_one("#explorer-search", Input).value == prefix
+        await until(pilot, lambda: value(app, "#explorer-search") == prefix, "the prefix typed")
         assert not app.screen.has_class("branches")
