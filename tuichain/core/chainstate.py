@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from .block import Block, BlockHeader
-from .blockrun import BlockRun
+from .blockrun import BlockRun, RunState
 from .errors import DecodeError, ValidationError
 from .genesis import genesis_block
 from .mempool import AddResult, Mempool
@@ -85,6 +85,13 @@ class _AccountsRead:
         if found is None:
             found = self._seen[address] = self._store.account(address)
         return found
+
+    def prefetch(self, addresses: Iterable[bytes]) -> None:
+        """Read all of `addresses` not read yet in one query (absent ones are (0, 0))."""
+        wanted = {a for a in addresses if a not in self._seen}
+        found = self._store.accounts(wanted)
+        for address in wanted:
+            self._seen[address] = found.get(address, (0, 0))
 
 
 class _BadBlock(Exception):
@@ -495,9 +502,10 @@ class ChainState:
                     block = known_block
                 else:
                     block = self._load_block(e.hash)
+                state = RunState(self.store)  # this block's accounts in one read
+                state.prefetch(block)
                 try:
-                    delta = apply_block(block, e.height, self.params, self.store,
-                                        self.store.account_exists)
+                    delta = apply_block(block, e.height, self.params, state, state.exists)
                 except ValidationError as exc:
                     raise _BadBlock(e, exc) from None
                 self._connect_rows(e, block, delta.new, delta.old)
@@ -592,6 +600,7 @@ class ChainState:
         removed: set[bytes] = set()
         # Only the mempool changes during the batch, never the accounts: read each once.
         accounts = _AccountsRead(self.store)
+        accounts.prefetch(tx.sender_address for tx in txs)
         for tx in txs:
             try:
                 res = self.mempool.add(tx, accounts, self.sigcache.verify_tx,

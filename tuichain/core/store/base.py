@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -155,6 +155,10 @@ class Store(Protocol):
 
     # state
     def account(self, address: bytes) -> tuple[int, int]: ...
+    def accounts(self, addresses: Collection[bytes]) -> dict[bytes, tuple[int, int]]:
+        """(balance, nonce) of those of `addresses` that exist, in one query or a few:
+        a batch's reads one by one each paid a statement (and a GIL round trip)."""
+        ...
     def account_exists(self, address: bytes) -> bool: ...
     def account_rows(self) -> Iterator[tuple[bytes, int, int]]:
         """Every account (address, balance, nonce): for audits and tests, not the node."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -412,6 +412,13 @@ class PostgresStore:
         row = self._run("SELECT balance, nonce FROM accounts WHERE address=%s",
                         (address,)).fetchone()
         return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+    def accounts(self, addresses: Collection[bytes]) -> dict[bytes, tuple[int, int]]:
+        if not addresses:
+            return {}
+        rows = self._run("SELECT address, balance, nonce FROM accounts WHERE address = ANY(%s)",
+                         (list(set(addresses)),))
+        return {bytes(a): (int(b), int(n)) for a, b, n in rows}
 
     def account_exists(self, address: bytes) -> bool:
         return self._run("SELECT 1 FROM accounts WHERE address=%s",

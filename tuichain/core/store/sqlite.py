@@ -20,7 +20,7 @@ created; 0 is a file from before versions were written, which has schema 1.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -62,8 +62,21 @@ CREATE TABLE IF NOT EXISTS history(
     address BLOB NOT NULL, height INTEGER NOT NULL, pos INTEGER NOT NULL, txid BLOB NOT NULL,
     PRIMARY KEY(address, height, pos)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS mempool(txid BLOB PRIMARY KEY, raw BLOB NOT NULL, added REAL NOT NULL)
-    WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mempool(txid BLOB NOT NULL, raw BLOB NOT NULL, added REAL NOT NULL);
+"""
+
+# The stored mempool is a rowid table in arrival order with no index on the txid: each
+# admission appends, where a table keyed by random txids dirtied a page of its own per
+# row (a batch of 256 wrote about 1 MB of WAL at 50,000 pending). The writer finds a
+# row by txid through the map `SqliteStore._pending` holds; the data directory's lock
+# makes it the table's only writer. An older tuichain can still read and write this
+# layout (its INSERT OR REPLACE appends, so duplicates are merged at open).
+_OLD_MEMPOOL = "WITHOUT ROWID"
+_MEMPOOL_ROWS = """
+CREATE TABLE mempool_rows(txid BLOB NOT NULL, raw BLOB NOT NULL, added REAL NOT NULL);
+INSERT INTO mempool_rows SELECT txid, raw, added FROM mempool ORDER BY added;
+DROP TABLE mempool;
+ALTER TABLE mempool_rows RENAME TO mempool;
 """
 
 
@@ -93,6 +106,9 @@ _PREFIX_INDEXES = "".join(
 
 # Tables every tuichain database has had since schema 1: a file with tables but
 # not these is some other program's.
+# Parameters in one statement: SQLite builds before 3.32 allow at most 999.
+_MAX_PARAMS = 900
+
 _OUR_TABLES = frozenset({"meta", "headers", "blocks", "chain", "accounts"})
 _START_OVER = "move it aside to start over"
 
@@ -110,6 +126,7 @@ class SqliteStore:
         A missing file is always a new chain: that is how a person starts over.
         """
         self.path = path
+        self._pending: dict[bytes, int] | None = None  # see _pending_rows
         self.label = str(path)
         self.reconnected = False  # a file is never reconnected to
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,6 +170,7 @@ class SqliteStore:
             # OS crash may drop the last commits, never half of one.
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(_SCHEMA + _PREFIX_INDEXES)
+            self._mempool_layout()
             if found < SCHEMA_VERSION:
                 self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._prove_writable()
@@ -162,6 +180,17 @@ class SqliteStore:
                 "make it and its directory writable by this user"
             ) from None
         self.db.execute("PRAGMA cache_size=-16000")
+
+    def _mempool_layout(self) -> None:
+        """Move an older file's mempool to arrival order; merge duplicate rows."""
+        (table,) = self.db.execute(
+            "SELECT sql FROM sqlite_master WHERE type='table' AND name='mempool'").fetchone()
+        with self.transaction():
+            if _OLD_MEMPOOL in str(table).upper():
+                for statement in _MEMPOOL_ROWS.strip().split(";\n"):
+                    self.db.execute(statement)
+            self.db.execute("DELETE FROM mempool WHERE rowid NOT IN "
+                            "(SELECT max(rowid) FROM mempool GROUP BY txid)")
 
     def _prove_writable(self) -> None:
         """Write a row and roll it back. SQLite opens a file it may not write read-only
@@ -185,6 +214,7 @@ class SqliteStore:
             yield
             self.db.execute("COMMIT")
         except BaseException:
+            self._pending = None  # it may hold rows the rollback takes away: read it again
             # After SQLITE_FULL or an I/O error SQLite may have rolled back already; a
             # second ROLLBACK would raise and hide the real error. A failed COMMIT can
             # leave the transaction open, which would block every later BEGIN.
@@ -198,6 +228,7 @@ class SqliteStore:
             yield
             self.db.execute("RELEASE nested")
         except BaseException:
+            self._pending = None
             # SQLite may have rolled the whole transaction back already (SQLITE_FULL).
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK TO nested")
@@ -348,6 +379,17 @@ class SqliteStore:
         ).fetchone()
         return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
+    def accounts(self, addresses: Collection[bytes]) -> dict[bytes, tuple[int, int]]:
+        asked = list(set(addresses))
+        found: dict[bytes, tuple[int, int]] = {}
+        for i in range(0, len(asked), _MAX_PARAMS):
+            part = asked[i:i + _MAX_PARAMS]
+            rows = self.db.execute(
+                "SELECT address, balance, nonce FROM accounts WHERE address IN "
+                f"({','.join('?' * len(part))})", part)
+            found.update((bytes(a), (int(b), int(n))) for a, b, n in rows)
+        return found
+
     def account_exists(self, address: bytes) -> bool:
         row = self.db.execute("SELECT 1 FROM accounts WHERE address=?", (address,)).fetchone()
         return row is not None
@@ -434,11 +476,32 @@ class SqliteStore:
     def mempool_put(self, txid: bytes, raw: bytes, added: float) -> None:
         self.mempool_put_many([(txid, raw, added)])
 
+    def _pending_rows(self) -> dict[bytes, int]:
+        """txid -> rowid of the stored mempool, read once and kept with each write."""
+        if self._pending is None:
+            self._pending = {bytes(t): int(r)
+                             for r, t in self.db.execute("SELECT rowid, txid FROM mempool")}
+        return self._pending
+
     def mempool_put_many(self, rows: list[tuple[bytes, bytes, float]]) -> None:
-        self.db.executemany("INSERT OR REPLACE INTO mempool VALUES(?,?,?)", rows)
+        rows = list({txid: (txid, raw, added) for txid, raw, added in rows}.values())
+        if not rows:
+            return
+        pending = self._pending_rows()
+        self.mempool_delete([txid for txid, _, _ in rows if txid in pending])
+        self.db.executemany("INSERT INTO mempool VALUES(?,?,?)", rows)
+        # SQLite gives each new row the largest rowid so far plus one, so this statement's
+        # rows are the last len(rows) rowids, in order.
+        (last,) = self.db.execute("SELECT max(rowid) FROM mempool").fetchone()
+        first = int(last) - len(rows) + 1
+        for i, (txid, _, _) in enumerate(rows):
+            pending[txid] = first + i
 
     def mempool_delete(self, txids: Iterable[bytes]) -> None:
-        self.db.executemany("DELETE FROM mempool WHERE txid=?", [(t,) for t in txids])
+        pending = self._pending_rows()
+        gone = [(pending.pop(t), t) for t in txids if t in pending]
+        # The txid is checked too, so a map that were ever wrong could not delete another row.
+        self.db.executemany("DELETE FROM mempool WHERE rowid=? AND txid=?", gone)
 
     def mempool_all(self) -> list[tuple[bytes, float]]:
         rows = self.db.execute("SELECT raw, added FROM mempool ORDER BY added")
