@@ -24,7 +24,8 @@ from .core.errors import WalletError
 from .core.events import BlockRejected, EventBus, TxRejected
 from .core.identity import NodeIdentity, load_or_create
 from .core.keys import PrivateKey, decode_address, encode_address
-from .core.ledger import AccountInfo, Ledger
+from .core.ledger import Ledger
+from .core.ledger_reads import AccountInfo
 from .core.mining import MiningController
 from .core.mining.auto import AutoMiner
 from .core.payment import check_payment

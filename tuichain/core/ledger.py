@@ -23,14 +23,14 @@ from .block import Block, BlockHeader
 from .chainstate import ChainState, HeadersResult, ImportResult
 from .errors import StorageError, StoreError, ValidationError
 from .events import BlockRejected, EventBus, NewTip, Reorg, TxAccepted, TxRejected
+from .ledger_reads import AccountInfo, StoreReads, TipInfo, tip_info
 from .mempool import AddResult, Mempool, MempoolEntry
-from .merkle import merkle_proof
 from .orphans import OrphanPool
 from .params import NetworkParams
 from .policy import Policy
 from .rejections import Code
 from .sigcache import SigCache
-from .store import INVALID, HeaderEntry, Store, open_store
+from .store import Store, open_store
 from .tx import Transaction
 
 T = TypeVar("T")
@@ -43,73 +43,6 @@ PARALLEL_VERIFY_MIN = 8
 # the signatures of those behind are checked on the verify pool meanwhile.
 ADMIT_BATCH = 256
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TipInfo:
-    hash: bytes
-    height: int
-    time: int
-    bits: int
-    chainwork: int
-
-
-@dataclass(frozen=True)
-class AccountInfo:
-    address: bytes
-    balance: int
-    nonce: int
-    pending_delta: int
-    next_nonce: int
-
-    @property
-    def available(self) -> int:
-        """What can be spent now: confirmed balance less pending outgoing."""
-        return self.balance + min(self.pending_delta, 0)
-
-
-@dataclass(frozen=True)
-class TxInfo:
-    tx: Transaction
-    block_hash: bytes | None
-    height: int | None
-    position: int | None
-    confirmations: int
-    proof: list[bytes]
-    merkle_root: bytes | None
-    in_mempool: bool
-
-
-@dataclass(frozen=True)
-class HistoryItem:
-    txid: bytes
-    height: int
-    position: int
-    tx: Transaction
-    confirmations: int
-
-
-@dataclass(frozen=True)
-class SupplyInfo:
-    """The conservation law at one tip: balances + unclaimed == issued."""
-
-    height: int
-    tip: bytes
-    issued: int  # the subsidies of blocks 1..height
-    balances: int  # the sum of every account's balance
-    unclaimed: int  # subsidy and fees that coinbases did not claim: destroyed for good
-
-    @property
-    def conserved(self) -> bool:
-        return self.balances + self.unclaimed == self.issued
-
-
-def _unclaimed(block: Block, height: int, params: NetworkParams) -> int:
-    return params.subsidy(height) + sum(tx.fee for tx in block.txs[1:]) - block.txs[0].amount
-
-
-def _tip_info(e: HeaderEntry) -> TipInfo:
-    return TipInfo(e.hash, e.height, e.header.time, e.header.bits, e.chainwork)
 
 
 # A batch of queued blocks imported in one SQL transaction: at most this many, and
@@ -144,7 +77,7 @@ class _Pending:
     result: asyncio.Future[ImportResult]
 
 
-class Ledger:
+class Ledger(StoreReads):
     def __init__(self, data_dir: Path, params: NetworkParams,
                  policy: Policy | None = None, *, adopt_empty: bool = True,
                  database: str | None = None) -> None:
@@ -247,7 +180,7 @@ class Ledger:
                         "%d connected, %d transaction(s) back in the mempool",
                         len(opened.disconnected), len(opened.connected),
                         len(opened.mempool_added))
-        self.tip = _tip_info(self._chain.tip)
+        self.tip = tip_info(self._chain.tip)
         self.mempool_size = len(self._chain.mempool)
 
     def _open_reader(self) -> None:
@@ -280,7 +213,7 @@ class Ledger:
         chain.store.reconnected = False
         self._unreported_tip = self._unreported_tip or self.tip
         self._switch_pending = False
-        self.tip = _tip_info(chain.tip)
+        self.tip = tip_info(chain.tip)
         self.mempool_size = len(chain.mempool)
         log.warning("reconnected to %s: chain state reloaded at height %d%s", chain.store.label,
                     chain.tip.height, f", {len(done.connected)} block(s) connected"
@@ -426,12 +359,12 @@ class Ledger:
             p = batch[0]
             out = [self._import_one(p.block, p.requested, p.source)]
         else:
-            before = self._unreported_tip or _tip_info(chain.tip)
+            before = self._unreported_tip or tip_info(chain.tip)
             self._unreported_tip = before
             items = [(p.block, p.requested, p.source) for p in batch]
             out = []
             for res, tip in chain.process_blocks(items, budget=BATCH_SECONDS):
-                after = _tip_info(tip)
+                after = tip_info(tip)
                 out.append((before, res, after))
                 before = after
             self._unreported_tip = None
@@ -444,7 +377,7 @@ class Ledger:
         # queued beside it must not leak into the events this one publishes. After
         # a failed import, from the tip last reported, so its changes are reported.
         chain = self.chain
-        before = self._unreported_tip or _tip_info(chain.tip)
+        before = self._unreported_tip or tip_info(chain.tip)
         pool_before = set(chain.mempool.entries)
         self._unreported_tip = before
         try:
@@ -463,7 +396,7 @@ class Ledger:
             pool_after = set(chain.mempool.entries)
             res.mempool_added = list(pool_after - pool_before)
             res.mempool_removed = list(pool_before - pool_after)
-        return before, res, _tip_info(chain.tip)
+        return before, res, tip_info(chain.tip)
 
     def _publish_batch(self, batch: list[_Pending],
                        done: list[tuple[TipInfo, ImportResult, TipInfo]]) -> None:
@@ -671,163 +604,3 @@ class Ledger:
 
     async def header_known(self, block_hash: bytes) -> bool:
         return await self._write(lambda: self.chain.entry(block_hash) is not None)
-
-    # ---- reads of the store (own connection, never behind an import) --------
-    async def get_header(self, block_hash: bytes) -> HeaderEntry | None:
-        return await self._read(self.rstore.get_header, block_hash)
-
-    async def get_block(self, block_hash: bytes) -> Block | None:
-        data = await self._read(self.rstore.get_block_data, block_hash)
-        return None if data is None else Block.decode(data)
-
-    async def get_block_data(self, block_hash: bytes) -> bytes | None:
-        return await self._read(self.rstore.get_block_data, block_hash)
-
-    async def servable_blocks(self, hashes: list[bytes]) -> list[tuple[HeaderEntry, bytes] | None]:
-        """For each hash, its header and stored body if we may serve it, else None: one
-        read for a whole request, so a peer catching up costs one thread hop a window.
-        A stored block that failed validation stays on disk, but serving it would get
-        this node banned by whoever asked."""
-        def read() -> list[tuple[HeaderEntry, bytes] | None]:
-            out: list[tuple[HeaderEntry, bytes] | None] = []
-            for h in hashes:
-                entry = self.rstore.get_header(h)
-                data = (self.rstore.get_block_data(h)
-                        if entry is not None and entry.status != INVALID else None)
-                out.append(None if entry is None or data is None else (entry, data))
-            return out
-        return await self._read(read)
-
-    async def hash_at(self, height: int) -> bytes | None:
-        return await self._read(self.rstore.chain_hash, height)
-
-    async def headers_range(self, start: int, count: int) -> list[HeaderEntry]:
-        return await self._read(self.rstore.chain_headers, start, count)
-
-    async def block_sizes(self, hashes: list[bytes]) -> dict[bytes, tuple[int, int]]:
-        """(size in bytes, transaction count) of stored blocks, read without decoding them."""
-        def read() -> dict[bytes, tuple[int, int]]:
-            out: dict[bytes, tuple[int, int]] = {}
-            for h in hashes:
-                size = self.rstore.block_size(h)
-                if size is not None:
-                    out[h] = size
-            return out
-        return await self._read(read)
-
-    async def headers_after_locator(self, locator: list[bytes], stop: bytes | None,
-                                    limit: int = 2000) -> list[BlockHeader]:
-        def read() -> list[BlockHeader]:
-            start = 0
-            for h in locator:
-                e = self.rstore.get_header(h)
-                if e is not None and self.rstore.chain_hash(e.height) == h:
-                    start = e.height
-                    break
-            out: list[BlockHeader] = []
-            for e in self.rstore.chain_headers(start + 1, limit):
-                out.append(e.header)
-                if e.hash == stop:
-                    break
-            return out
-        return await self._read(read)
-
-    async def find_prefix(self, prefix: str, limit: int = 2) -> tuple[list[bytes], list[bytes]]:
-        """Block hashes and txids (confirmed or open) whose display hex starts with
-        ``prefix``, up to ``limit`` of each: enough to tell unique from ambiguous."""
-
-        def read() -> tuple[list[bytes], list[bytes]]:
-            blocks = self.rstore.find_prefix("headers", prefix, limit)
-            txids = self.rstore.find_prefix("txindex", prefix, limit)
-            for txid in self.rstore.find_prefix("mempool", prefix, limit):
-                if txid not in txids:
-                    txids.append(txid)
-            return blocks, txids[:limit]
-
-        return await self._read(read)
-
-    async def tx_info(self, txid: bytes) -> TxInfo | None:
-        tip_height = self.tip.height if self.tip else 0
-
-        def read() -> TxInfo | None:
-            loc = self.rstore.tx_location(txid)
-            if loc is None:
-                return None
-            block_hash, pos = loc
-            data = self.rstore.get_block_data(block_hash)
-            e = self.rstore.get_header(block_hash)
-            if data is None or e is None:
-                return None
-            block = Block.decode(data)
-            return TxInfo(block.txs[pos], block_hash, e.height, pos,
-                          max(0, tip_height - e.height + 1), merkle_proof(block.txids, pos),
-                          block.header.merkle_root, False)
-        info = await self._read(read)
-        if info is not None:
-            return info
-        tx = await self.mempool_tx(txid)
-        if tx is None:
-            # It may have left the mempool for a block between the two looks; the
-            # mempool look ran on the writer thread, so that block is committed now.
-            return await self._read(read)
-        return TxInfo(tx, None, None, None, 0, [], None, True)
-
-    async def history(self, address: bytes, limit: int = 50,
-                      before_height: int | None = None) -> list[HistoryItem]:
-        tip_height = self.tip.height if self.tip else 0
-
-        def read() -> list[HistoryItem]:
-            out = []
-            blocks: dict[int, Block] = {}
-            for height, pos, txid in self.rstore.history(address, limit, before_height):
-                if height not in blocks:
-                    h = self.rstore.chain_hash(height)
-                    data = self.rstore.get_block_data(h) if h else None
-                    if data is None:
-                        continue
-                    blocks[height] = Block.decode(data)
-                out.append(HistoryItem(txid, height, pos, blocks[height].txs[pos],
-                                       tip_height - height + 1))
-            return out
-        return await self._read(read)
-
-    async def side_branches(self, limit: int = 20) -> list[tuple[HeaderEntry, int]]:
-        """Tips of stored branches off the active chain with their fork height."""
-        def read() -> list[tuple[HeaderEntry, int]]:
-            out = []
-            for h in self.rstore.branch_tips(limit):
-                e = self.rstore.get_header(h)
-                if e is None:
-                    continue
-                fork = e
-                while self.rstore.chain_hash(fork.height) != fork.hash:
-                    parent = self.rstore.get_header(fork.prev)
-                    if parent is None:
-                        break
-                    fork = parent
-                out.append((e, fork.height))
-            return out
-        return await self._read(read)
-
-    async def supply(self) -> int:
-        return await self._read(self.rstore.total_balance)
-
-    async def supply_info(self) -> SupplyInfo:
-        """Issued subsidy, balances and unclaimed coins, all read at one tip."""
-        def read() -> SupplyInfo:
-            store = self.rstore
-            tip = store.tip_hash()
-            entry = store.get_header(tip) if tip is not None else None
-            assert entry is not None, "a ledger always has a tip"
-            unclaimed = 0
-            for height, h in store.chain_hashes(1, entry.height):
-                amount = self._unclaimed.get(h)
-                if amount is None:
-                    data = store.get_block_data(h)
-                    assert data is not None, "an active block without its body"
-                    amount = self._unclaimed[h] = _unclaimed(Block.decode(data), height,
-                                                             self.params)
-                unclaimed += amount
-            return SupplyInfo(entry.height, entry.hash, self.params.supply_at(entry.height),
-                              store.total_balance(), unclaimed)
-        return await self._read(read)

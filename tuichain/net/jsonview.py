@@ -13,7 +13,7 @@ from ..core.amounts import format_amount
 from ..core.block import Block, BlockHeader
 from ..core.hashing import hash_to_hex
 from ..core.keys import encode_address
-from ..core.ledger import AccountInfo, HistoryItem, TxInfo
+from ..core.ledger_reads import AccountInfo, HistoryItem, TxInfo
 from ..core.mempool import MempoolEntry
 from ..core.store import HAVE_DATA, HEADER_ONLY, INVALID, HeaderEntry
 from ..core.tx import Transaction
