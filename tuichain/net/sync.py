@@ -522,15 +522,23 @@ class SyncEngine:
         tip_work = tip.chainwork if tip else 0
         peers = [p for p in self.m.ready_peers() if not p.closed]
         requests: dict[str, list[tuple[InvType, bytes]]] = {}
+        # Blocks waiting for import and blocks asked for share one bound, whichever
+        # path fetches (a block arriving, a batch imported, the stall tick).
+        budget = MAX_QUEUED_BLOCKS - self.ledger.blocks_queued - len(self.block_inflight)
+        if budget <= 0:
+            self._fetch_paused = True  # a batch imported resumes fetching
+            return
 
         def ask(p: Peer, h: bytes, announced: bool) -> None:
+            nonlocal budget
             self._track_block(p, h, announced)
             requests.setdefault(p.peer_id, []).append((InvType.BLOCK, h))
+            budget -= 1
 
         # First each peer's own best chain (Bitcoin Core's FindNextBlocksToDownload):
         # headers a peer announced and withholds fill only that peer's window.
         for p in peers:
-            room = BLOCK_WINDOW - len(p.blocks_inflight)
+            room = min(BLOCK_WINDOW - len(p.blocks_inflight), budget)
             if room <= 0 or p.best_hash is None or p.best_work <= tip_work:
                 continue
             path = await self.ledger.missing_blocks(room, p.best_hash,
@@ -539,11 +547,13 @@ class SyncEngine:
                 if h not in self.block_inflight and not p.lacks(h):
                     ask(p, h, announced=True)
         # Then what is on the way to the most-work header, from anyone who may have it.
-        free = sum(max(0, BLOCK_WINDOW - len(p.blocks_inflight)) for p in peers)
+        free = min(sum(max(0, BLOCK_WINDOW - len(p.blocks_inflight)) for p in peers), budget)
         if free > 0:
             missing = await self.ledger.missing_blocks(free, None,
                                                        frozenset(self.block_inflight))
             for h in missing:
+                if budget <= 0:
+                    break
                 if h in self.block_inflight:
                     continue
                 able = [

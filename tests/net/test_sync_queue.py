@@ -1,0 +1,66 @@
+"""A sync never lets the blocks waiting for import outgrow their bound.
+
+Blocks downloaded faster than the writer imports them wait in the ledger's queue;
+fetching pauses when it is full. The bound must hold on every path that fetches:
+a block arriving, a batch imported, and the stall tick (which used to ask a whole
+window per tick while the queue was full and nothing was in flight).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from tests.builders import extend, genesis_link, wait_for
+from tuichain.core.params import REGTEST
+from tuichain.net import sync
+
+from .conftest import StartNode
+
+BOUND = 16  # small, so a window of 64 would overshoot it at once
+
+
+async def test_queued_and_requested_blocks_stay_within_the_bound(
+    start_node: StartNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sync, "MAX_QUEUED_BLOCKS", BOUND)
+    source = await start_node("source")
+    chain = extend(REGTEST, genesis_link(), 150)
+    for link in chain:
+        await source.ledger.submit_block(link.block)
+    node = await start_node("node")
+    # The writer imports slower than the peer serves (a real, slower import: each batch
+    # waits a little on the writer thread before doing its work).
+    real = node.ledger._import_batch
+
+    def slow(batch: Any) -> Any:
+        time.sleep(0.03)
+        return real(batch)
+
+    node.ledger._import_batch = slow  # type: ignore[method-assign]
+    seen = 0
+    done = False
+
+    async def watch() -> None:
+        nonlocal seen
+        turns = 0
+        while not done:
+            engine = node.net.sync
+            seen = max(seen, node.ledger.blocks_queued + len(engine.block_inflight))
+            turns += 1
+            if turns % 10 == 0:
+                engine.tick()  # the periodic tick, far more often than the node's own
+            await asyncio.sleep(0.002)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await node.net.connect(source.listen_url)
+        await wait_for(lambda: node.ledger.tip.hash == chain[-1].hash,  # type: ignore[union-attr]
+                       "the whole chain", limit=60)
+    finally:
+        done = True
+        await watcher
+    assert 0 < seen <= BOUND, f"{seen} blocks queued or requested at once (bound {BOUND})"
