@@ -164,3 +164,23 @@ async def test_a_burst_of_keys_behind_slash_lands_in_the_explorer_search(
         burst(pilot, ["slash", *prefix])
         await until(pilot, lambda: value(app, "#explorer-search") == prefix, "the prefix typed")
         assert not app.screen.has_class("branches")
+
+
+async def test_editing_keys_in_a_burst_act_in_order_with_the_text(
+    make_config: MakeConfig,
+) -> None:
+    # Textual types a character in the box's own queue but ran the box's key bindings
+    # (backspace, ctrl+a, ctrl+k, the arrows) only after the key had bubbled up to the
+    # app: "ctrl+a ctrl+k abc" typed abc, then went home and erased it all.
+    app = TuichainApp(make_config("a"))
+    async with app.run_test(size=SIZE) as pilot:
+        await app_started(pilot)
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, PeersScreen), "the peers screen")
+        await pilot.press("a", *"old")
+        await until(pilot, lambda: value(app, "#peers-url") == "old", "the first text")
+        burst(pilot, ["ctrl+a", "ctrl+k", *"abc", "backspace", "d", "left", "left", "x"])
+        await until(pilot, lambda: value(app, "#peers-url") == "axbd", "the burst in order",
+                    limit=10)
+        await pilot.pause(0.2)
+        assert value(app, "#peers-url") == "axbd"  # and nothing came after

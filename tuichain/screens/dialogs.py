@@ -13,6 +13,8 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from ..widgets.inputs import TextBox
+
 Rows = Sequence[tuple[str, str]]
 
 DIALOG_CSS = """
@@ -157,9 +159,9 @@ class PassphraseDialog(ModalScreen[str | None]):
             yield Label(self._title, classes="dialog-title")
             if self._hint:
                 yield Static(self._hint)
-            yield Input(password=True, placeholder="passphrase", id="pass1")
+            yield TextBox(password=True, placeholder="passphrase", id="pass1")
             if self._confirm:
-                yield Input(password=True, placeholder="passphrase again", id="pass2")
+                yield TextBox(password=True, placeholder="passphrase again", id="pass2")
             yield Static("", classes="dialog-error", id="error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK", variant="primary", id="ok")
@@ -223,7 +225,7 @@ class TextInputDialog(ModalScreen[str | None]):
         with Vertical():
             yield Label(self._title, classes="dialog-title")
             yield Label(self._prompt)
-            yield Input(self._value, placeholder=self._placeholder, id="text")
+            yield TextBox(self._value, placeholder=self._placeholder, id="text")
             yield Static("", classes="dialog-error", id="error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK", variant="primary", id="ok")

@@ -29,6 +29,7 @@ from ..core.store import HAVE_DATA, HEADER_ONLY, HeaderEntry
 from ..display.chaintext import format_size, format_work, short_hash, utc_time
 from ..display.units import format_ago, format_difficulty
 from ..widgets.focus import focus_at_once, typing
+from ..widgets.inputs import TextBox
 from .explorer_details import AddressScreen, BlockScreen, TxScreen
 
 PAGE = 50
@@ -71,7 +72,7 @@ class ExplorerScreen(Screen[None]):
         self._times: dict[str, int] = {}  # row key -> block time, for the age column
 
     def compose(self) -> ComposeResult:
-        yield Input(
+        yield TextBox(
             placeholder=f"height, hash or txid ({MIN_PREFIX}+ hex digits), address; Enter searches",
             id="explorer-search",
         )

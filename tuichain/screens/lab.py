@@ -29,6 +29,7 @@ from ..control.lab import (
     parse_groups,
     parse_pair,
 )
+from ..widgets.inputs import TextBox
 
 REFRESH_SECONDS = 2.0
 
@@ -102,7 +103,7 @@ class LabScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("Network lab", id="lab-title")
-        yield Input(id="lab-input", disabled=True)
+        yield TextBox(id="lab-input", disabled=True)
         yield Static("asking the devnet's nodes…", id="lab-body")
         yield Static("", id="lab-narration")
 

@@ -22,6 +22,7 @@ from ..display.chaintext import utc_time
 from ..display.plural import plural
 from ..net.addrbook import normalize_url
 from ..widgets.focus import focus_at_once, typing
+from ..widgets.inputs import TextBox
 
 REFRESH_SECONDS = 2.0
 
@@ -58,7 +59,7 @@ class PeersScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("Peers", id="peers-title")
-        yield Input(
+        yield TextBox(
             placeholder="peer URL, e.g. http://127.0.0.1:5001 (a to type here, Enter connects)",
             id="peers-url",
         )

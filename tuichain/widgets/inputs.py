@@ -1,4 +1,5 @@
-"""Inputs that check what is typed as it is typed: addresses and decimal amounts.
+"""Text boxes: editing keys in order with the text, and boxes that check what is typed
+as it is typed (addresses and decimal amounts).
 
 The parse functions are the core's own (decode_address, parse_amount), so the
 form refuses exactly what the node would refuse, with the same reasons.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from textual import events
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input
 
@@ -33,7 +35,26 @@ class _ParseValidator(Validator, Generic[T]):
         return self.success()
 
 
-class CheckedInput(Input, Generic[T]):
+class TextBox(Input):
+    """An Input whose editing keys act in order with the characters typed around them.
+
+    Textual types a character in the box's own message queue but runs the box's key
+    bindings (backspace, ctrl+a, ctrl+k, the arrows, enter) only once the key has
+    bubbled up to the app. In a burst (a fast typist, a busy app) `ctrl+a ctrl+k abc`
+    therefore typed abc first, then went home and erased it all. The box runs its own
+    bindings as each key reaches it instead.
+    """
+
+    async def _on_key(self, event: events.Key) -> None:
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            if not binding.priority and await self.app.run_action(binding.action, self):
+                event.stop()
+                event.prevent_default()
+                return
+        await super()._on_key(event)
+
+
+class CheckedInput(TextBox, Generic[T]):
     """An Input whose value must parse; `.parsed` is the value or None, `.error` why not."""
 
     DEFAULT_CSS = """
