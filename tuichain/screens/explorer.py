@@ -265,11 +265,11 @@ class ExplorerScreen(Screen[None]):
         self.toggle_class("branches")
         if self.has_class("branches"):
             self.query_one("#explorer-title", Static).update("Side branches (b: back to chain)")
-            self.query_one("#explorer-branches", DataTable).focus()
+            focus_at_once(self, self.query_one("#explorer-branches", DataTable))
             self.load_branches()
         else:
             self._set_title()
-            self.blocks.focus()
+            focus_at_once(self, self.blocks)
 
     @work(exclusive=True, group="explorer-branches", exit_on_error=False)
     async def load_branches(self) -> None:
@@ -313,10 +313,10 @@ class ExplorerScreen(Screen[None]):
         box = self.query_one("#explorer-search", Input)
         if box.has_class("shown"):
             box.remove_class("shown")
-            self.query_one(
+            focus_at_once(self, self.query_one(
                 "#explorer-branches" if self.has_class("branches") else "#explorer-blocks",
                 DataTable,
-            ).focus()
+            ))
 
     @on(Input.Submitted, "#explorer-search")
     def _submitted(self, event: Input.Submitted) -> None:

@@ -160,7 +160,7 @@ class PeersScreen(Screen[None]):
         focus_at_once(self, self.query_one("#peers-url", Input))
 
     def action_leave_input(self) -> None:
-        self.query_one("#peers-table", DataTable).focus()
+        focus_at_once(self, self.query_one("#peers-table", DataTable))
 
     @on(Input.Submitted, "#peers-url")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -187,7 +187,7 @@ class PeersScreen(Screen[None]):
             self.say(_error_text(exc))
             return
         self.query_one("#peers-url", Input).value = ""
-        self.query_one("#peers-table", DataTable).focus()
+        focus_at_once(self, self.query_one("#peers-table", DataTable))
         self.say(f"connected to {url}", ok=True)
         remember = getattr(self.app, "remember_peer", None)
         if callable(remember):

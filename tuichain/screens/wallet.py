@@ -159,11 +159,11 @@ class WalletScreen(Screen[None]):
                         "empty. Mining pays to this wallet.\n",
                     )
                 )
-                create.focus()
+                focus_at_once(self, create)
             return
         setup.display, main.display = False, True
         self.query_one("#address", Static).update(Text(node.address or "", style="bold"))
-        self.query_one("#history", DataTable).focus()
+        focus_at_once(self, self.query_one("#history", DataTable))
         if node.wallet_locked:
             self._message(
                 "Wallet is encrypted and locked: press u to unlock it to send.", "warning"
@@ -302,7 +302,7 @@ class WalletScreen(Screen[None]):
 
     def action_leave_form(self) -> None:
         if isinstance(self.focused, Input):
-            self.query_one("#history", DataTable).focus()
+            focus_at_once(self, self.query_one("#history", DataTable))
 
     def action_copy_address(self) -> None:
         node = app_node(self.app)
@@ -388,7 +388,7 @@ class WalletScreen(Screen[None]):
         self.query_one("#amount", Input).value = ""
         self._fee_touched = False
         # Out of the form, so the screen keys (o, m, …) work again at once.
-        self.query_one("#history", DataTable).focus()
+        focus_at_once(self, self.query_one("#history", DataTable))
         self._refresher.request(now=True)
 
     # ---- create / unlock ---------------------------------------------------------------
@@ -430,7 +430,7 @@ class WalletScreen(Screen[None]):
         self._show_state()
         self._refresher.request(now=True)
         await asyncio.sleep(0)
-        self.query_one("#history", DataTable).focus()
+        focus_at_once(self, self.query_one("#history", DataTable))
 
     def action_unlock(self) -> None:
         node = app_node(self.app)
