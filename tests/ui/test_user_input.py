@@ -8,7 +8,7 @@ from textual.widgets import Input
 
 from tuichain.app import TuichainApp
 from tuichain.core.wallet import wallet_path
-from tuichain.screens.dialogs import InfoDialog, TextInputDialog
+from tuichain.screens.dialogs import InfoDialog, PassphraseDialog, TextInputDialog
 from tuichain.screens.explorer import ExplorerScreen
 from tuichain.screens.peers import PeersScreen
 from tuichain.screens.wallet import WalletScreen
@@ -184,3 +184,21 @@ async def test_editing_keys_in_a_burst_act_in_order_with_the_text(
                     limit=10)
         await pilot.pause(0.2)
         assert value(app, "#peers-url") == "axbd"  # and nothing came after
+
+
+async def test_a_passphrase_typed_twice_in_one_burst_lands_in_both_boxes(
+    make_config: MakeConfig,
+) -> None:
+    app = TuichainApp(make_config("a"))
+    async with app.run_test(size=SIZE) as pilot:
+        node = await app_started(pilot)
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, PassphraseDialog)
+                    and focused_id(app) == "pass1", "the passphrase dialog")
+        burst(pilot, [*"hunter2", "enter", *"hunter2"])
+        await until(pilot, lambda: value(app, "#pass2") == "hunter2", "the second box filled",
+                    limit=10)
+        assert value(app, "#pass1") == "hunter2"
+        burst(pilot, ["enter"])
+        await until(pilot, lambda: node.wallet is not None, "the wallet")
+        assert node.wallet_locked is False

@@ -13,6 +13,7 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from ..widgets.focus import focus_at_once
 from ..widgets.inputs import TextBox
 
 Rows = Sequence[tuple[str, str]]
@@ -143,7 +144,12 @@ class PassphraseDialog(ModalScreen[str | None]):
     """
 
     DEFAULT_CSS = DIALOG_CSS.format(name="PassphraseDialog")
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        # Priority: Enter in the first box moves to the second as the key arrives, so
+        # the passphrase typed again right behind it lands there (widgets/focus.py).
+        Binding("enter", "second_box", show=False, priority=True),
+    ]
 
     def __init__(
         self, title: str, *, confirm: bool = False, allow_empty: bool = False, hint: str = ""
@@ -170,11 +176,17 @@ class PassphraseDialog(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self.query_one("#pass1", Input).focus()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "second_box":
+            return self._confirm and getattr(self.focused, "id", None) == "pass1"
+        return True
+
+    def action_second_box(self) -> None:
+        focus_at_once(self, self.query_one("#pass2", Input))
+
     @on(Input.Submitted, "#pass1")
     def _first_done(self) -> None:
-        if self._confirm:
-            self.query_one("#pass2", Input).focus()
-        else:
+        if not self._confirm:
             self._submit()
 
     @on(Input.Submitted, "#pass2")
@@ -187,7 +199,7 @@ class PassphraseDialog(ModalScreen[str | None]):
         if self._confirm and first != self.query_one("#pass2", Input).value:
             self._error("The two passphrases differ: type them again.")
             self.query_one("#pass2", Input).value = ""
-            self.query_one("#pass2", Input).focus()
+            focus_at_once(self, self.query_one("#pass2", Input))
             return
         self.dismiss(first)
 
