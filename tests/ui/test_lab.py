@@ -14,7 +14,7 @@ from tuichain.app import TuichainApp
 from tuichain.screens.lab import LabScreen
 from tuichain.widgets.status_bar import StatusBar
 
-from .conftest import MakeConfig, MakeNode, app_started, until
+from .conftest import MakeConfig, MakeNode, app_started, burst, until
 from .test_help_footer import footer_line
 
 
@@ -53,10 +53,7 @@ async def test_lab_shows_the_devnet_splits_it_and_heals_it(
                     in lab_text(pilot), "both nodes in the lab")
         assert "node1*" in lab_text(pilot)
 
-        await pilot.press("s")
-        for key in "1/2":
-            await pilot.press(key)
-        await pilot.press("enter")
+        burst(pilot, ["s", *"1/2", "enter"])  # typed at once: the box must take them all
         await until(pilot, lambda: node2.net.link_filter.partitioned
                     and node1.net.link_filter.partitioned, "both nodes told to split")
         await until(pilot, lambda: "partitioned" in status_text(pilot), "the status bar")

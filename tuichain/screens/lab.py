@@ -29,6 +29,7 @@ from ..control.lab import (
     parse_groups,
     parse_pair,
 )
+from ..widgets.focus import focus_at_once, typing
 from ..widgets.inputs import TextBox
 
 REFRESH_SECONDS = 2.0
@@ -83,12 +84,17 @@ class LabScreen(Screen[None]):
     """
     AUTO_FOCUS = None  # the keys are the screen's; the input only takes them when asked
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "ask('split')", "Split"),
+        # The keys that open the box are priority ones: they focus it as they arrive,
+        # so what is typed right behind them lands in it (widgets/focus.py).
+        Binding("s", "ask('split')", "Split", priority=True),
         Binding("h", "heal", "Heal"),
-        Binding("d", "ask('delay')", "Delay"),
+        Binding("d", "ask('delay')", "Delay", priority=True),
         Binding("c", "clear_delays", "No delay"),
-        Binding("r", "ask('scenario')", "Run"),
+        Binding("r", "ask('scenario')", "Run", priority=True),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action == "ask" and typing(self))
 
     def __init__(self) -> None:
         super().__init__()
@@ -146,7 +152,7 @@ class LabScreen(Screen[None]):
         box.value = ""
         box.disabled = False
         box.add_class("asking")
-        box.focus()
+        focus_at_once(self, box)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         box = self.query_one("#lab-input", Input)
