@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tuichain.core.store import Store, open_store
+
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
@@ -60,3 +62,11 @@ def ledger_db(store_kind: str, new_chain_db: NewChainDb) -> str | None:
     """`Ledger.open(..., database=ledger_db)`: None keeps SQLite in the data directory."""
     target = new_chain_db()
     return target if isinstance(target, str) else None
+
+
+@pytest.fixture
+def store(chain_db: str | Path) -> Iterator[Store]:
+    """An open store on `chain_db` (both backends), closed after the test."""
+    opened = open_store(chain_db, "regtest")
+    yield opened
+    opened.close()

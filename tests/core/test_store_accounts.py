@@ -6,19 +6,7 @@ with the event loop busy each retake could wait a whole switch interval.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from tuichain.core.store import Store, open_store
-
-
-@pytest.fixture
-def store(chain_db: str | Path) -> Iterator[Store]:
-    opened = open_store(chain_db, "regtest")
-    yield opened
-    opened.close()
+from tuichain.core.store import Store
 
 
 def test_accounts_are_read_many_at_once(store: Store) -> None:

@@ -10,7 +10,6 @@ whatever happens to a transaction, on both backends.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,19 +27,13 @@ def rows(store: Store) -> list[tuple[bytes, float]]:
 
 def put(store: Store, *names: str, added: float = 1.0, raw: str = "") -> None:
     with store.transaction():
-        store.mempool_put_many([(n.encode() * 4, (raw or n).encode(), added + i)
+        store.mempool_put_many([(txid(n), (raw or n).encode(), added + i)
                                 for i, n in enumerate(names)])
 
 
 def txid(name: str) -> bytes:
     return name.encode() * 4
 
-
-@pytest.fixture
-def store(chain_db: str | Path) -> Iterator[Store]:
-    opened = open_store(chain_db, "regtest")
-    yield opened
-    opened.close()
 
 
 def test_put_replace_and_delete(store: Store) -> None:

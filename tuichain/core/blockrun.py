@@ -9,6 +9,8 @@ writes nothing: the caller imports it the ordinary way, which records why.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .block import Block
 from .params import NetworkParams
 from .store import HAVE_DATA, HeaderEntry, RunRows, Store, encode_undo
@@ -16,38 +18,40 @@ from .validation import apply_block, tx_addresses
 
 
 class RunState:
-    """Accounts as the run so far leaves them, over the store's."""
+    """Accounts as the run so far leaves them, over the store's, each read from the store
+    once (a block's, or an admission batch's senders, in one query)."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self.accounts: dict[bytes, tuple[int, int]] = {}
-        # Read from the store a block at a time (None: no such account). Values the run
-        # has since written are in `accounts`, which is looked at first.
+        # Read from the store (None: no such account). Values the run has since written
+        # are in `accounts`, which is looked at first.
         self._read: dict[bytes, tuple[int, int] | None] = {}
 
-    def prefetch(self, block: Block) -> None:
-        """Read every account `block` touches in one query, not two statements each."""
-        wanted = {a for tx in block.txs for a in tx_addresses(tx)
-                  if a not in self.accounts and a not in self._read}
-        found = self._store.accounts(wanted)
-        for address in wanted:
-            self._read[address] = found.get(address)
+    def prefetch(self, addresses: Iterable[bytes]) -> None:
+        """Read all of `addresses` not known yet in one query, not two statements each."""
+        wanted = {a for a in addresses if a not in self.accounts and a not in self._read}
+        if wanted:
+            found = self._store.accounts(wanted)
+            for address in wanted:
+                self._read[address] = found.get(address)
+
+    def prefetch_block(self, block: Block) -> None:
+        self.prefetch(a for tx in block.txs for a in tx_addresses(tx))
 
     def account(self, address: bytes) -> tuple[int, int]:
         found = self.accounts.get(address)
         if found is not None:
             return found
-        if address in self._read:
-            return self._read[address] or (0, 0)
-        return self._store.account(address)
+        self.prefetch((address,))
+        return self._read[address] or (0, 0)
 
     def exists(self, address: bytes) -> bool:
         # Connecting never deletes an account: one the run wrote exists.
         if address in self.accounts:
             return True
-        if address in self._read:
-            return self._read[address] is not None
-        return self._store.account_exists(address)
+        self.prefetch((address,))
+        return self._read[address] is not None
 
 
 class BlockRun:
@@ -69,7 +73,7 @@ class BlockRun:
         state; raise ValidationError, adding nothing, if one breaks a rule."""
         assert entry.prev == self.tip.hash
         assert entry.status == HAVE_DATA
-        self.state.prefetch(block)
+        self.state.prefetch_block(block)
         delta = apply_block(block, entry.height, params, self.state, self.state.exists)
         rows = self.rows
         h = entry.hash

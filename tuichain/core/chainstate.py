@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 
 from .block import Block, BlockHeader
@@ -71,27 +71,6 @@ class HeadersResult:
     accepted: list[HeaderEntry] = field(default_factory=list)
     known: int = 0
     error: ValidationError | None = None
-
-
-class _AccountsRead:
-    """A store's accounts, each read from it once: for a run of reads between writes."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._seen: dict[bytes, tuple[int, int]] = {}
-
-    def account(self, address: bytes) -> tuple[int, int]:
-        found = self._seen.get(address)
-        if found is None:
-            found = self._seen[address] = self._store.account(address)
-        return found
-
-    def prefetch(self, addresses: Iterable[bytes]) -> None:
-        """Read all of `addresses` not read yet in one query (absent ones are (0, 0))."""
-        wanted = {a for a in addresses if a not in self._seen}
-        found = self._store.accounts(wanted)
-        for address in wanted:
-            self._seen[address] = found.get(address, (0, 0))
 
 
 class _BadBlock(Exception):
@@ -503,7 +482,7 @@ class ChainState:
                 else:
                     block = self._load_block(e.hash)
                 state = RunState(self.store)  # this block's accounts in one read
-                state.prefetch(block)
+                state.prefetch_block(block)
                 try:
                     delta = apply_block(block, e.height, self.params, state, state.exists)
                 except ValidationError as exc:
@@ -599,7 +578,7 @@ class ChainState:
         added: dict[bytes, None] = {}  # in admission order
         removed: set[bytes] = set()
         # Only the mempool changes during the batch, never the accounts: read each once.
-        accounts = _AccountsRead(self.store)
+        accounts = RunState(self.store)
         accounts.prefetch(tx.sender_address for tx in txs)
         for tx in txs:
             try:

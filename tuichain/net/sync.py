@@ -463,10 +463,7 @@ class SyncEngine:
         # No task a block while a sync streams them in: most connect, and need no more.
         result.add_done_callback(lambda done: self._on_imported(peer, h, done))
         if len(peer.blocks_inflight) <= BLOCK_WINDOW // 2:
-            if self.ledger.blocks_queued < MAX_QUEUED_BLOCKS:
-                await self.fetch_blocks()
-            else:
-                self._fetch_paused = True
+            await self.fetch_blocks()  # pauses itself when the queue is full
 
     def _on_imported(self, peer: Peer, h: bytes,
                      done: asyncio.Future[ImportResult]) -> None:
