@@ -133,6 +133,67 @@ def test_extreme_values_round_trip() -> None:
     assert BlockHeader.decode(header.encoded) == header
 
 
+# --- decoded objects: what the decoder keeps is what the fields give ----------
+# The decoder keeps the bytes it read as the encoding and hashes them at once, skipping
+# the constructor's checks. Rebuilt through the constructor from the decoded fields,
+# every object must come out the same: same encoding, same hashes, no check failing.
+
+
+def _rebuilt_tx(tx: Transaction) -> Transaction:
+    return Transaction(tx.network_id, tx.sender, tx.recipient, tx.amount, tx.fee, tx.nonce,
+                       tx.memo, tx.signature)
+
+
+def _exact_types(obj: object) -> None:
+    for name, value in vars(obj).items():
+        assert type(value) in (bytes, int, tuple, list, BlockHeader), (name, type(value))
+
+
+@SETTINGS
+@given(transactions)
+def test_decoded_transaction_keeps_what_its_fields_give(tx: Transaction) -> None:
+    back = Transaction.decode(memoryview(bytearray(tx.encoded)))
+    rebuilt = _rebuilt_tx(back)
+    assert rebuilt.encoded == back.encoded
+    assert rebuilt.txid == back.txid == tx.txid
+    assert rebuilt.sender_address == back.sender_address
+    _exact_types(back)
+
+
+@FEW
+@given(blocks)
+def test_decoded_block_keeps_what_its_fields_give(block: Block) -> None:
+    back = Block.decode(memoryview(bytearray(block.encoded)))
+    h = back.header
+    rebuilt = Block(BlockHeader(h.version, h.prev_hash, h.merkle_root, h.time, h.bits, h.nonce),
+                    tuple(_rebuilt_tx(tx) for tx in back.txs))
+    assert rebuilt.encoded == back.encoded
+    assert rebuilt.hash == back.hash == block.hash
+    assert rebuilt.txids == back.txids
+    for obj in (back, back.header, *back.txs):
+        _exact_types(obj)
+
+
+def test_cached_values_are_computed_once_per_object() -> None:
+    from tuichain.core.lazy import cached
+
+    calls: list[int] = []
+
+    class Thing:
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        @cached
+        def doubled(self) -> int:
+            calls.append(self.n)
+            return self.n * 2
+
+    a, b = Thing(1), Thing(2)
+    assert (a.doubled, a.doubled, b.doubled) == (2, 2, 4)
+    assert calls == [1, 2]
+    assert isinstance(Thing.doubled, cached)
+
+
 # --- strict rejection: truncation and extension ------------------------------
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from functools import cached_property
 
 from .encoding import U32_MAX, Reader, check_len, check_uint
 from .errors import DecodeError
 from .hashing import hash_to_hex, sha256d
+from .lazy import cached
 from .merkle import merkle_root
 from .tx import Transaction
 
@@ -35,13 +35,13 @@ class BlockHeader:
         check_uint("bits", self.bits, U32_MAX)
         check_uint("nonce", self.nonce, U32_MAX)
 
-    @cached_property
+    @cached
     def encoded(self) -> bytes:
         return _HEADER.pack(
             self.version, self.prev_hash, self.merkle_root, self.time, self.bits, self.nonce
         )
 
-    @cached_property
+    @cached
     def hash(self) -> bytes:
         return sha256d(self.encoded)
 
@@ -53,7 +53,19 @@ class BlockHeader:
     def decode(cls, data: bytes) -> BlockHeader:
         if len(data) != HEADER_SIZE:
             raise DecodeError(f"a header is {HEADER_SIZE} bytes, got {len(data)}")
-        return cls(*_HEADER.unpack(data))
+        return cls.from_wire(bytes(data))
+
+    @classmethod
+    def from_wire(cls, raw: bytes) -> BlockHeader:
+        """The header whose encoding is these 80 bytes, keeping them as its encoding and
+        hashing them at once. The layout's fixed widths put every field in range, so
+        `__post_init__`'s checks cannot fail and are skipped (a sync decodes thousands)."""
+        header = object.__new__(cls)
+        version, prev_hash, merkle, time, bits, nonce = _HEADER.unpack(raw)
+        header.__dict__.update(version=version, prev_hash=prev_hash, merkle_root=merkle,
+                               time=time, bits=bits, nonce=nonce, encoded=raw,
+                               hash=sha256d(raw))
+        return header
 
     def with_nonce(self, nonce: int, time: int | None = None) -> BlockHeader:
         return BlockHeader(self.version, self.prev_hash, self.merkle_root,
@@ -65,7 +77,7 @@ class Block:
     header: BlockHeader
     txs: tuple[Transaction, ...]
 
-    @cached_property
+    @cached
     def encoded(self) -> bytes:
         parts = [self.header.encoded, struct.pack("<I", len(self.txs))]
         parts.extend(tx.encoded for tx in self.txs)
@@ -83,7 +95,7 @@ class Block:
     def size(self) -> int:
         return len(self.encoded)
 
-    @cached_property
+    @cached
     def txids(self) -> list[bytes]:
         return [tx.txid for tx in self.txs]
 
@@ -92,11 +104,16 @@ class Block:
 
     @classmethod
     def decode(cls, data: bytes) -> Block:
+        data = bytes(data)
         r = Reader(data)
-        header = BlockHeader.decode(r.take(HEADER_SIZE))
+        header = BlockHeader.from_wire(r.take(HEADER_SIZE))
         count = r.u32()
         if count > MAX_BLOCK_TXS or count * 145 > r.remaining:
             raise DecodeError(f"transaction count {count} does not fit the data")
-        txs = tuple(Transaction.read(r) for _ in range(count))
+        read = Transaction.read
+        txs = tuple([read(r) for _ in range(count)])
         r.finish()
-        return cls(header, txs)
+        block = cls(header, txs)
+        # Every field has a fixed width, so the bytes read are the block's one encoding.
+        block.__dict__["encoded"] = data
+        return block

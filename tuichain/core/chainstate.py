@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from .block import Block, BlockHeader
 from .blockrun import BlockRun, RunState
@@ -36,6 +36,8 @@ from .validation import (
 # parent, the median-time window, the retarget ancestor), and 50,000 of them were
 # 40 MB of a 100,000-block sync's peak.
 HEADER_CACHE = 20_000
+# Median-time windows by block hash: a sync of headers finds each parent's here.
+TIMES_CACHE = 4_096
 # Headers just above the tip considered for body download besides the best chain.
 NEXT_BLOCKS = 16
 # Download paths kept: the most-work header's and one peer's best, the same chain
@@ -89,6 +91,7 @@ class ChainState:
         self.mempool = mempool if mempool is not None else Mempool(params)
         self._cache: OrderedDict[bytes, HeaderEntry] = OrderedDict()
         self._paths: OrderedDict[bytes, list[bytes]] = OrderedDict()  # see _bodyless_path
+        self._times: dict[bytes, tuple[int, ...]] = {}  # see previous_times
         self.orphans = OrphanPool()  # the Ledger sets its node policy's bounds
         # Set when a batch failed after changing the state in memory: `reload` first.
         self.needs_reload = False
@@ -160,7 +163,7 @@ class ChainState:
 
     def _set_status(self, e: HeaderEntry, status: int) -> HeaderEntry:
         self.store.set_status(e.hash, status)
-        e = replace(e, status=status)
+        e = HeaderEntry(e.hash, e.prev, e.height, e.chainwork, e.header, status)
         self._remember(e)
         return e
 
@@ -180,14 +183,29 @@ class ChainState:
             e = parent
         return e
 
-    def previous_times(self, parent: HeaderEntry) -> list[int]:
-        times = [parent.header.time]
-        e = parent
-        while len(times) < self.params.mtp_window and e.height > 0:
-            prev = self.entry(e.prev)
-            assert prev is not None
-            times.append(prev.header.time)
-            e = prev
+    def previous_times(self, parent: HeaderEntry) -> tuple[int, ...]:
+        """The times of `parent` and the blocks before it, newest first: the median-time
+        window (fewer near genesis). A header's window is its own time before its
+        parent's, so along a chain each costs one step, not a walk of the window."""
+        times = self._times.get(parent.hash)
+        if times is not None:
+            return times
+        window = self.params.mtp_window
+        before = self._times.get(parent.prev) if parent.height > 0 else ()
+        if before is not None:
+            times = ((parent.header.time,) + before)[:window]
+        else:
+            walked = [parent.header.time]
+            e = parent
+            while len(walked) < window and e.height > 0:
+                prev = self.entry(e.prev)
+                assert prev is not None
+                walked.append(prev.header.time)
+                e = prev
+            times = tuple(walked)
+        self._times[parent.hash] = times
+        if len(self._times) > TIMES_CACHE:
+            del self._times[next(iter(self._times))]  # the oldest: dicts keep insertion order
         return times
 
     def expected_bits(self, parent: HeaderEntry) -> int:
@@ -225,9 +243,14 @@ class ChainState:
         now = int(time.time()) if now is None else now
         result = HeadersResult()
         new: list[HeaderEntry] = []
+        fresh: set[bytes] = set()
         try:
             for header in headers:
-                known = self.entry(header.hash)
+                # A header is stored only after its parent, so the child of a header new
+                # in this batch is not in the store either: no lookup for it (a sync's
+                # batches are all such children).
+                known = (self._cache.get(header.hash) if header.prev_hash in fresh
+                         else self.entry(header.hash))
                 if known is not None:
                     if known.status == INVALID:
                         raise ValidationError("header of a known-invalid block", Code.KNOWN_INVALID)
@@ -238,6 +261,7 @@ class ChainState:
                                 HEADER_ONLY)
                 self._remember(e)  # later headers of the batch find their parent here
                 new.append(e)
+                fresh.add(e.hash)
         except ValidationError as exc:
             result.error = exc
         if (new and work_blocks is not None
@@ -356,7 +380,8 @@ class ChainState:
         """The block's index entry with its body: its stored header's (checked when it
         came), or its header checked against its parent now."""
         if known is not None:
-            return replace(known, status=HAVE_DATA)
+            return HeaderEntry(known.hash, known.prev, known.height, known.chainwork,
+                               known.header, HAVE_DATA)
         parent, work = self._check_header(block.header, now)
         return HeaderEntry(block.hash, parent.hash, parent.height + 1, work, block.header,
                            HAVE_DATA)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import NamedTuple
 
 from .errors import ValidationError
@@ -16,6 +17,8 @@ class Compact(NamedTuple):
     overflow: bool
 
 
+# A chain has few distinct bits values (one per retarget), read for every header.
+@lru_cache(maxsize=256)
 def decode_compact(bits: int) -> Compact:
     """Bitcoin's SetCompact: mantissa of 23 bits, sign bit, base-256 exponent."""
     size = bits >> 24
@@ -55,6 +58,7 @@ def target_from_bits(bits: int) -> int:
     return c.target
 
 
+@lru_cache(maxsize=256)
 def work_from_bits(bits: int) -> int:
     """Expected hashes to meet the target: 2**256 / (target + 1)."""
     return (1 << 256) // (target_from_bits(bits) + 1)

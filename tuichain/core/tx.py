@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from .encoding import U32_MAX, U64_MAX, Reader, check_len, check_uint
 from .errors import DecodeError
 from .hashing import hash_to_hex, sha256d
 from .keys import ADDRESS_LEN, PUBKEY_LEN, SIGNATURE_LEN, PrivateKey, address_digest
+from .lazy import cached
 
 MAX_MEMO = 80
 SIGHASH_DOMAIN = b"tuichain/tx-signature/v1\x00"
@@ -19,6 +19,7 @@ NO_SIGNATURE = bytes(SIGNATURE_LEN)
 _FIXED = struct.Struct("<I32s20sQQQ")
 # Encoded size without memo: fixed fields, memo length byte, signature.
 BASE_SIZE = _FIXED.size + 1 + SIGNATURE_LEN
+_MEMO_AT = _FIXED.size  # the memo's length byte
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,11 @@ class Transaction:
         )
         return fixed + bytes([len(self.memo)]) + self.memo
 
-    @cached_property
+    @cached
     def encoded(self) -> bytes:
         return self._unsigned() + self.signature
 
-    @cached_property
+    @cached
     def txid(self) -> bytes:
         return sha256d(self.encoded)
 
@@ -75,7 +76,7 @@ class Transaction:
     def is_coinbase(self) -> bool:
         return self.sender == COINBASE_SENDER
 
-    @cached_property
+    @cached
     def sender_address(self) -> bytes:
         return address_digest(self.sender)
 
@@ -93,10 +94,23 @@ class Transaction:
 
     @classmethod
     def read(cls, r: Reader) -> Transaction:
-        network_id, sender, recipient, amount, fee, nonce = _FIXED.unpack(r.take(_FIXED.size))
-        memo = r.take(r.u8())
-        signature = r.take(SIGNATURE_LEN)
-        return cls(network_id, sender, recipient, amount, fee, nonce, memo, signature)
+        """The next transaction, keeping the bytes read as its encoding (every field has
+        a fixed width or a length byte, so there is no other) and its txid over them.
+        The widths put every field in range: only the memo's length is checked, and
+        `__post_init__`'s checks are skipped (a sync decodes a million of these)."""
+        head = r.take(_MEMO_AT + 1)
+        memo_len = head[_MEMO_AT]
+        if memo_len > MAX_MEMO:
+            raise DecodeError(f"memo must be at most {MAX_MEMO} bytes")
+        tail = r.take(memo_len + SIGNATURE_LEN)
+        encoded = head + tail
+        network_id, sender, recipient, amount, fee, nonce = _FIXED.unpack_from(head)
+        tx = object.__new__(cls)
+        tx.__dict__.update(network_id=network_id, sender=sender, recipient=recipient,
+                           amount=amount, fee=fee, nonce=nonce, memo=tail[:memo_len],
+                           signature=tail[memo_len:], encoded=encoded,
+                           txid=sha256d(encoded))
+        return tx
 
     @classmethod
     def decode(cls, data: bytes) -> Transaction:
