@@ -353,9 +353,11 @@ class Ledger(StoreReads):
             self._publish_batch(batch, done)
 
     def _import_batch(self, batch: list[_Pending]) -> list[tuple[TipInfo, ImportResult, TipInfo]]:
-        """On the writer: one block as ever, or several in one SQL transaction."""
+        """On the writer: the batch in one SQL transaction (a lone block too: a block
+        that extends the tip then costs one commit, not one to store it and one to
+        switch), or after a failed write one block on its own, resuming the switch."""
         chain = self.chain
-        if len(batch) == 1 or self._switch_pending:
+        if self._switch_pending:
             p = batch[0]
             out = [self._import_one(p.block, p.requested, p.source)]
         else:
