@@ -91,9 +91,14 @@ async def in_flight(ledger: Ledger, txs: list[Transaction], window: int) -> None
     await asyncio.gather(*tasks)
 
 
+def sender_keys(n: int) -> list[tuple[bytes, bytes]]:
+    """(public key, secret) of `n` senders, the same every run."""
+    return [crypto_sign_seed_keypair(hashlib.sha256(b"scale-%d" % i).digest())
+            for i in range(n)]
+
+
 async def run(n_txs: int, n_senders: int) -> dict[str, float]:
-    keys = [crypto_sign_seed_keypair(hashlib.sha256(b"scale-%d" % i).digest())
-            for i in range(n_senders)]
+    keys = sender_keys(n_senders)
     t0 = time.perf_counter()
     funding = funding_blocks([pub for pub, _ in keys])
     txs = payments(keys, n_txs)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 
 from tests.builders import grind, grind_fail, mine_on, wait_for
 from tuichain.core.block import Block, BlockHeader
@@ -100,12 +98,6 @@ class Hostile:
 
     def score(self) -> int:
         return sum(i.score for i in self.node.net.peer_infos() if i.node_id == self.node_id)
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 async def banned_after(h: Hostile, *frames: bytes) -> Hostile:

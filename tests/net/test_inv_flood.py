@@ -7,10 +7,8 @@ lookup and maybe a request, so the items have a budget of their own (a policy va
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 
 from tests.builders import mine_on, wait_for
 from tuichain.core.policy import Policy
@@ -19,12 +17,6 @@ from tuichain.net import protocol as p
 
 from .conftest import StartNode
 from .test_hostile import Hostile
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def _inv_of_random_txids() -> bytes:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
 import pytest
 
@@ -12,12 +10,6 @@ from tuichain.net import protocol as p
 
 from .conftest import StartNode
 from .test_hostile import Hostile
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 async def test_claiming_a_node_id_does_not_evict_the_honest_connection(

@@ -3,8 +3,6 @@ with its honest peer, drops the staller, and stops syncing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
 import pytest
 
@@ -15,12 +13,6 @@ from tuichain.net import protocol as p
 
 from .conftest import StartNode
 from .test_hostile import Hostile
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def _low_hash_siblings(parent_link: Link, count: int) -> list[BlockHeader]:

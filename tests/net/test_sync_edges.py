@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import aiohttp
 import pytest
 
 from tests.builders import wait_for
@@ -17,12 +14,6 @@ from tuichain.net import protocol as p
 
 from .conftest import StartNode, build_block
 from .test_hostile import Hostile
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def _chain(n: int) -> list[Block]:

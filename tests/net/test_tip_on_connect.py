@@ -13,12 +13,12 @@ import contextlib
 import aiohttp
 
 from tests.net.conftest import StartNode
-from tests.net.test_hostile import Hostile, session  # noqa: F401  (fixture)
+from tests.net.test_hostile import Hostile
 from tuichain.net import protocol as p
 
 
 async def test_a_peer_behind_us_is_told_our_tip_when_it_connects(
-    start_node: StartNode, session: aiohttp.ClientSession  # noqa: F811
+    start_node: StartNode, session: aiohttp.ClientSession
 ) -> None:
     node = await start_node("n")
     found = []
@@ -42,7 +42,7 @@ async def test_a_peer_behind_us_is_told_our_tip_when_it_connects(
 
 
 async def test_a_peer_told_our_tip_in_the_handshake_is_not_told_again(
-    start_node: StartNode, session: aiohttp.ClientSession  # noqa: F811
+    start_node: StartNode, session: aiohttp.ClientSession
 ) -> None:
     node = await start_node("n")
     await node.mining.mine_one(bytes([0x11]) * 20)

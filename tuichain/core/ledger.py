@@ -471,6 +471,11 @@ class Ledger(StoreReads):
         arrive while the writer is busy are admitted together (group commit): one
         writer call and one SQL transaction for all, each with its own outcome,
         events and hooks in submission order."""
+        return await self.queue_tx(tx, source)
+
+    def queue_tx(self, tx: Transaction, source: str | None = None) -> asyncio.Future[Transaction]:
+        """Queue `tx` for admission, as `submit_tx`, and return its answer to come without
+        waiting: a peer relaying many is read on meanwhile, and they join one batch."""
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[Transaction] = loop.create_future()
         # While the writer admits a batch, the signatures of the next are checked on the
@@ -479,7 +484,7 @@ class Ledger(StoreReads):
         self._tx_queue.append(_QueuedTx(tx, source, answer, verified))
         if self._tx_drain is None:
             self._tx_drain = loop.create_task(self._drain_txs())
-        return await answer
+        return answer
 
     def _preverify_tx(self, tx: Transaction) -> asyncio.Future[None] | None:
         """The round of signature checks `tx` joins: submissions of one loop turn are
@@ -591,9 +596,12 @@ class Ledger(StoreReads):
     async def mempool_tx(self, txid: bytes) -> Transaction | None:
         return await self._write(self.chain.mempool.get, txid)
 
-    async def has_tx(self, txid: bytes) -> bool:
-        def check() -> bool:
-            return txid in self.chain.mempool or self.chain.store.tx_location(txid) is not None
+    async def known_txs(self, txids: Sequence[bytes]) -> set[bytes]:
+        """Those of `txids` pending or confirmed, in one writer call: an inv of a
+        thousand costs one hop, not one behind each admission batch."""
+        def check() -> set[bytes]:
+            mempool, store = self.chain.mempool, self.chain.store
+            return {t for t in txids if t in mempool or store.tx_location(t) is not None}
         return await self._write(check)
 
     async def account(self, address: bytes) -> AccountInfo:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from aiohttp import ClientWebSocketResponse, web
 
+from ..core.tx import Transaction
 from .addrbook import ban_key
 from .protocol import MAX_INV, Cmd, InvType, Version, encode_inv
 
@@ -109,6 +110,8 @@ class Peer:
         # announces them, or a peer with more work than us is asked in a tight loop.
         self.lacking: OrderedDict[bytes, None] = OrderedDict()
         self.blocks_inflight: set[bytes] = set()
+        # Its transactions waiting for admission (see SyncEngine._on_tx).
+        self.txs_admitting: set[asyncio.Future[Transaction]] = set()
         self.headers_requested_at: float | None = None
         self.headers_again = False
         # Single headers in a row we could not place; reset by any that connect.

@@ -72,6 +72,9 @@ log = logging.getLogger(__name__)
 TX_TIMEOUT = 10.0
 HEADERS_TIMEOUT = 30.0
 BLOCK_WINDOW = 64  # block bodies in flight per peer
+# A peer's transactions waiting for admission, past which its next messages wait: a
+# burst is admitted in batches (one commit each) while its other messages go on.
+TX_WINDOW = 256
 # Downloaded blocks waiting for import, past which no more are asked for: the
 # download may run ahead of the writer, by this much memory at most.
 MAX_QUEUED_BLOCKS = 1024
@@ -314,17 +317,13 @@ class SyncEngine:
         items = decode_inv(payload)
         if not await self._within_inv_budget(peer, len(items)):
             return
+        txids: list[bytes] = []
         for kind, h in items:
             peer.learn(h)
             if kind == InvType.TX:
                 self._seen(peer, h)
-                if h in self.recent_rejects or self._note_inflight_tx(peer, h):
-                    continue
-                if await self.ledger.has_tx(h) or self._note_inflight_tx(peer, h):
-                    continue
-                self.tx_inflight[h] = Request(peer.peer_id, time.monotonic() + TX_TIMEOUT)
-                self.stats.inv_items_requested += 1
-                want.append((kind, h))
+                if h not in self.recent_rejects and not self._note_inflight_tx(peer, h):
+                    txids.append(h)
                 continue
             entry = await self.ledger.get_header(h)
             if entry is None:
@@ -334,6 +333,15 @@ class SyncEngine:
             if entry.status == HEADER_ONLY and h not in self.block_inflight:
                 self._track_block(peer, h, announced=True)
                 want.append((kind, h))
+        if txids:
+            known = await self.ledger.known_txs(txids)
+            for h in txids:
+                # Asked of another peer meanwhile, or twice in this inv: not again.
+                if h in known or self._note_inflight_tx(peer, h):
+                    continue
+                self.tx_inflight[h] = Request(peer.peer_id, time.monotonic() + TX_TIMEOUT)
+                self.stats.inv_items_requested += 1
+                want.append((InvType.TX, h))
         if want:
             peer.send(encode_inv(Cmd.GETDATA, want))
         if unknown_block:
@@ -418,19 +426,31 @@ class SyncEngine:
         peer.learn(txid)
         if self.m.txlife is not None:
             self.m.txlife.received(txid, peer.peer_id)
-        try:
-            await self.ledger.submit_tx(tx, source=peer.peer_id)
-        except ValidationError as exc:
+        # Not awaited: admission waits for the writer's commit, and a peer's blocks,
+        # pings and further transactions must not queue behind each one.
+        answer = self.ledger.queue_tx(tx, source=peer.peer_id)
+        peer.txs_admitting.add(answer)
+        answer.add_done_callback(lambda done: self._tx_admitted(peer, txid, done))
+        if len(peer.txs_admitting) >= TX_WINDOW:
+            await asyncio.wait(set(peer.txs_admitting), return_when=asyncio.FIRST_COMPLETED)
+
+    def _tx_admitted(self, peer: Peer, txid: bytes,
+                     done: asyncio.Future[Transaction]) -> None:
+        peer.txs_admitting.discard(done)
+        req = self.tx_inflight.get(txid)
+        if req is not None and req.peer_id == peer.peer_id:
+            del self.tx_inflight[txid]
+        self.tx_announcers.pop(txid, None)
+        exc = None if done.cancelled() else done.exception()
+        # A storage error is the ledger's to report; the tx can be relayed again later.
+        if isinstance(exc, ValidationError):
             if exc.code == Code.DUPLICATE:
                 self.stats.duplicate_txs += 1
             if exc.code not in HARMLESS_TX:
                 self._remember_reject(txid)
-                await self.m.misbehave(peer, TX_PENALTY, f"invalid transaction: {exc.reason}")
-        finally:
-            req = self.tx_inflight.get(txid)
-            if req is not None and req.peer_id == peer.peer_id:
-                del self.tx_inflight[txid]
-            self.tx_announcers.pop(txid, None)
+                if not peer.closed:
+                    self.m.spawn(self.m.misbehave(peer, TX_PENALTY,
+                                                  f"invalid transaction: {exc.reason}"))
 
     def _remember_reject(self, txid: bytes) -> None:
         self.recent_rejects[txid] = None
