@@ -216,7 +216,7 @@ class NodeActionsApp(App[int]):
         await self.switch_mode("wallet")
         action = getattr(self.screen, "action_create_wallet", None)
         if action is not None:
-            action()
+            await action()
 
     async def action_send(self) -> None:
         await self.switch_mode("wallet")

@@ -54,6 +54,7 @@ from .screens.peers import PeersScreen
 from .screens.rejections import RejectionsScreen
 from .screens.retarget import RetargetScreen
 from .screens.wallet import WalletScreen
+from .widgets.focus import typing
 from .widgets.palette import NodeCommands
 from .widgets.status_bar import StatusBar
 
@@ -110,6 +111,10 @@ def describe_start_error(exc: BaseException, port: int) -> str:
 SCREEN_KEYS = Binding.Group("screens", compact=False)
 
 
+def _screen_key(key: str, mode: str, label: str) -> Binding:
+    return Binding(key, f"switch_mode('{mode}')", label, group=SCREEN_KEYS, priority=True)
+
+
 class TuichainApp(NodeActionsApp):
     CSS_PATH = "tuichain.tcss"
     TITLE = "tuichain"
@@ -128,17 +133,20 @@ class TuichainApp(NodeActionsApp):
     BINDINGS: ClassVar[list[BindingType]] = [
         # The eight screen keys share one footer label ("w m o e p x t l screens"), so
         # at 80 columns the footer still holds each screen's own keys, help and
-        # quit; the help screen (?) names each one.
-        Binding("w", "switch_mode('wallet')", "Wallet screen", group=SCREEN_KEYS),
-        Binding("m", "switch_mode('mining')", "Mining screen", group=SCREEN_KEYS),
-        Binding("o", "switch_mode('mempool')", "Open transactions", group=SCREEN_KEYS),
-        Binding("e", "switch_mode('explorer')", "Explorer screen", group=SCREEN_KEYS),
-        Binding("p", "switch_mode('peers')", "Peers screen", group=SCREEN_KEYS),
-        Binding("x", "switch_mode('rejections')", "Why was it refused?", group=SCREEN_KEYS),
-        Binding("t", "switch_mode('retarget')", "Difficulty retarget", group=SCREEN_KEYS),
-        Binding("l", "switch_mode('log')", "Log screen", group=SCREEN_KEYS),
+        # quit; the help screen (?) names each one. Priority, so a burst of them
+        # switches in the order typed: as ordinary bindings each ran only once its key
+        # had bubbled back up from the screen it was routed to, and a screen still
+        # mounting held its key while later ones ran (see check_action).
+        _screen_key("w", "wallet", "Wallet screen"),
+        _screen_key("m", "mining", "Mining screen"),
+        _screen_key("o", "mempool", "Open transactions"),
+        _screen_key("e", "explorer", "Explorer screen"),
+        _screen_key("p", "peers", "Peers screen"),
+        _screen_key("x", "rejections", "Why was it refused?"),
+        _screen_key("t", "retarget", "Difficulty retarget"),
+        _screen_key("l", "log", "Log screen"),
         # Only on a devnet's node (check_action hides it elsewhere).
-        Binding("g", "switch_mode('lab')", "Network lab", group=SCREEN_KEYS),
+        _screen_key("g", "lab", "Network lab"),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
@@ -285,8 +293,14 @@ class TuichainApp(NodeActionsApp):
 
     # ---- modes and chrome ---------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action != "switch_mode":
+            return True
         # Not a devnet's node: no lab, and no key for it in the footer.
-        return not (action == "switch_mode" and parameters == ("lab",) and self.lab is None)
+        if parameters == ("lab",) and self.lab is None:
+            return False
+        # A screen key stands aside in a text box (its letter is text) and under a
+        # dialog (which, as a modal screen, would not have heard it as an ordinary key).
+        return not (typing(self.screen) or self.screen.is_modal)
 
     def switch_mode(self, mode: str) -> AwaitMount:
         result = super().switch_mode(mode)
@@ -297,8 +311,10 @@ class TuichainApp(NodeActionsApp):
         if mode not in self.MODES or mode in self._mode_screens:
             return
         self._mode_screens[mode] = screen
-        # After compose, so a screen that brings its own Footer keeps it.
-        self.call_after_refresh(self._add_chrome, screen)
+        # In the screen's own queue, behind its compose and mount: after the app's next
+        # refresh it could still be unmounted (switched to and away in a burst of
+        # keys), and mounting into it then raised MountError.
+        screen.call_later(self._add_chrome, screen)
 
     async def _add_chrome(self, screen: Screen[Any]) -> None:
         missing: list[Any] = []

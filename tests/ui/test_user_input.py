@@ -202,3 +202,52 @@ async def test_a_passphrase_typed_twice_in_one_burst_lands_in_both_boxes(
         burst(pilot, ["enter"])
         await until(pilot, lambda: node.wallet is not None, "the wallet")
         assert node.wallet_locked is False
+
+
+async def test_a_passphrase_typed_right_behind_n_lands_in_the_dialog(
+    make_config: MakeConfig,
+) -> None:
+    # The dialog used to be opened by a worker, after the keys behind n had been routed
+    # to the wallet screen: their letters ran app keys (q quit, t opened the retarget
+    # screen) and the passphrase never reached the dialog.
+    from tuichain.core.wallet import load_wallet
+
+    app = TuichainApp(make_config("a"))
+    async with app.run_test(size=SIZE) as pilot:
+        node = await app_started(pilot)
+        burst(pilot, ["n", *"quiet", "enter", *"quiet", "enter"])
+        await until(pilot, lambda: node.wallet is not None, "the wallet", limit=15)
+        assert app.is_running
+        assert isinstance(app.screen, WalletScreen), app.screen
+        info, _ = load_wallet(node.config.data_dir, "quiet")
+        assert info.address(node.params.hrp) == node.address
+
+
+async def test_a_passphrase_typed_right_behind_u_unlocks(make_config: MakeConfig) -> None:
+    from tuichain.node import Node
+
+    config = make_config("a")
+    first = Node(config)
+    await first.start()
+    await first.create_wallet("quiet")
+    await first.stop()
+    app = TuichainApp(config)
+    async with app.run_test(size=SIZE) as pilot:
+        node = await app_started(pilot)
+        await until(pilot, lambda: node.wallet_locked, "the locked wallet")
+        burst(pilot, ["u", *"quiet", "enter"])
+        await until(pilot, lambda: not node.wallet_locked, "the wallet unlocked", limit=15)
+        assert app.is_running
+        assert isinstance(app.screen, WalletScreen), app.screen
+
+
+async def test_the_palette_opens_the_new_wallet_dialog(make_config: MakeConfig) -> None:
+    app = TuichainApp(make_config("a"))
+    async with app.run_test(size=SIZE) as pilot:
+        await app_started(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"New wallet")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, PassphraseDialog)
+                    and focused_id(app) == "pass1", "the passphrase dialog")

@@ -174,7 +174,8 @@ class PassphraseDialog(ModalScreen[str | None]):
                 yield Button("Cancel (Esc)", id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#pass1", Input).focus()
+        # At once: whoever pushed this dialog waits for its mount, then keys come here.
+        focus_at_once(self, self.query_one("#pass1", Input))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "second_box":

@@ -46,8 +46,10 @@ class WalletScreen(Screen[None]):
         Binding("s", "focus_send", "Send", priority=True),
         Binding("enter", "next_field", "Next field", show=False, priority=True),
         Binding("c", "copy_address", "Copy"),
-        Binding("n", "create_wallet", "New wallet", show=False),
-        Binding("u", "unlock", "Unlock", show=False),
+        # Priority too: their dialog is open, its box focused, before the next key is
+        # routed, so a passphrase typed right behind them lands in it.
+        Binding("n", "create_wallet", "New wallet", show=False, priority=True),
+        Binding("u", "unlock", "Unlock", show=False, priority=True),
         Binding("escape", "leave_form", "Back", show=False),
     ]
 
@@ -272,7 +274,7 @@ class WalletScreen(Screen[None]):
             self._fee_touched = True
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "focus_send":
+        if action in ("focus_send", "create_wallet", "unlock"):
             return not typing(self)
         if action == "next_field":
             return self._next_field() is not None
@@ -392,7 +394,11 @@ class WalletScreen(Screen[None]):
         self._refresher.request(now=True)
 
     # ---- create / unlock ---------------------------------------------------------------
-    def action_create_wallet(self) -> None:
+    # The dialogs are pushed in the key's own action, which returns once the dialog is
+    # mounted with its box focused: the app routes the keys behind n or u only then.
+    # (Pushed from a worker, they came after those keys had gone to this screen, where
+    # their letters ran app keys: q quit, t opened another screen.)
+    async def action_create_wallet(self) -> None:
         node = app_node(self.app)
         if node is None:
             self.notify("The node is still starting.", severity="warning")
@@ -404,22 +410,21 @@ class WalletScreen(Screen[None]):
                 severity="warning",
             )
         else:
-            self._create()
-
-    @work(exclusive=True, group="wallet-create", exit_on_error=False)
-    async def _create(self) -> None:
-        node = app_node(self.app)
-        if node is None:
-            return
-        passphrase = await self.app.push_screen_wait(
-            PassphraseDialog(
+            dialog = PassphraseDialog(
                 "New wallet",
                 confirm=True,
                 allow_empty=True,
                 hint="Choose a passphrase to encrypt the key, or leave both empty for none.",
             )
-        )
-        if passphrase is None:
+            await self.app.push_screen(dialog, self._chosen)
+
+    def _chosen(self, passphrase: str | None) -> None:
+        self._create(passphrase)
+
+    @work(exclusive=True, group="wallet-create", exit_on_error=False)
+    async def _create(self, passphrase: str | None) -> None:
+        node = app_node(self.app)
+        if node is None or passphrase is None:
             return
         try:
             await node.create_wallet(passphrase or None)
@@ -432,35 +437,40 @@ class WalletScreen(Screen[None]):
         await asyncio.sleep(0)
         focus_at_once(self, self.query_one("#history", DataTable))
 
-    def action_unlock(self) -> None:
+    async def action_unlock(self) -> None:
         node = app_node(self.app)
         if node is not None and node.wallet_locked:
-            self._unlock_worker()
+            await self.app.push_screen(PassphraseDialog("Unlock wallet"), self._typed)
+
+    def _typed(self, passphrase: str | None) -> None:
+        self._unlock_worker(passphrase)
 
     @work(exclusive=True, group="wallet-unlock", exit_on_error=False)
-    async def _unlock_worker(self) -> None:
+    async def _unlock_worker(self, passphrase: str | None) -> None:
         node = app_node(self.app)
-        if node is not None and await self._unlock(node):
+        if node is not None and passphrase is not None and await self._unlock(node, passphrase):
             self._show_state()
 
-    async def _unlock(self, node: Node) -> bool:
-        """Ask for the passphrase until it is right or the user cancels."""
+    async def _unlock(self, node: Node, passphrase: str | None = None) -> bool:
+        """Try `passphrase` (when given), then ask until it is right or the user cancels."""
         while True:
-            passphrase = await self.app.push_screen_wait(PassphraseDialog("Unlock wallet"))
             if passphrase is None:
-                return False
+                passphrase = await self.app.push_screen_wait(PassphraseDialog("Unlock wallet"))
+                if passphrase is None:
+                    return False
             try:
                 await node.unlock_wallet(passphrase)
             except Exception as exc:
                 self.notify(f"Not unlocked: {error_text(exc)}", severity="error")
+                passphrase = None
                 continue
             self._message("Wallet unlocked.", "ok")
             return True
 
     @on(Button.Pressed, "#create")
-    def _create_pressed(self) -> None:
-        self.action_create_wallet()
+    async def _create_pressed(self) -> None:
+        await self.action_create_wallet()
 
     @on(Button.Pressed, "#unlock")
-    def _unlock_pressed(self) -> None:
-        self.action_unlock()
+    async def _unlock_pressed(self) -> None:
+        await self.action_unlock()
