@@ -9,6 +9,8 @@ behind it, where its letters ran screen keys: q quit, c copied, m opened mining.
 A priority binding runs as its key is taken off the queue, so focusing the box
 there with `Screen.set_focus` (immediate) sends the next key into it. While a box
 has focus the binding stands aside (`typing`), and its letter is typed as text.
+A key that opens a dialog or a screen awaits its mount in the action: the app takes
+the next key off its queue only once the action has returned.
 """
 
 from __future__ import annotations
