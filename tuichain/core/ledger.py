@@ -310,7 +310,7 @@ class Ledger(StoreReads):
         """The block's signatures checked into the SigCache on the verify pool, split in
         one share per thread when it has enough of them, so one big block uses every core."""
         loop = asyncio.get_running_loop()
-        txs = tuple(tx for tx in block.txs[1:] if tx.txid not in self.sigcache)
+        txs = tuple(self.sigcache.unchecked(block.txs[1:]))
         if not txs:  # nothing to check (empty, or all seen in the mempool): no thread hop
             done: asyncio.Future[Any] = loop.create_future()
             done.set_result(None)
@@ -328,9 +328,7 @@ class Ledger(StoreReads):
     def _preverify(self, txs: Sequence[Transaction]) -> None:
         # Only the signatures: a bad one is left for the writer to refuse with its reason.
         # Known ones are skipped unlooked-up, so the cache's hits still count the writer's.
-        for tx in txs:
-            if tx.txid not in self.sigcache:
-                self.sigcache.verify_tx(tx)
+        self.sigcache.check_all(self.sigcache.unchecked(txs))
 
     async def _import_queue(self) -> None:
         """Feed the writer the queued blocks in arrival order, a batch at a time: the

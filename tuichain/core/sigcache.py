@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 
 from .keys import verify
 from .tx import Transaction
@@ -46,6 +47,27 @@ class SigCache:
             if len(known) > bound:
                 known.popitem(last=False)
         return ok
+
+    def unchecked(self, txs: Iterable[Transaction]) -> list[Transaction]:
+        """Those of `txs` whose signature was never checked, found under one lock (a
+        block's thousand transactions are one acquisition, not a thousand contended
+        ones beside the verify threads)."""
+        with self._lock:
+            seen, failed = self._seen, self._failed
+            return [tx for tx in txs if tx.txid not in seen and tx.txid not in failed]
+
+    def check_all(self, txs: Sequence[Transaction]) -> None:
+        """Check `txs`' signatures and remember each outcome, recorded under one lock."""
+        outcomes = [(tx.txid, verify(tx.sender, tx.signing_digest(), tx.signature))
+                    for tx in txs]
+        with self._lock:
+            self.misses += len(outcomes)
+            for txid, ok in outcomes:
+                known, bound = ((self._seen, self._capacity) if ok
+                                else (self._failed, self._failed_capacity))
+                known[txid] = None
+                if len(known) > bound:
+                    known.popitem(last=False)
 
     def __contains__(self, txid: bytes) -> bool:
         with self._lock:

@@ -51,14 +51,14 @@ class Transaction:
         check_len("signature", self.signature, SIGNATURE_LEN)
 
     def _unsigned(self) -> bytes:
-        fixed = _FIXED.pack(
-            self.network_id, self.sender, self.recipient, self.amount, self.fee, self.nonce
-        )
-        return fixed + bytes([len(self.memo)]) + self.memo
+        return self.encoded[:-SIGNATURE_LEN]
 
     @cached
     def encoded(self) -> bytes:
-        return self._unsigned() + self.signature
+        fixed = _FIXED.pack(
+            self.network_id, self.sender, self.recipient, self.amount, self.fee, self.nonce
+        )
+        return fixed + bytes([len(self.memo)]) + self.memo + self.signature
 
     @cached
     def txid(self) -> bytes:
