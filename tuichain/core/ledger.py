@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -19,12 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .admission import VERIFY_THREADS, Admission
 from .block import Block, BlockHeader
 from .chainstate import ChainState, HeadersResult, ImportResult
 from .errors import StorageError, StoreError, ValidationError
 from .events import BlockRejected, EventBus, NewTip, Reorg, TxAccepted, TxRejected
 from .ledger_reads import AccountInfo, StoreReads, TipInfo, tip_info
-from .mempool import AddResult, Mempool, MempoolEntry
+from .mempool import Mempool, MempoolEntry
 from .orphans import OrphanPool
 from .params import NetworkParams
 from .policy import Policy
@@ -35,13 +35,6 @@ from .tx import Transaction
 
 T = TypeVar("T")
 DB_FILE = "chain.sqlite3"
-# Signature checks of a batch of submissions are split across the verify threads
-# when the batch has at least PARALLEL_VERIFY_MIN: below that, handing the work over
-# costs more than the second core gains.
-PARALLEL_VERIFY_MIN = 8
-# Admissions at most in one writer call (a bound on how long one holds the writer);
-# the signatures of those behind are checked on the verify pool meanwhile.
-ADMIT_BATCH = 256
 log = logging.getLogger(__name__)
 
 
@@ -49,21 +42,8 @@ log = logging.getLogger(__name__)
 # no more blocks started once this long has passed (so events and readers lag little).
 BATCH_BLOCKS = 64
 BATCH_SECONDS = 0.5
-# Threads checking downloaded blocks' signatures ahead of the writer: libsodium's
-# verify releases the GIL, so threads use every core without pickling blocks.
-VERIFY_THREADS = max(1, min(4, os.cpu_count() or 1))
 # Fewer signatures than this per thread are not worth splitting a block for.
 VERIFY_SHARE_MIN = 32
-
-
-@dataclass
-class _QueuedTx:
-    """A submitted transaction waiting for the writer."""
-
-    tx: Transaction
-    source: str | None
-    answer: asyncio.Future[Transaction]
-    verified: asyncio.Future[None] | None  # its signature check ahead, if one was started
 
 
 @dataclass
@@ -77,7 +57,7 @@ class _Pending:
     result: asyncio.Future[ImportResult]
 
 
-class Ledger(StoreReads):
+class Ledger(Admission, StoreReads):
     def __init__(self, data_dir: Path, params: NetworkParams,
                  policy: Policy | None = None, *, adopt_empty: bool = True,
                  database: str | None = None) -> None:
@@ -96,12 +76,7 @@ class Ledger(StoreReads):
         self._queue: deque[_Pending] = deque()
         self._importer: asyncio.Task[None] | None = None
         self._queued: dict[bytes, int] = {}  # hash -> times queued, result not yet set
-        # Submissions waiting for the writer, and the task admitting them.
-        self._tx_queue: list[_QueuedTx] = []
-        self._tx_drain: asyncio.Task[None] | None = None
-        # Submissions arriving while the writer is busy, gathered for one verify round.
-        self._unverified: list[Transaction] = []
-        self._verify_round: asyncio.Future[None] | None = None
+        self._init_admission()
         self._chain: ChainState | None = None
         self._rstore: Store | None = None
         # What the store raises when it cannot write for now (its backend's errors).
@@ -461,120 +436,6 @@ class Ledger(StoreReads):
         """A peer's headers: kept only if their chain passes the policy's work threshold."""
         return await self._store(self.chain.process_headers, headers, None,
                                  self.policy.header_work_blocks)
-
-    async def submit_tx(self, tx: Transaction, source: str | None = None) -> Transaction:
-        """Admit to the mempool or raise ValidationError (also published as TxRejected).
-
-        Returns once the transaction is in the stored mempool. Submissions that
-        arrive while the writer is busy are admitted together (group commit): one
-        writer call and one SQL transaction for all, each with its own outcome,
-        events and hooks in submission order."""
-        return await self.queue_tx(tx, source)
-
-    def queue_tx(self, tx: Transaction, source: str | None = None) -> asyncio.Future[Transaction]:
-        """Queue `tx` for admission, as `submit_tx`, and return its answer to come without
-        waiting: a peer relaying many is read on meanwhile, and they join one batch."""
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[Transaction] = loop.create_future()
-        # While the writer admits a batch, the signatures of the next are checked on the
-        # verify pool; an idle writer checks a lone submission itself (no extra hop).
-        verified = self._preverify_tx(tx) if self._tx_drain is not None else None
-        self._tx_queue.append(_QueuedTx(tx, source, answer, verified))
-        if self._tx_drain is None:
-            self._tx_drain = loop.create_task(self._drain_txs())
-        return answer
-
-    def _preverify_tx(self, tx: Transaction) -> asyncio.Future[None] | None:
-        """The round of signature checks `tx` joins: submissions of one loop turn are
-        checked together, split across the verify threads."""
-        if tx.txid in self.sigcache:
-            return None
-        loop = asyncio.get_running_loop()
-        if not self._unverified:
-            self._verify_round = loop.create_future()
-            loop.call_soon(self._start_verify_round)
-        self._unverified.append(tx)
-        return self._verify_round
-
-    def _start_verify_round(self) -> None:
-        txs, self._unverified = self._unverified, []
-        done, self._verify_round = self._verify_round, None
-        assert done is not None
-        checks = self._check_ahead(txs, PARALLEL_VERIFY_MIN)
-        # A check that failed (a closing pool) is done all the same: admission checks again.
-        def finished(f: asyncio.Future[Any]) -> None:
-            if not f.cancelled():
-                f.exception()  # retrieved: admission finds and reports any failure itself
-            if not done.done():
-                done.set_result(None)
-        checks.add_done_callback(finished)
-
-    async def _drain_txs(self) -> None:
-        """Admit queued submissions batch by batch until none is left."""
-        try:
-            while self._tx_queue:
-                batch = self._tx_queue[:ADMIT_BATCH]
-                del self._tx_queue[:ADMIT_BATCH]
-                rounds = {id(q.verified): q.verified for q in batch if q.verified is not None}
-                if rounds:
-                    await asyncio.wait(rounds.values())
-                try:
-                    outcomes = await self._store(self._admit_batch, [q.tx for q in batch])
-                except BaseException as exc:  # a storage error (or a stop): everyone's answer
-                    for q in batch:
-                        answer = q.answer
-                        if answer.done():
-                            continue
-                        if isinstance(exc, asyncio.CancelledError):
-                            answer.cancel()
-                        else:
-                            answer.set_exception(exc)
-                    if not isinstance(exc, Exception):
-                        raise
-                    continue
-                self.mempool_size = len(self.chain.mempool)
-                for q, out in zip(batch, outcomes, strict=True):
-                    self._answer_tx(q.tx, q.source, out, q.answer)
-        finally:
-            self._tx_drain = None
-
-    def _answer_tx(self, tx: Transaction, source: str | None,
-                   out: AddResult | ValidationError, answer: asyncio.Future[Transaction]) -> None:
-        # Published here rather than by the waiting caller: a caller that gave up
-        # waiting still had its transaction admitted, and its peers must hear of it.
-        if isinstance(out, ValidationError):
-            self.events.publish(TxRejected(tx.txid, out.code, out.reason, source,
-                                           out.field, out.value, out.expected))
-            if not answer.done():
-                answer.set_exception(out)
-            return
-        try:
-            for admit_hook in self.admit_hooks:
-                admit_hook(tx, out.replaced, out.evicted)
-        except Exception as exc:
-            if not answer.done():
-                answer.set_exception(exc)
-            return
-        self.events.publish(TxAccepted(tx.txid, tx.sender_address, tx.recipient, tx.amount,
-                                       tx.fee, source))
-        if not answer.done():
-            answer.set_result(tx)
-
-    def _admit_batch(self, txs: list[Transaction]) -> list[AddResult | ValidationError]:
-        """On the writer: a batch's signatures first on the verifier threads (libsodium
-        releases the GIL, so both cores check them and admission finds them cached),
-        then every admission in one SQL transaction."""
-        chain = self.chain
-        if len(txs) >= PARALLEL_VERIFY_MIN:
-            # Not those already pending: a flood of duplicates must not cost a check each.
-            fresh = [tx for tx in txs
-                     if tx.txid not in chain.mempool and tx.txid not in self.sigcache]
-            shares = [fresh[i::VERIFY_THREADS] for i in range(VERIFY_THREADS)]
-            others = [self._verifier.submit(self._preverify, share) for share in shares[1:]]
-            self._preverify(shares[0])  # the writer takes a share itself
-            for done in others:
-                done.result()
-        return chain.admit_txs(txs)
 
     # ---- reads on the writer thread: the mempool and header index live there ----
     async def block_template(self, coinbase_to: bytes, memo: bytes = b"") -> Block:

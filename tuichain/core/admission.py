@@ -1,0 +1,193 @@
+"""Transaction admission: submissions queued on the loop, admitted by the writer in
+batches (group commit), their signatures checked ahead on the verify pool.
+
+A base class of the Ledger, which provides the writer, the verify pool and the chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .chainstate import ChainState
+from .errors import ValidationError
+from .events import EventBus, TxAccepted, TxRejected
+from .mempool import AddResult
+from .sigcache import SigCache
+from .tx import Transaction
+
+T = TypeVar("T")
+# Threads checking signatures ahead of the writer, of submissions and of downloaded
+# blocks: libsodium's verify releases the GIL, so threads use every core without
+# pickling anything.
+VERIFY_THREADS = max(1, min(4, os.cpu_count() or 1))
+# Signature checks of a batch of submissions are split across the verify threads
+# when the batch has at least PARALLEL_VERIFY_MIN: below that, handing the work over
+# costs more than the second core gains.
+PARALLEL_VERIFY_MIN = 8
+# Admissions at most in one writer call (a bound on how long one holds the writer);
+# the signatures of those behind are checked on the verify pool meanwhile.
+ADMIT_BATCH = 256
+
+
+@dataclass
+class _QueuedTx:
+    """A submitted transaction waiting for the writer."""
+
+    tx: Transaction
+    source: str | None
+    answer: asyncio.Future[Transaction]
+    verified: asyncio.Future[None] | None  # its signature check ahead, if one was started
+
+
+class Admission:
+    """submit_tx and queue_tx, and the batches behind them; the Ledger provides the rest."""
+
+    events: EventBus
+    sigcache: SigCache
+    mempool_size: int
+    admit_hooks: list[Callable[[Transaction, list[bytes], list[bytes]], None]]
+    _verifier: ThreadPoolExecutor
+    _tx_queue: list[_QueuedTx]
+    _tx_drain: asyncio.Task[None] | None
+    _unverified: list[Transaction]
+    _verify_round: asyncio.Future[None] | None
+
+    def _init_admission(self) -> None:
+        # Submissions waiting for the writer, and the task admitting them.
+        self._tx_queue = []
+        self._tx_drain = None
+        # Submissions arriving while the writer is busy, gathered for one verify round.
+        self._unverified = []
+        self._verify_round = None
+
+    @property
+    def chain(self) -> ChainState:
+        raise NotImplementedError
+
+    async def _store(self, fn: Callable[..., T], *args: Any) -> T:
+        raise NotImplementedError
+
+    def _check_ahead(self, txs: Sequence[Transaction], share_min: int) -> asyncio.Future[Any]:
+        raise NotImplementedError
+
+    def _preverify(self, txs: Sequence[Transaction]) -> None:
+        raise NotImplementedError
+
+    async def submit_tx(self, tx: Transaction, source: str | None = None) -> Transaction:
+        """Admit to the mempool or raise ValidationError (also published as TxRejected).
+
+        Returns once the transaction is in the stored mempool. Submissions that
+        arrive while the writer is busy are admitted together (group commit): one
+        writer call and one SQL transaction for all, each with its own outcome,
+        events and hooks in submission order."""
+        return await self.queue_tx(tx, source)
+
+    def queue_tx(self, tx: Transaction, source: str | None = None) -> asyncio.Future[Transaction]:
+        """Queue `tx` for admission, as `submit_tx`, and return its answer to come without
+        waiting: a peer relaying many is read on meanwhile, and they join one batch."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Transaction] = loop.create_future()
+        # While the writer admits a batch, the signatures of the next are checked on the
+        # verify pool; an idle writer checks a lone submission itself (no extra hop).
+        verified = self._preverify_tx(tx) if self._tx_drain is not None else None
+        self._tx_queue.append(_QueuedTx(tx, source, answer, verified))
+        if self._tx_drain is None:
+            self._tx_drain = loop.create_task(self._drain_txs())
+        return answer
+
+    def _preverify_tx(self, tx: Transaction) -> asyncio.Future[None] | None:
+        """The round of signature checks `tx` joins: submissions of one loop turn are
+        checked together, split across the verify threads."""
+        if tx.txid in self.sigcache:
+            return None
+        loop = asyncio.get_running_loop()
+        if not self._unverified:
+            self._verify_round = loop.create_future()
+            loop.call_soon(self._start_verify_round)
+        self._unverified.append(tx)
+        return self._verify_round
+
+    def _start_verify_round(self) -> None:
+        txs, self._unverified = self._unverified, []
+        done, self._verify_round = self._verify_round, None
+        assert done is not None
+        checks = self._check_ahead(txs, PARALLEL_VERIFY_MIN)
+        # A check that failed (a closing pool) is done all the same: admission checks again.
+        def finished(f: asyncio.Future[Any]) -> None:
+            if not f.cancelled():
+                f.exception()  # retrieved: admission finds and reports any failure itself
+            if not done.done():
+                done.set_result(None)
+        checks.add_done_callback(finished)
+
+    async def _drain_txs(self) -> None:
+        """Admit queued submissions batch by batch until none is left."""
+        try:
+            while self._tx_queue:
+                batch = self._tx_queue[:ADMIT_BATCH]
+                del self._tx_queue[:ADMIT_BATCH]
+                rounds = {id(q.verified): q.verified for q in batch if q.verified is not None}
+                if rounds:
+                    await asyncio.wait(rounds.values())
+                try:
+                    outcomes = await self._store(self._admit_batch, [q.tx for q in batch])
+                except BaseException as exc:  # a storage error (or a stop): everyone's answer
+                    for q in batch:
+                        answer = q.answer
+                        if answer.done():
+                            continue
+                        if isinstance(exc, asyncio.CancelledError):
+                            answer.cancel()
+                        else:
+                            answer.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                self.mempool_size = len(self.chain.mempool)
+                for q, out in zip(batch, outcomes, strict=True):
+                    self._answer_tx(q.tx, q.source, out, q.answer)
+        finally:
+            self._tx_drain = None
+
+    def _answer_tx(self, tx: Transaction, source: str | None,
+                   out: AddResult | ValidationError, answer: asyncio.Future[Transaction]) -> None:
+        # Published here rather than by the waiting caller: a caller that gave up
+        # waiting still had its transaction admitted, and its peers must hear of it.
+        if isinstance(out, ValidationError):
+            self.events.publish(TxRejected(tx.txid, out.code, out.reason, source,
+                                           out.field, out.value, out.expected))
+            if not answer.done():
+                answer.set_exception(out)
+            return
+        try:
+            for admit_hook in self.admit_hooks:
+                admit_hook(tx, out.replaced, out.evicted)
+        except Exception as exc:
+            if not answer.done():
+                answer.set_exception(exc)
+            return
+        self.events.publish(TxAccepted(tx.txid, tx.sender_address, tx.recipient, tx.amount,
+                                       tx.fee, source))
+        if not answer.done():
+            answer.set_result(tx)
+
+    def _admit_batch(self, txs: list[Transaction]) -> list[AddResult | ValidationError]:
+        """On the writer: a batch's signatures first on the verifier threads (libsodium
+        releases the GIL, so both cores check them and admission finds them cached),
+        then every admission in one SQL transaction."""
+        chain = self.chain
+        if len(txs) >= PARALLEL_VERIFY_MIN:
+            # Not those already pending: a flood of duplicates must not cost a check each.
+            fresh = [tx for tx in txs
+                     if tx.txid not in chain.mempool and tx.txid not in self.sigcache]
+            shares = [fresh[i::VERIFY_THREADS] for i in range(VERIFY_THREADS)]
+            others = [self._verifier.submit(self._preverify, share) for share in shares[1:]]
+            self._preverify(shares[0])  # the writer takes a share itself
+            for done in others:
+                done.result()
+        return chain.admit_txs(txs)
