@@ -331,11 +331,10 @@ class Node:
 
     async def suggest_fee(self) -> int:
         """A fee that beats the median pending fee rate, never below the policy's minimum."""
-        entries = await self.ledger.mempool_entries()
-        if not entries:
+        median = await self.ledger.median_fee_rate()
+        if median is None:
             return self.policy.min_fee
-        rates = sorted(e.fee_rate for e in entries)
-        return max(self.policy.min_fee, int(rates[len(rates) // 2] * 150) + 1)
+        return max(self.policy.min_fee, int(median * 150) + 1)
 
     async def send(self, to: str, amount: int, fee: int, memo: bytes = b"") -> Transaction:
         """Sign with the wallet key and submit; raises AddressError, WalletError,

@@ -478,3 +478,30 @@ def test_extend_keeps_mempool(node: Node) -> None:
     node.cs.add_tx(a0)
     import_all(node.cs, extend(REGTEST, node.tip, 3))
     assert node.pending() == {a0.txid}
+
+
+async def test_one_address_view_and_median_fee_rate_match_the_whole_pool(
+    tmp_path: Path,
+) -> None:
+    # The wallet screen and the fee suggestion used to move the whole pool to the loop
+    # on every refresh; they now ask the writer for their answer only. Same answers.
+    ledger, _ = await _ledger_with_funds(tmp_path)
+    try:
+        assert await ledger.median_fee_rate() is None
+        alice, bob = ALICE.address_digest, BOB.address_digest
+        txs = [pay(ALICE, DAVE, COIN, 0, fee=1_000), pay(BOB, alice, COIN, 0, fee=7_000),
+               pay(ALICE, bob, COIN, 1, fee=3_000), pay(BOB, DAVE, COIN, 1, fee=2_000),
+               pay(ALICE, DAVE, COIN, 2, fee=5_000), pay(BOB, DAVE, COIN, 2, fee=9_000)]
+        # An even count: the median is the upper of the two middles, as it always was.
+        for tx in txs:
+            await ledger.submit_tx(tx)
+        everything = await ledger.mempool_entries()
+        for me in (alice, bob, DAVE):
+            want = [e for e in everything if me in (e.tx.sender_address, e.tx.recipient)]
+            assert want
+            assert await ledger.mempool_entries_of(me) == want
+        rates = sorted(e.fee_rate for e in everything)
+        assert await ledger.median_fee_rate() == rates[len(rates) // 2]
+        assert len(await ledger.mempool_entries_of(bytes([0x55]) * 20)) == 0
+    finally:
+        await ledger.close()

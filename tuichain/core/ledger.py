@@ -452,6 +452,15 @@ class Ledger(Admission, StoreReads):
     async def mempool_entries(self) -> list[MempoolEntry]:
         return await self._write(self.chain.mempool.sorted_entries)
 
+    async def mempool_entries_of(self, address: bytes) -> list[MempoolEntry]:
+        """One address's pending transactions (a wallet's view), oldest first."""
+        return await self._write(self.chain.mempool.entries_of, address)
+
+    async def median_fee_rate(self) -> float | None:
+        """Fee per byte of the median pending transaction, computed on the writer: a
+        wallet asks on every refresh, and a full mempool is 50,000 entries to move."""
+        return await self._write(self.chain.mempool.median_fee_rate)
+
     async def mempool_tx(self, txid: bytes) -> Transaction | None:
         return await self._write(self.chain.mempool.get, txid)
 

@@ -233,3 +233,17 @@ class Mempool:
 
     def sorted_entries(self) -> list[MempoolEntry]:
         return sorted(self.entries.values(), key=lambda e: e.added)
+
+    def entries_of(self, address: bytes) -> list[MempoolEntry]:
+        """The pending transactions sending from or paying `address`, oldest first:
+        found through the indexes, so a wallet's view costs its own, not the pool's."""
+        txids = set(self.by_sender.get(address, {}).values())
+        txids.update(self.by_recipient.get(address, ()))
+        return sorted((self.entries[t] for t in txids), key=lambda e: e.added)
+
+    def median_fee_rate(self) -> float | None:
+        """The median (the upper of two middles) fee per byte pending, None when empty."""
+        if not self.entries:
+            return None
+        rates = sorted(e.fee_rate for e in self.entries.values())
+        return rates[len(rates) // 2]

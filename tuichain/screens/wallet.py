@@ -184,7 +184,7 @@ class WalletScreen(Screen[None]):
         me = node.wallet.address_digest
         account = await node.wallet_account()
         history = await node.ledger.history(me, limit=HISTORY_LIMIT)
-        entries = await node.ledger.mempool_entries()
+        entries = await node.ledger.mempool_entries_of(me)
         fee = await node.suggest_fee()
         if not self.is_mounted or account is None:
             return
@@ -210,9 +210,7 @@ class WalletScreen(Screen[None]):
         table = self.query_one("#history", DataTable)
         table.clear()
         for entry in entries:
-            tx = entry.tx
-            if tx.sender_address == me or tx.recipient == me:
-                self._add_row(table, node, "pending", tx, me)
+            self._add_row(table, node, "pending", entry.tx, me)
         for item in history:
             self._add_row(table, node, str(item.confirmations), item.tx, me)
 
