@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from ..node import Node
 
 AGE_REFRESH_SECONDS = 5.0
+# Rows shown at most, oldest first: a full mempool is tens of thousands of entries, and
+# a table row each took seconds of the screen's time on every refresh.
+MAX_ROWS = 500
 
 
 def tx_rows(node: Node, entry: MempoolEntry) -> list[tuple[str, str]]:
@@ -106,12 +109,11 @@ class MempoolScreen(Screen[None]):
         table.clear()
         self._entries = {}
         now = app_clock(self.app)()
-        total_fees = 0
-        for entry in entries:
+        total_fees = sum(entry.tx.fee for entry in entries)
+        for entry in entries[:MAX_ROWS]:
             tx = entry.tx
             key = hash_to_hex(tx.txid)
             self._entries[key] = entry
-            total_fees += tx.fee
             mark = ""
             if me is not None and tx.sender_address == me:
                 mark = "→"
@@ -135,8 +137,9 @@ class MempoolScreen(Screen[None]):
             )
         if selected is not None and selected in self._entries:
             table.move_cursor(row=table.get_row_index(selected))
+        shown = f", the oldest {MAX_ROWS} shown" if len(entries) > MAX_ROWS else ""
         title = (
-            f"Open transactions: {len(entries)} waiting, fees "
+            f"Open transactions: {len(entries)} waiting{shown}, fees "
             f"{format_amount(total_fees)}  [dim](→ yours, ← to you; Enter: details)"
             if entries
             else "No open transactions: the next block has only its reward."
