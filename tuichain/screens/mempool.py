@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 AGE_REFRESH_SECONDS = 5.0
 # Rows shown at most, oldest first: a full mempool is tens of thousands of entries, and
 # a table row each took seconds of the screen's time on every refresh.
-MAX_ROWS = 500
+MAX_ROWS = 200
 
 
 def tx_rows(node: Node, entry: MempoolEntry) -> list[tuple[str, str]]:
