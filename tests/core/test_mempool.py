@@ -22,6 +22,7 @@ from tests.builders import (
     mine_on,
     pay,
 )
+from tuichain.core import mempool as mempool_module
 from tuichain.core.block import Block
 from tuichain.core.chainstate import ChainState
 from tuichain.core.errors import ValidationError
@@ -481,7 +482,7 @@ def test_extend_keeps_mempool(node: Node) -> None:
 
 
 async def test_one_address_view_and_median_fee_rate_match_the_whole_pool(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The wallet screen and the fee suggestion used to move the whole pool to the loop
     # on every refresh; they now ask the writer for their answer only. Same answers.
@@ -502,6 +503,10 @@ async def test_one_address_view_and_median_fee_rate_match_the_whole_pool(
             assert await ledger.mempool_entries_of(me) == want
         rates = sorted(e.fee_rate for e in everything)
         assert await ledger.median_fee_rate() == rates[len(rates) // 2]
+        # Past MEDIAN_SAMPLE entries, the median of an even spread of the pool.
+        monkeypatch.setattr(mempool_module, "MEDIAN_SAMPLE", 2)
+        spread = sorted(e.fee_rate for e in list(ledger.chain.mempool.entries.values())[::4])
+        assert await ledger.median_fee_rate() == spread[len(spread) // 2]
         assert len(await ledger.mempool_entries_of(bytes([0x55]) * 20)) == 0
     finally:
         await ledger.close()
