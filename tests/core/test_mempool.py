@@ -508,5 +508,8 @@ async def test_one_address_view_and_median_fee_rate_match_the_whole_pool(
         spread = sorted(e.fee_rate for e in list(ledger.chain.mempool.entries.values())[::4])
         assert await ledger.median_fee_rate() == spread[len(spread) // 2]
         assert len(await ledger.mempool_entries_of(bytes([0x55]) * 20)) == 0
+        page = await ledger.mempool_page(4)  # the open-transactions screen's view
+        assert page.entries == everything[:4]
+        assert (page.count, page.fees) == (len(everything), sum(e.tx.fee for e in everything))
     finally:
         await ledger.close()

@@ -183,8 +183,7 @@ class Admission:
         chain = self.chain
         if len(txs) >= PARALLEL_VERIFY_MIN:
             # Not those already pending: a flood of duplicates must not cost a check each.
-            fresh = [tx for tx in txs
-                     if tx.txid not in chain.mempool and tx.txid not in self.sigcache]
+            fresh = [tx for tx in self.sigcache.unchecked(txs) if tx.txid not in chain.mempool]
             shares = [fresh[i::VERIFY_THREADS] for i in range(VERIFY_THREADS)]
             others = [self._verifier.submit(self._preverify, share) for share in shares[1:]]
             self._preverify(shares[0])  # the writer takes a share itself

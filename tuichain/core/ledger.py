@@ -24,7 +24,7 @@ from .chainstate import ChainState, HeadersResult, ImportResult
 from .errors import StorageError, StoreError, ValidationError
 from .events import BlockRejected, EventBus, NewTip, Reorg, TxAccepted, TxRejected
 from .ledger_reads import AccountInfo, StoreReads, TipInfo, tip_info
-from .mempool import Mempool, MempoolEntry
+from .mempool import Mempool, MempoolEntry, MempoolPage
 from .orphans import OrphanPool
 from .params import NetworkParams
 from .policy import Policy
@@ -451,6 +451,10 @@ class Ledger(Admission, StoreReads):
 
     async def mempool_entries(self) -> list[MempoolEntry]:
         return await self._write(self.chain.mempool.sorted_entries)
+
+    async def mempool_page(self, limit: int) -> MempoolPage:
+        """The `limit` oldest pending entries, with the count and fees of all."""
+        return await self._write(self.chain.mempool.page, limit)
 
     async def mempool_entries_of(self, address: bytes) -> list[MempoolEntry]:
         """One address's pending transactions (a wallet's view), oldest first."""

@@ -28,6 +28,15 @@ class MempoolEntry:
         return self.tx.fee / self.tx.size
 
 
+@dataclass(frozen=True)
+class MempoolPage:
+    """The oldest pending entries a screen shows, and what it says of all of them."""
+
+    entries: list[MempoolEntry]
+    count: int
+    fees: int
+
+
 @dataclass
 class AddResult:
     entry: MempoolEntry
@@ -237,6 +246,13 @@ class Mempool:
 
     def sorted_entries(self) -> list[MempoolEntry]:
         return sorted(self.entries.values(), key=lambda e: e.added)
+
+    def page(self, limit: int) -> MempoolPage:
+        """The `limit` oldest entries, oldest first, with the count and fees of all: a
+        screen of a 50,000-entry pool needs neither all of them nor all of them sorted."""
+        oldest = heapq.nsmallest(limit, self.entries.values(), key=lambda e: e.added)
+        fees = sum(e.tx.fee for e in self.entries.values())
+        return MempoolPage(oldest, len(self.entries), fees)
 
     def entries_of(self, address: bytes) -> list[MempoolEntry]:
         """The pending transactions sending from or paying `address`, oldest first:

@@ -95,7 +95,7 @@ class MempoolScreen(Screen[None]):
         node = app_node(self.app)
         if node is None:
             return
-        entries = await node.ledger.mempool_entries()
+        page = await node.ledger.mempool_page(MAX_ROWS)
         if not self.is_mounted:
             return
         me = node.wallet.address_digest if node.wallet is not None else None
@@ -109,8 +109,7 @@ class MempoolScreen(Screen[None]):
         table.clear()
         self._entries = {}
         now = app_clock(self.app)()
-        total_fees = sum(entry.tx.fee for entry in entries)
-        for entry in entries[:MAX_ROWS]:
+        for entry in page.entries:
             tx = entry.tx
             key = hash_to_hex(tx.txid)
             self._entries[key] = entry
@@ -137,11 +136,11 @@ class MempoolScreen(Screen[None]):
             )
         if selected is not None and selected in self._entries:
             table.move_cursor(row=table.get_row_index(selected))
-        shown = f", the oldest {MAX_ROWS} shown" if len(entries) > MAX_ROWS else ""
+        shown = f", the oldest {MAX_ROWS} shown" if page.count > MAX_ROWS else ""
         title = (
-            f"Open transactions: {len(entries)} waiting{shown}, fees "
-            f"{format_amount(total_fees)}  [dim](→ yours, ← to you; Enter: details)"
-            if entries
+            f"Open transactions: {page.count} waiting{shown}, fees "
+            f"{format_amount(page.fees)}  [dim](→ yours, ← to you; Enter: details)"
+            if page.count
             else "No open transactions: the next block has only its reward."
         )
         self.query_one("#mempool-title", Static).update(title)
