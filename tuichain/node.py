@@ -87,6 +87,7 @@ class Node:
         self._control_token: str | None = None
         self.wallet: keystore.WalletInfo | None = None
         self._key: PrivateKey | None = None
+        self.stopped_height: int | None = None  # the stored tip once stop() has closed
         self.port = config.port
         # The explainers' recorders: a transaction's life, the last refusals.
         # Their clock: the snapshot tests pin it, as they pin the App's.
@@ -162,6 +163,10 @@ class Node:
             await self._runner.cleanup()
         if self._ledger is not None:
             await self._ledger.close()
+            # After the close: a block mined or downloaded as the stop began is imported
+            # by then, so this is the height a restart finds.
+            tip = self._ledger.tip
+            self.stopped_height = tip.height if tip is not None else None
         if self._life_store is not None:
             await asyncio.to_thread(self._life_store.close)
             self._life_store = None

@@ -97,5 +97,7 @@ async def _serve(config: NodeConfig, lock: DataDirLock | None) -> int:
         finally:
             for sig in signals:
                 loop.remove_signal_handler(sig)
-    log.info("stopped cleanly")
+    # The height after the stop: a block found as the stop began is stored, too.
+    at = "" if node.stopped_height is None else f" at height {node.stopped_height}"
+    log.info("stopped cleanly%s", at)
     return 0
