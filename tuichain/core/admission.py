@@ -24,7 +24,18 @@ T = TypeVar("T")
 # Threads checking signatures ahead of the writer, of submissions and of downloaded
 # blocks: libsodium's verify releases the GIL, so threads use every core without
 # pickling anything.
-VERIFY_THREADS = max(1, min(4, os.cpu_count() or 1))
+MAX_VERIFY_THREADS = 4
+
+
+def verify_threads() -> int:
+    """One verify thread per core this process may run on (at most MAX_VERIFY_THREADS):
+    under `taskset` or a container's CPU set, more threads than cores only take turns."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity on this platform
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_VERIFY_THREADS, cores))
+
 # Signature checks of a batch of submissions are split across the verify threads
 # when the batch has at least PARALLEL_VERIFY_MIN: below that, handing the work over
 # costs more than the second core gains.
@@ -52,6 +63,7 @@ class Admission:
     mempool_size: int
     admit_hooks: list[Callable[[Transaction, list[bytes], list[bytes]], None]]
     _verifier: ThreadPoolExecutor
+    _verify_threads: int
     _tx_queue: list[_QueuedTx]
     _tx_drain: asyncio.Task[None] | None
     _unverified: list[Transaction]
@@ -184,7 +196,7 @@ class Admission:
         if len(txs) >= PARALLEL_VERIFY_MIN:
             # Not those already pending: a flood of duplicates must not cost a check each.
             fresh = [tx for tx in self.sigcache.unchecked(txs) if tx.txid not in chain.mempool]
-            shares = [fresh[i::VERIFY_THREADS] for i in range(VERIFY_THREADS)]
+            shares = [fresh[i::self._verify_threads] for i in range(self._verify_threads)]
             others = [self._verifier.submit(self._preverify, share) for share in shares[1:]]
             self._preverify(shares[0])  # the writer takes a share itself
             for done in others:

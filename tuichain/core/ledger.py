@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .admission import VERIFY_THREADS, Admission
+from .admission import Admission, verify_threads
 from .block import Block, BlockHeader
 from .chainstate import ChainState, HeadersResult, ImportResult
 from .errors import StorageError, StoreError, ValidationError
@@ -71,7 +71,9 @@ class Ledger(Admission, StoreReads):
         self.sigcache = SigCache()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="ledger-writer")
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="ledger-reader")
-        self._verifier = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="ledger-verify")
+        self._verify_threads = verify_threads()
+        self._verifier = ThreadPoolExecutor(self._verify_threads,
+                                            thread_name_prefix="ledger-verify")
         # Blocks waiting for the writer, and the task importing them in batches.
         self._queue: deque[_Pending] = deque()
         self._importer: asyncio.Task[None] | None = None
@@ -296,7 +298,7 @@ class Ledger(Admission, StoreReads):
         """`txs`' signatures checked into the SigCache on the verify pool, in one share
         per thread (at least `share_min` each), so one batch uses every core."""
         loop = asyncio.get_running_loop()
-        shares = max(1, min(VERIFY_THREADS, len(txs) // share_min))
+        shares = max(1, min(self._verify_threads, len(txs) // share_min))
         return asyncio.gather(*(loop.run_in_executor(self._verifier, self._preverify,
                                                      txs[i::shares]) for i in range(shares)))
 

@@ -104,6 +104,11 @@ _PREFIX_INDEXES = "".join(
     for table, column in PREFIX_TABLES.items()
 )
 
+# Log pages written before they are copied into the database (about 40 MB), and the
+# size the log is cut back to after a copy.
+WAL_CHECKPOINT_PAGES = 10_000
+WAL_SIZE_LIMIT = 16 * 1024 * 1024
+
 # Tables every tuichain database has had since schema 1: a file with tables but
 # not these is some other program's.
 # Parameters in one statement: SQLite builds before 3.32 allow at most 999.
@@ -169,6 +174,12 @@ class SqliteStore:
             # NORMAL in WAL mode survives a process crash at any instant; only an
             # OS crash may drop the last commits, never half of one.
             self.db.execute("PRAGMA synchronous=NORMAL")
+            # SQLite copies the log into the file every 1,000 pages by default: during a
+            # sync that was every few big blocks, 13 % of the writer's time, and the same
+            # hot index pages were copied again each time. A bigger log is copied less
+            # often, each hot page once; the file is cut back to the limit afterwards.
+            self.db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+            self.db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             self.db.executescript(_SCHEMA + _PREFIX_INDEXES)
             self._mempool_layout()
             if found < SCHEMA_VERSION:
