@@ -143,7 +143,8 @@ class Admission:
             while self._tx_queue:
                 batch = self._tx_queue[:ADMIT_BATCH]
                 del self._tx_queue[:ADMIT_BATCH]
-                rounds = {id(q.verified): q.verified for q in batch if q.verified is not None}
+                rounds = {id(q.verified): q.verified for q in batch
+                          if q.verified is not None and not q.verified.done()}
                 if rounds:
                     await asyncio.wait(rounds.values())
                 try:

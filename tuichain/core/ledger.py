@@ -311,7 +311,8 @@ class Ledger(Admission, StoreReads):
         """Feed the writer the queued blocks in arrival order, a batch at a time: the
         first block and those after it whose signatures are already checked."""
         while self._queue:
-            await asyncio.wait([self._queue[0].verified])
+            if not self._queue[0].verified.done():  # asyncio.wait costs two loop turns
+                await asyncio.wait([self._queue[0].verified])
             batch = [self._queue.popleft()]
             while (self._queue and len(batch) < BATCH_BLOCKS
                    and self._queue[0].verified.done()):
