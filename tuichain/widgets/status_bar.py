@@ -23,12 +23,20 @@ class StatusBar(Static):
     }
     """
 
+    _shown: Text | None = None
+
     def on_mount(self) -> None:
         self.refresh_status()
         self.set_interval(1.0, self.refresh_status)
 
     def refresh_status(self) -> None:
-        self.update(self.status_text())
+        # One line, docked, of a fixed height: a new text never changes the layout, and
+        # laying the whole screen out again for it took up to 45 ms a new tip while a
+        # sync moved the tip many times a second. The same text is not redrawn at all.
+        text = self.status_text()
+        if text != self._shown:
+            self._shown = text
+            self.update(text, layout=False)
 
     def status_text(self) -> Text:
         node = app_node(self.app)
