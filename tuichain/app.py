@@ -40,6 +40,7 @@ from .core.events import (
 )
 from .datadir import DataDirLock
 from .display.plural import plural
+from .gc_pauses import freeze_imports
 from .logsetup import setup_logging, shutdown_logging
 from .messages import NodeEvent, NodeFailure, NodeMessage, NodeStart, message_for
 from .node import Node
@@ -476,6 +477,7 @@ def run_tui(config: NodeConfig, *, lock: DataDirLock | None = None) -> int:
 
     ``lock``: the data directory's lock, when the command took it before reading settings."""
     app = TuichainApp(config, Node(config, lock=lock))
+    freeze_imports()
     result = app.run()
     if isinstance(result, int):
         return result

@@ -17,6 +17,7 @@ import sys
 from ..config import LOG_FILE, NodeConfig
 from ..core.errors import CoreError
 from ..datadir import DataDirError, DataDirLock
+from ..gc_pauses import freeze_imports
 from ..logsetup import setup_logging, shutdown_logging
 from .args import port_error_message
 
@@ -62,6 +63,7 @@ async def _serve(config: NodeConfig, lock: DataDirLock | None) -> int:
     # Imported here so `tuichain --help` and the wallet commands stay light.
     from ..node import Node
 
+    freeze_imports()
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
 
