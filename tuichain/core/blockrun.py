@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from .block import Block
 from .params import NetworkParams
 from .store import HAVE_DATA, HeaderEntry, RunRows, Store, encode_undo
-from .validation import apply_block, tx_addresses
+from .validation import address_rows, apply_block, block_addresses
 
 
 class RunState:
@@ -30,14 +30,15 @@ class RunState:
 
     def prefetch(self, addresses: Iterable[bytes]) -> None:
         """Read all of `addresses` not known yet in one query, not two statements each."""
-        wanted = {a for a in addresses if a not in self.accounts and a not in self._read}
+        accounts, read = self.accounts, self._read
+        wanted = {a for a in addresses if a not in accounts and a not in read}
         if wanted:
             found = self._store.accounts(wanted)
             for address in wanted:
                 self._read[address] = found.get(address)
 
     def prefetch_block(self, block: Block) -> None:
-        self.prefetch(a for tx in block.txs for a in tx_addresses(tx))
+        self.prefetch(block_addresses(block))
 
     def account(self, address: bytes) -> tuple[int, int]:
         found = self.accounts.get(address)
@@ -84,8 +85,8 @@ class BlockRun:
         rows.undo.append((h, encode_undo(delta.old)))
         txids = block.txids
         rows.txrows.extend((txid, h, pos) for pos, txid in enumerate(txids))
-        rows.history.extend((addr, entry.height, pos, tx.txid) for pos, tx in enumerate(block.txs)
-                            for addr in set(tx_addresses(tx)))
+        height = entry.height
+        rows.history.extend([(addr, height, pos, txid) for addr, pos, txid in address_rows(block)])
         rows.confirmed.extend(txids[1:])
         self.state.accounts.update(delta.new)
         self.blocks.append(block)

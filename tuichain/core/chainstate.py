@@ -25,11 +25,11 @@ from .sigcache import SigCache
 from .store import HAVE_DATA, HEADER_ONLY, INVALID, HeaderEntry, Store, encode_undo
 from .tx import Transaction, make_coinbase
 from .validation import (
+    address_rows,
     apply_block,
     check_block_context_free,
     check_header_context,
     check_header_context_free,
-    tx_addresses,
 )
 
 # Header entries kept in memory (about 0.8 KB each): a sync looks up recent ones (the
@@ -521,10 +521,9 @@ class ChainState:
     def _connect_rows(self, e: HeaderEntry, block: Block,
                       new: dict[bytes, tuple[int, int]],
                       old: dict[bytes, tuple[int, int] | None]) -> None:
-        history = [(addr, pos, tx.txid) for pos, tx in enumerate(block.txs)
-                   for addr in set(tx_addresses(tx))]
         self.store.connect(e, new, encode_undo(old),
-                           ((txid, pos) for pos, txid in enumerate(block.txids)), history)
+                           ((txid, pos) for pos, txid in enumerate(block.txids)),
+                           address_rows(block))
 
     def _mark_invalid(self, bad: HeaderEntry) -> None:
         with self.store.transaction():

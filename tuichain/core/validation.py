@@ -7,7 +7,7 @@ time; contextual checks need the parent (header rules) or the account state
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -176,7 +176,25 @@ def apply_block(
     return StateDelta(new, old, fees)
 
 
-def tx_addresses(tx: Transaction) -> Iterable[bytes]:
-    if not tx.is_coinbase:
-        yield tx.sender_address
-    yield tx.recipient
+def block_addresses(block: Block) -> set[bytes]:
+    """Every account a block's transactions touch (built in two passes: a generator a
+    transaction cost a sync's writer about 1 µs a payment)."""
+    found = {tx.recipient for tx in block.txs}
+    found.update([tx.sender_address for tx in block.txs if not tx.is_coinbase])
+    return found
+
+
+def address_rows(block: Block) -> list[tuple[bytes, int, bytes]]:
+    """(address, position, txid) once for each account each transaction touches: the
+    rows of the address history."""
+    rows: list[tuple[bytes, int, bytes]] = []
+    append = rows.append
+    for pos, tx in enumerate(block.txs):
+        txid, to = tx.txid, tx.recipient
+        if not tx.is_coinbase:
+            sender = tx.sender_address
+            append((sender, pos, txid))
+            if sender == to:
+                continue
+        append((to, pos, txid))
+    return rows
