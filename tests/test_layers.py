@@ -29,7 +29,7 @@ FLOOR_PREFIXES: dict[str, tuple[str, ...]] = {
     "net": ("tuichain.net", "tuichain.server"),
     "node": (
         "tuichain.node", "tuichain.config", "tuichain.logsetup", "tuichain.datadir",
-        "tuichain.control",
+        "tuichain.control", "tuichain.gc_pauses",
     ),
     "ui": (
         "tuichain.app",
