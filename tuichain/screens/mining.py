@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Static
+from textual.widgets import Button, DataTable
 
 from .. import messages as msg
 from ..actions import NO_WALLET, app_node
@@ -23,6 +23,7 @@ from ..core.pow import target_from_bits
 from ..display.chaintext import short_hash
 from ..display.plural import plural
 from ..display.units import format_duration
+from ..widgets.live_text import LiveText
 from ..widgets.rate_graph import HashRateGraph
 from ..widgets.refresh import Refresher
 
@@ -54,15 +55,15 @@ class MiningScreen(Screen[None]):
         self._last: MinerUpdate | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="mining-state")
+        yield LiveText("", id="mining-state")
         with Horizontal(classes="buttons"):
             yield Button("Mine one block (b)", id="mine-one", variant="primary", compact=True)
             yield Button("Start mining (s)", id="toggle", compact=True)
             yield Button("− (-)", id="fewer", compact=True)
-            yield Static("", id="workers")
+            yield LiveText("", id="workers")
             yield Button("+ (+)", id="more", compact=True)
         yield HashRateGraph()
-        yield Static("", id="mining-info")
+        yield LiveText("", id="mining-info")
         table: DataTable[Any] = DataTable(id="found", cursor_type="row", zebra_stripes=True)
         table.border_title = "Blocks found by this node"
         yield table
@@ -89,35 +90,35 @@ class MiningScreen(Screen[None]):
     # ---- display -----------------------------------------------------------------------
     def _update(self) -> None:
         node = app_node(self.app)
-        state = self.query_one("#mining-state", Static)
-        info = self.query_one("#mining-info", Static)
+        state = self.query_one("#mining-state", LiveText)
+        info = self.query_one("#mining-info", LiveText)
         if node is None:
             error = getattr(self.app, "start_error", None)
-            state.update(
+            state.show(
                 Text(
                     f"The node did not start: {error}" if error else "Starting the node…",
                     style="italic",
                 )
             )
-            info.update("")
+            info.show("")
             return
         mining = node.mining
         if node.wallet is None:
-            state.update(Text(NO_WALLET, style="bold yellow"))
+            state.show(Text(NO_WALLET, style="bold yellow"))
         elif mining.continuous:
             workers = plural(mining.workers, "worker")
-            state.update(Text(f"⛏ Mining continuously with {workers}", style="bold green"))
+            state.show(Text(f"⛏ Mining continuously with {workers}", style="bold green"))
         elif mining.running:
-            state.update(Text("⛏ Mining one block…", style="bold green"))
+            state.show(Text("⛏ Mining one block…", style="bold green"))
         else:
-            state.update(Text("Idle: b mines one block, s mines continuously.", style="dim"))
+            state.show(Text("Idle: b mines one block, s mines continuously.", style="dim"))
         toggle = self.query_one("#toggle", Button)
         toggle.label = "Stop mining (s)" if mining.continuous else "Start mining (s)"
         toggle.variant = "error" if mining.continuous else "default"
-        self.query_one("#workers", Static).update(f" {plural(mining.workers, 'worker')} ")
+        self.query_one("#workers", LiveText).show(f" {plural(mining.workers, 'worker')} ")
         rate = mining.progress.rate if mining.progress and mining.running else 0.0
         self.query_one(HashRateGraph).update_rates(mining.stats.rate_history, rate)
-        info.update(self._info_text(node, rate))
+        info.show(self._info_text(node, rate))
 
     def _info_text(self, node: Node, rate: float) -> Text:
         mining = node.mining

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Sparkline, Static
+from textual.widgets import Sparkline
 
 from ..display.plural import plural
 from ..display.units import format_rate
+from .live_text import LiveText
 
 
 class HashRateGraph(Vertical):
@@ -20,7 +22,7 @@ class HashRateGraph(Vertical):
     """
 
     def compose(self) -> ComposeResult:
-        yield Static("Hash rate: –", id="rate-label")
+        yield LiveText("Hash rate: –", fixed=True, id="rate-label")  # one line, by its style
         spark = Sparkline([0.0], summary_function=max)
         spark.display = False
         yield spark
@@ -31,7 +33,7 @@ class HashRateGraph(Vertical):
         if peak > 0:
             samples = plural(len(history), "sample")
             label += f"   [dim]peak {format_rate(peak)}, last {samples}[/dim]"
-        self.query_one("#rate-label", Static).update(label)
+        self.query_one("#rate-label", LiveText).show(Text.from_markup(label))
         # Textual draws an all-equal series as full bars: hide it until there is a rate.
         spark = self.query_one(Sparkline)
         spark.display = peak > 0
