@@ -112,6 +112,9 @@ class Peer:
         self.blocks_inflight: set[bytes] = set()
         # Its transactions waiting for admission (see SyncEngine._on_tx).
         self.txs_admitting: set[asyncio.Future[Transaction]] = set()
+        # Set while fewer than the sync's window of them wait: the read loop waits on it.
+        self.tx_room = asyncio.Event()
+        self.tx_room.set()
         self.headers_requested_at: float | None = None
         self.headers_again = False
         # Single headers in a row we could not place; reset by any that connect.

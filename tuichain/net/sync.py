@@ -432,11 +432,15 @@ class SyncEngine:
         peer.txs_admitting.add(answer)
         answer.add_done_callback(lambda done: self._tx_admitted(peer, txid, done))
         if len(peer.txs_admitting) >= TX_WINDOW:
-            await asyncio.wait(set(peer.txs_admitting), return_when=asyncio.FIRST_COMPLETED)
+            # One Event, not asyncio.wait on the window's 256 futures each time it fills.
+            peer.tx_room.clear()
+            await peer.tx_room.wait()
 
     def _tx_admitted(self, peer: Peer, txid: bytes,
                      done: asyncio.Future[Transaction]) -> None:
         peer.txs_admitting.discard(done)
+        if len(peer.txs_admitting) < TX_WINDOW:
+            peer.tx_room.set()
         req = self.tx_inflight.get(txid)
         if req is not None and req.peer_id == peer.peer_id:
             del self.tx_inflight[txid]
