@@ -17,7 +17,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Input
 
 from .. import messages as msg
 from ..actions import app_clock, app_node
@@ -30,6 +30,8 @@ from ..display.chaintext import format_size, format_work, short_hash, utc_time
 from ..display.units import format_ago, format_difficulty
 from ..widgets.focus import focus_at_once, typing
 from ..widgets.inputs import TextBox
+from ..widgets.live_text import LiveText
+from ..widgets.refresh import Refresher
 from .explorer_details import AddressScreen, BlockScreen, TxScreen
 
 PAGE = 50
@@ -37,6 +39,9 @@ PAGE = 50
 PREFETCH = 10
 # A reload after a reorg keeps at most this many rows, so a long scroll stays cheap.
 MAX_RELOAD = 4 * PAGE
+# Seconds between refreshes for new tips, and while a sync moves the tip a page or more.
+TIP_REFRESH = 0.25
+SYNC_REFRESH = 1.0
 AGE_REFRESH = 5.0
 HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 HEX = re.compile(r"[0-9a-fA-F]+")
@@ -70,13 +75,16 @@ class ExplorerScreen(Screen[None]):
         self._top_hash: bytes | None = None
         self._low: int | None = None  # height of the last (oldest) row
         self._times: dict[str, int] = {}  # row key -> block time, for the age column
+        # New tips coalesced: a sync moves the tip many times a second, and each one
+        # started (and cancelled) a refresh, over a table that only grew.
+        self._tip_refresh = Refresher(self, self._refresh_tip, delay=TIP_REFRESH)
 
     def compose(self) -> ComposeResult:
         yield TextBox(
             placeholder=f"height, hash or txid ({MIN_PREFIX}+ hex digits), address; Enter searches",
             id="explorer-search",
         )
-        yield Static("Active chain", id="explorer-title")
+        yield LiveText("Active chain", id="explorer-title")
         blocks: DataTable[Any] = DataTable(
             id="explorer-blocks", cursor_type="row", zebra_stripes=True
         )
@@ -91,7 +99,7 @@ class ExplorerScreen(Screen[None]):
         )
         branches.add_columns("Tip", "Tip hash", "Fork at", "Blocks", "Chainwork", "Status")
         yield branches
-        yield Static("", id="explorer-msg")
+        yield LiveText("", id="explorer-msg")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -109,7 +117,7 @@ class ExplorerScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         # Events may have been missed while another mode was shown; catch up.
-        self.refresh_tip()
+        self._tip_refresh.request(now=True)
 
     # ---- node events ---------------------------------------------------------
     @on(msg.NodeMessage)
@@ -117,7 +125,7 @@ class ExplorerScreen(Screen[None]):
         if isinstance(message, msg.Reorg | msg.NodeStarted):
             self.reload()
         elif isinstance(message, msg.NewTip):
-            self.refresh_tip()
+            self._tip_refresh.request()
         if isinstance(message, msg.NewTip | msg.Reorg | msg.BlockRejected) and self.has_class(
             "branches"
         ):
@@ -129,7 +137,7 @@ class ExplorerScreen(Screen[None]):
         return self.query_one("#explorer-blocks", DataTable)
 
     def _say(self, text: str) -> None:
-        self.query_one("#explorer-msg", Static).update(Text(text))
+        self.query_one("#explorer-msg", LiveText).show(Text(text))
 
     async def _rows(self, start: int, count: int) -> list[tuple[HeaderEntry, tuple[int, int]]]:
         node = app_node(self.app)
@@ -166,7 +174,7 @@ class ExplorerScreen(Screen[None]):
         text = "Active chain, newest first"
         if tip is not None:
             text += f"  ·  tip {tip.height}  ·  {short_hash(tip.hash)}"
-        self.query_one("#explorer-title", Static).update(text)
+        self.query_one("#explorer-title", LiveText).show(text)
 
     @work(exclusive=True, group="explorer-reload", exit_on_error=False)
     async def reload(self) -> None:
@@ -178,7 +186,9 @@ class ExplorerScreen(Screen[None]):
                     self._say("the node is starting…")
                     return
                 table = self.blocks
-                keep = max(PAGE, min(table.row_count, MAX_RELOAD))
+                # The pages loaded, while the user browses them; the newest page alone
+                # while the cursor is on the newest block (a sync reloads often).
+                keep = max(PAGE, min(table.row_count, MAX_RELOAD)) if table.cursor_row else PAGE
                 tip = node.ledger.tip.height
                 rows = await self._rows(max(0, tip - keep + 1), keep)
                 selected = None
@@ -205,9 +215,9 @@ class ExplorerScreen(Screen[None]):
         else:
             self._top = self._top_hash = self._low = None
 
-    @work(exclusive=True, group="explorer-tip", exit_on_error=False)
-    async def refresh_tip(self) -> None:
-        """Add blocks above the newest row; reload if that row left the chain."""
+    async def _refresh_tip(self) -> None:
+        """Add blocks above the newest row; reload if that row left the chain, or if
+        the table would grow past MAX_RELOAD rows while the cursor is on the newest."""
         try:
             async with self._lock:
                 node = app_node(self.app)
@@ -215,14 +225,19 @@ class ExplorerScreen(Screen[None]):
                     return
                 tip = node.ledger.tip.height
                 top = self._top  # only changed under self._lock, which we hold
-                if top is None or tip < top or tip - top > PAGE:
+                table = self.blocks
+                # A tip more than a page ahead is a sync: the table is rebuilt, and every
+                # row drawn again costs the loop about 2 ms, so it is redrawn once a second.
+                syncing = top is not None and tip - top > PAGE
+                self._tip_refresh.delay = SYNC_REFRESH if syncing else TIP_REFRESH
+                if top is None or tip < top or syncing or (
+                        table.cursor_row == 0 and table.row_count + tip - top > MAX_RELOAD):
                     reload = True
                 else:
                     reload = await node.ledger.hash_at(top) != self._top_hash
                     if not reload:
                         rows = await self._rows(top + 1, tip - top)
                         if rows:
-                            table = self.blocks
                             cursor = table.cursor_row
                             self._add(rows)
                             table.sort("height", reverse=True)
@@ -264,7 +279,7 @@ class ExplorerScreen(Screen[None]):
     def action_toggle_branches(self) -> None:
         self.toggle_class("branches")
         if self.has_class("branches"):
-            self.query_one("#explorer-title", Static).update("Side branches (b: back to chain)")
+            self.query_one("#explorer-title", LiveText).show("Side branches (b: back to chain)")
             focus_at_once(self, self.query_one("#explorer-branches", DataTable))
             self.load_branches()
         else:
@@ -297,7 +312,7 @@ class ExplorerScreen(Screen[None]):
         title = f"Side branches: {len(branches)}"
         if tip is not None:
             title += f"  ·  active chain work {format_work(tip.chainwork)} at {tip.height}"
-        self.query_one("#explorer-title", Static).update(title)
+        self.query_one("#explorer-title", LiveText).show(title)
         self._say("" if branches else "no side branches: every stored block is on the active chain")
 
     # ---- search ------------------------------------------------------------

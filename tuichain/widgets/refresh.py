@@ -21,7 +21,7 @@ class Refresher:
     ) -> None:
         self._owner = owner
         self._reload = reload
-        self._delay = delay
+        self.delay = delay  # may be changed between requests
         self._timer: Timer | None = None
         self._running = False
         self._dirty = False
@@ -36,7 +36,7 @@ class Refresher:
             self._timer.stop()
         # Not 0: Textual's Timer divides by its delay, and a 0 s timer still
         # pending at shutdown raises ZeroDivisionError.
-        self._timer = self._owner.set_timer(0.001 if now else self._delay, self._fire)
+        self._timer = self._owner.set_timer(0.001 if now else self.delay, self._fire)
 
     async def _fire(self) -> None:
         self._timer = None
