@@ -33,7 +33,8 @@ class NodeFailure:
 
 NodeEvent: TypeAlias = (
     ev.NewTip | ev.Reorg | ev.BlockRejected | ev.TxAccepted | ev.TxRejected | ev.BlockFound
-    | ev.MinerUpdate | ev.PeersChanged | ev.LogEvent | NodeStart | NodeFailure
+    | ev.MinerUpdate | ev.PeersChanged | ev.WalletChanged | ev.LogEvent | NodeStart
+    | NodeFailure
 )
 """Every event a node message carries."""
 
@@ -84,6 +85,10 @@ class PeersChanged(NodeMessage[ev.PeersChanged], bubble=False):
     pass
 
 
+class WalletChanged(NodeMessage[ev.WalletChanged], bubble=False):
+    pass
+
+
 class LogEvent(NodeMessage[ev.LogEvent], bubble=False):
     pass
 
@@ -105,6 +110,7 @@ _FOR_EVENT: dict[type[Any], type[NodeMessage[Any]]] = {
     ev.BlockFound: BlockFound,
     ev.MinerUpdate: MinerUpdate,
     ev.PeersChanged: PeersChanged,
+    ev.WalletChanged: WalletChanged,
     ev.LogEvent: LogEvent,
     NodeStart: NodeStarted,
     NodeFailure: NodeFailed,

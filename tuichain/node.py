@@ -21,7 +21,7 @@ from .control import server as control
 from .core import wallet as keystore
 from .core.amounts import format_amount
 from .core.errors import WalletError
-from .core.events import BlockRejected, EventBus, TxRejected
+from .core.events import BlockRejected, EventBus, TxRejected, WalletChanged
 from .core.identity import NodeIdentity, load_or_create
 from .core.keys import PrivateKey, decode_address, encode_address
 from .core.ledger import Ledger
@@ -314,14 +314,21 @@ class Node:
     async def create_wallet(self, passphrase: str | None) -> keystore.WalletInfo:
         info, key = await asyncio.to_thread(keystore.create_wallet, self.config.data_dir,
                                             passphrase)
-        self.wallet, self._key = info, key
+        self._set_wallet(info, key)
         return info
 
     async def unlock_wallet(self, passphrase: str | None) -> keystore.WalletInfo:
         info, key = await asyncio.to_thread(keystore.load_wallet, self.config.data_dir,
                                             passphrase)
-        self.wallet, self._key = info, key
+        self._set_wallet(info, key)
         return info
+
+    def _set_wallet(self, info: keystore.WalletInfo, key: PrivateKey | None) -> None:
+        self.wallet, self._key = info, key
+        # Screens showed "no wallet" (or "locked") until something else made them
+        # reload: a wallet made over the control channel went unseen until a block.
+        if self._ledger is not None:
+            self.events.publish(WalletChanged(info.address(self.params.hrp), key is None))
 
     def parse_address(self, text: str) -> bytes:
         return decode_address(self.params.hrp, text)

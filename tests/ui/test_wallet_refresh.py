@@ -11,7 +11,7 @@ from tests.builders import extend, genesis_link
 from tuichain.app import TuichainApp
 from tuichain.core.params import REGTEST
 
-from .conftest import MakeConfig, app_started, table_rows, until
+from .conftest import MakeConfig, app_started, static_text, table_rows, until
 
 SIZE = (80, 24)
 
@@ -47,3 +47,21 @@ async def test_a_new_block_keeps_the_history_cursor_and_updates_confirmations(
         await until(pilot, lambda: len(table_rows(pilot, "#history")) == 4, "the new row")
         assert [r[0] for r in table_rows(pilot, "#history")] == ["1", "4", "5", "6"]
         assert table.cursor_row == 2
+
+
+async def test_a_wallet_made_behind_the_dashboards_back_shows_at_once(
+    make_config: MakeConfig,
+) -> None:
+    # The control channel makes one for `tuichain mine start`; the screens said "No
+    # wallet yet" until a block happened to make them reload.
+    app = TuichainApp(make_config("a"))
+    async with app.run_test(size=SIZE) as pilot:
+        node = await app_started(pilot)
+        await until(pilot, lambda: "No wallet yet" in static_text(pilot, "#setup-text"),
+                    "the no-wallet screen")
+        await pilot.pause(0.6)  # the reloads the start asked for are over
+        await node.create_wallet(None)
+        assert node.address is not None
+        await until(pilot, lambda: node.address in static_text(pilot, "#address"),
+                    "the new wallet's address", limit=5)
+        assert not app.screen.query_one("#wallet-setup").display

@@ -93,6 +93,15 @@ class PeersChanged:
 
 
 @dataclass(frozen=True)
+class WalletChanged:
+    """The node's wallet was created or unlocked, by the dashboard or anyone else (the
+    control channel creates one for `tuichain mine start`)."""
+
+    address: str
+    locked: bool
+
+
+@dataclass(frozen=True)
 class LogEvent:
     level: str
     message: str

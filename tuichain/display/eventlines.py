@@ -16,6 +16,7 @@ from ..core.events import (
     Reorg,
     TxAccepted,
     TxRejected,
+    WalletChanged,
 )
 from ..messages import NodeEvent, NodeFailure, NodeStart
 from .chaintext import short_hash, short_text, utc_time
@@ -72,6 +73,8 @@ def describe(event: NodeEvent, address: Callable[[bytes], str]) -> tuple[str, st
     if isinstance(event, PeersChanged):
         detail = f": {event.detail}" if event.detail else ""
         return "INFO", f"peers {event.count}{detail}"
+    if isinstance(event, WalletChanged):
+        return "INFO", f"wallet {'locked' if event.locked else 'ready'}: {event.address}"
     if isinstance(event, NodeStart):
         return "INFO", f"node started, listening on port {event.port}"
     if isinstance(event, NodeFailure):

@@ -83,6 +83,7 @@ class MiningScreen(Screen[None]):
     @on(msg.NewTip)
     @on(msg.Reorg)
     @on(msg.BlockFound)
+    @on(msg.WalletChanged)
     def _node_message(self) -> None:
         self._update()
         self._refresher.request()

@@ -108,9 +108,11 @@ class WalletScreen(Screen[None]):
     # ---- node events -------------------------------------------------------------------
     @on(msg.NodeMessage)
     def _node_message(self, message: msg.NodeMessage[msg.NodeEvent]) -> None:
-        if isinstance(message, msg.NodeStarted | msg.NodeFailed):
+        if isinstance(message, msg.NodeStarted | msg.NodeFailed | msg.WalletChanged):
             self._show_state()
-        if isinstance(
+        if isinstance(message, msg.WalletChanged):
+            self._refresher.request(now=True)
+        elif isinstance(
             message, msg.NodeStarted | msg.NewTip | msg.Reorg | msg.TxAccepted | msg.BlockFound
         ):
             self._refresher.request()
