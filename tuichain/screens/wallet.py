@@ -23,6 +23,7 @@ from ..display.chaintext import short_hash, short_text
 from ..display.txrows import amount_change, fee_paid, tx_direction
 from ..widgets.focus import focus_at_once, typing
 from ..widgets.inputs import AddressInput, AmountInput
+from ..widgets.live_text import LiveText
 from ..widgets.refresh import Refresher
 from .dialogs import ConfirmDialog, PassphraseDialog
 from .explorer_details import TxScreen
@@ -61,7 +62,6 @@ class WalletScreen(Screen[None]):
         self._suggested_fee: int | None = None
         self._state = ""
         self._amount_message = False
-        self._balances_shown: tuple[int, int, int] | None = None
         self._history_shown: list[tuple[str, bytes]] | None = None
 
     def compose(self) -> ComposeResult:
@@ -76,7 +76,7 @@ class WalletScreen(Screen[None]):
                 yield Static("", id="address")
             with Horizontal(classes="row"):
                 yield Label("Balance", classes="key")
-                yield Static("", id="balances")
+                yield LiveText("", id="balances")
             with Vertical(id="send-form"):
                 with Horizontal(classes="row"):
                     yield Label("To", classes="key")
@@ -195,25 +195,21 @@ class WalletScreen(Screen[None]):
             return
         self._suggested_fee = fee
         pending = account.pending_delta
-        # Only what changed is redrawn: each update re-lays the screen out, and while a
-        # sync moves the tip many times a second that took up to 45 ms a refresh, with
-        # the history's cursor sent back to the top each time.
-        balances = (account.balance, pending, account.available)
-        if balances != self._balances_shown:
-            self._balances_shown = balances
-            self.query_one("#balances", Static).update(
-                Text.assemble(
-                    ("confirmed ", "dim"),
-                    (format_amount(account.balance), "bold"),
-                    ("   pending ", "dim"),
-                    (
-                        f"{'+' if pending > 0 else ''}{format_amount(pending)}",
-                        "yellow" if pending else "",
-                    ),
-                    ("   available ", "dim"),
-                    (format_amount(account.available), "bold green"),
-                )
+        # Only what changed is redrawn (a rebuild took up to 45 ms a refresh during a
+        # sync, and sent the history's cursor back to the top).
+        self.query_one("#balances", LiveText).show(
+            Text.assemble(
+                ("confirmed ", "dim"),
+                (format_amount(account.balance), "bold"),
+                ("   pending ", "dim"),
+                (
+                    f"{'+' if pending > 0 else ''}{format_amount(pending)}",
+                    "yellow" if pending else "",
+                ),
+                ("   available ", "dim"),
+                (format_amount(account.available), "bold green"),
             )
+        )
         if not self._fee_touched:
             self._setting_fee = True
             self.query_one("#fee", AmountInput).value = format_amount(fee)

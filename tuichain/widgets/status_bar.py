@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from ..actions import app_clock, app_node
 from ..display.plural import plural
 from ..display.units import format_age, format_rate
+from .live_text import LiveText
 
 
-class StatusBar(Static):
+class StatusBar(LiveText):
     DEFAULT_CSS = """
     StatusBar {
         dock: bottom;
@@ -23,20 +23,17 @@ class StatusBar(Static):
     }
     """
 
-    _shown: Text | None = None
+    def __init__(self) -> None:
+        # One docked line of a fixed height: a new text never needs a relayout, which
+        # took up to 45 ms a new tip while a sync moved the tip many times a second.
+        super().__init__(fixed=True)
 
     def on_mount(self) -> None:
         self.refresh_status()
         self.set_interval(1.0, self.refresh_status)
 
     def refresh_status(self) -> None:
-        # One line, docked, of a fixed height: a new text never changes the layout, and
-        # laying the whole screen out again for it took up to 45 ms a new tip while a
-        # sync moved the tip many times a second. The same text is not redrawn at all.
-        text = self.status_text()
-        if text != self._shown:
-            self._shown = text
-            self.update(text, layout=False)
+        self.show(self.status_text())
 
     def status_text(self) -> Text:
         node = app_node(self.app)
