@@ -77,7 +77,7 @@ def test_balance_and_nonce_reads_use_the_primary_key(tmp_path: Path) -> None:
         for sql in (
             "SELECT balance, nonce FROM accounts WHERE address=?",
             "SELECT hash FROM chain WHERE height=?",
-            "SELECT block, pos FROM txindex WHERE txid=?",
+            "SELECT block, pos FROM txindex WHERE display_txid=?",
         ):
             plan = " ".join(
                 str(r[-1]) for r in store.db.execute("EXPLAIN QUERY PLAN " + sql, (b"x",))

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import genesis_link, import_all, key, make_block, open_chain, pay
 from tuichain.core.errors import CoreError, SchemaVersionError
+from tuichain.core.hashing import hash_to_hex
 from tuichain.core.ledger import DB_FILE, Ledger
 from tuichain.core.params import REGTEST
-from tuichain.core.store.sqlite import SCHEMA_VERSION, SqliteStore
+from tuichain.core.store.sqlite import LEAD_BYTES, SCHEMA_VERSION, SqliteStore, _display_hex
 
 
 def _user_version(path: Path) -> int:
@@ -64,3 +66,52 @@ def test_a_database_from_before_versions_were_written_is_upgraded(tmp_path: Path
     store.close()
     assert _user_version(path) == SCHEMA_VERSION
     assert "headers" in _tables(path)
+
+
+# The schema-1 txindex as tuichain wrote it: keyed by the internal txid, beside an
+# index on the display form's first four bytes for the explorer's search.
+_SCHEMA_1_TXINDEX = """
+DROP TABLE txindex;
+CREATE TABLE txindex(txid BLOB PRIMARY KEY, block BLOB NOT NULL, pos INTEGER NOT NULL)
+    WITHOUT ROWID;
+CREATE INDEX txindex_lead ON txindex({lead});
+"""
+
+
+def test_a_schema_1_txindex_is_rewritten_in_display_order(tmp_path: Path) -> None:
+    path = tmp_path / "chain.sqlite3"
+    miner = key(1)
+    first = make_block(REGTEST, genesis_link(), miner=miner.address_digest)
+    payment = pay(miner, key(2).address_digest, 10**8, 0)
+    links = [first, make_block(REGTEST, first, [payment])]
+    chain = open_chain(path)
+    import_all(chain, links)
+    rows = list(chain.store.db.execute("SELECT display_txid, block, pos FROM txindex"))
+    chain.store.close()
+    located = {bytes(k)[::-1]: (bytes(b), int(p)) for k, b, p in rows}
+    assert payment.txid in located
+    assert len(located) == 4  # three coinbases and the payment
+    db = sqlite3.connect(path)
+    db.executescript(_SCHEMA_1_TXINDEX.format(lead=_display_hex("txid", LEAD_BYTES)))
+    db.executemany("INSERT INTO txindex VALUES(?,?,?)",
+                   [(t, b, p) for t, (b, p) in located.items()])
+    db.execute("PRAGMA user_version=1")
+    db.commit()
+    db.close()
+
+    store = SqliteStore(path)
+    try:
+        assert {t: store.tx_location(t) for t in located} == located
+        shown = hash_to_hex(payment.txid)
+        assert store.find_prefix("txindex", shown[:7]) == [payment.txid]
+        assert store.find_prefix("txindex", shown[:1], 9) == sorted(
+            (t for t in located if hash_to_hex(t)[0] == shown[0]), key=hash_to_hex)
+    finally:
+        store.close()
+    assert _user_version(path) == SCHEMA_VERSION == 2
+    db = sqlite3.connect(path)
+    try:
+        indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    finally:
+        db.close()
+    assert "txindex_lead" not in indexes
