@@ -63,20 +63,31 @@ def test_sqlite_prefix_past_the_indexed_lead_is_exact_and_a_range(tmp_path: Path
             assert store.find_prefix("mempool", text[:10], 9) == [k]
             assert store.find_prefix("mempool", text, 9) == [k]
         assert store.find_prefix("mempool", "deadbeef" + "7" * 56, 9) == []
+        # The stored mempool is scanned, its first display byte compared raw: a digit
+        # and a half-byte prefix must mean the same as on an indexed table.
+        other = bytes(31) + b"\xdf"  # display form starts DF
+        with store.transaction():
+            store.mempool_put(other, b"raw", 0.0)
+        assert sorted(store.find_prefix("mempool", "d", 9)) == sorted([*keys, other])
+        assert sorted(store.find_prefix("mempool", "DeAdB", 9)) == sorted(keys)
+        assert store.find_prefix("mempool", "df", 9) == [other]
+        assert store.find_prefix("mempool", "e", 9) == []
         plan = " ".join(str(row) for row in store.db.execute(
-            "EXPLAIN QUERY PLAN SELECT txid FROM mempool WHERE "
-            f"{_display_hex('txid', LEAD_BYTES)} >= 'DE' AND {_display_hex('txid', LEAD_BYTES)}"
+            "EXPLAIN QUERY PLAN SELECT hash FROM headers WHERE "
+            f"{_display_hex('hash', LEAD_BYTES)} >= 'DE' AND {_display_hex('hash', LEAD_BYTES)}"
             " < 'DF'"))
-        assert "mempool_lead" in plan, plan
+        assert "headers_lead" in plan, plan
     finally:
         store.close()
 
 
 def test_sqlite_drops_the_full_display_index_of_older_versions(tmp_path: Path) -> None:
+    """And the mempool's lead index of schema 1: each admission paid for it."""
     path = tmp_path / "chain.sqlite3"
     open_store(path, REGTEST.name).close()
     db = sqlite3.connect(path)
     db.execute(f"CREATE INDEX headers_display ON headers({_display_hex('hash')})")
+    db.execute(f"CREATE INDEX mempool_lead ON mempool({_display_hex('txid', LEAD_BYTES)})")
     db.commit()
     db.close()
     open_store(path, REGTEST.name).close()
@@ -84,4 +95,5 @@ def test_sqlite_drops_the_full_display_index_of_older_versions(tmp_path: Path) -
     names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     db.close()
     assert "headers_display" not in names
+    assert "mempool_lead" not in names
     assert "headers_lead" in names
