@@ -9,6 +9,7 @@ regtest scenarios in turn; lighter-longer gets a devnet of the retargeting lab n
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +27,18 @@ def _get(run: DevnetRun, k: int, path: str) -> Any:
     status, doc = http_json(run.url(k) + path, timeout=10)
     assert status == 200, (path, doc)
     return doc
+
+
+def _shared_tip(run: DevnetRun, within: float = 30.0) -> str:
+    """The tip both nodes report. Node 2 mines on, so one read of each can fall either
+    side of a block that has not crossed yet: read both until they agree."""
+    deadline = time.monotonic() + within
+    while True:
+        tips = [_get(run, k, "/api/status")["tip"] for k in (1, 2)]
+        if tips[0] == tips[1] or time.monotonic() > deadline:
+            assert tips[0] == tips[1], tips
+            return str(tips[0])
+        time.sleep(0.2)
 
 
 def _lab(run: DevnetRun, *args: str) -> list[str]:
@@ -77,8 +90,7 @@ def test_double_spend_across_a_split_is_decided_by_work(regtest: DevnetRun) -> N
     assert not life["in_mempool"]
     assert life["confirmations"] == 0
     # The winner: same sender, same nonce, confirmed on both nodes, on one shared tip.
-    tip = _get(regtest, 1, "/api/status")["tip"]
-    assert _get(regtest, 2, "/api/status")["tip"] == tip
+    _shared_tip(regtest)
     winner = next(line.split("transaction ")[1][:16] for line in lines
                   if line.startswith("side 2:"))
     found = None
@@ -141,7 +153,7 @@ def test_flood_is_rate_limited_then_banned(regtest: DevnetRun) -> None:
     assert limited
     # node2 (honest) is still node1's peer, and they agree on the tip.
     assert len(peers["peers"]) >= 1
-    assert _get(regtest, 1, "/api/status")["tip"] == _get(regtest, 2, "/api/status")["tip"]
+    _shared_tip(regtest)
 
 
 def test_lighter_longer_chain_loses_on_the_lab_network(tmp_path_factory: pytest.TempPathFactory
