@@ -126,6 +126,14 @@ def _reversed(data: bytes) -> bytes:
     return bytes(data)[::-1]
 
 
+def _display_range(expr: str, prefix: str) -> tuple[list[str], list[str]]:
+    """SQL terms (and their arguments) for `expr`, a display form, starting with `prefix`."""
+    low, high = prefix_range(prefix)
+    if high is None:
+        return [f"{expr} >= ?"], [low]
+    return [f"{expr} >= ?", f"{expr} < ?"], [low, high]
+
+
 def _hex_bound(digits: str) -> bytes:
     """A display prefix's bound as bytes: an odd last digit is the high half of a byte."""
     return bytes.fromhex(digits + "0" * (len(digits) % 2))
@@ -304,22 +312,17 @@ class SqliteStore:
     # hex prefixes, as typed in the explorer
     def find_prefix(self, table: str, prefix: str, limit: int = 2) -> list[bytes]:
         """Up to ``limit`` keys of ``table`` whose display hex starts with ``prefix``
-        (hex digits, any case), by a range on the display-form index."""
+        (hex digits, any case): a range on the txindex's key, on the headers' lead index,
+        or a scan of the stored mempool."""
         if table == "txindex":
             return self._txid_prefix(prefix, limit)
         if table == "mempool":
             return self._mempool_prefix(prefix, limit)
         column = _LEAD_TABLES[table]
-        where: list[str] = []
-        args: list[str] = []
-        for expr, part in ((_display_hex(column, LEAD_BYTES), prefix[:2 * LEAD_BYTES]),
-                           (_display_hex(column), prefix)):
-            low, high = prefix_range(part)
-            where.append(f"{expr} >= ?")
-            args.append(low)
-            if high is not None:
-                where.append(f"{expr} < ?")
-                args.append(high)
+        lead, lead_args = _display_range(_display_hex(column, LEAD_BYTES),
+                                         prefix[:2 * LEAD_BYTES])
+        full, full_args = _display_range(_display_hex(column), prefix)
+        where, args = lead + full, lead_args + full_args
         rows = self.db.execute(
             f"SELECT {column} FROM {table} WHERE {' AND '.join(where)} LIMIT ?", (*args, limit)
         )
@@ -330,20 +333,15 @@ class SqliteStore:
         pages of its own (admission 0.58-0.61x raw verify with it, 0.67-0.72x without),
         and a search is one person typing. The display form's first byte is the txid's
         last, compared raw, so the full display form is computed for few rows."""
-        low, high = prefix_range(prefix)
+        full, full_args = _display_range(_display_hex("txid"), prefix)  # checks the digits
+        low = prefix.upper()
         if len(low) >= 2:
             where, args = ["substr(txid, 32, 1) = ?"], [bytes.fromhex(low[:2])]
         else:
             where = ["substr(txid, 32, 1) >= ?", "substr(txid, 32, 1) <= ?"]
-            args = [bytes.fromhex(low + "0"), bytes.fromhex(low + "F")]
-        shown = _display_hex("txid")
-        where.append(f"{shown} >= ?")
-        values: list[bytes | str | int] = [*args, low]
-        if high is not None:
-            where.append(f"{shown} < ?")
-            values.append(high)
-        rows = self.db.execute(
-            f"SELECT txid FROM mempool WHERE {' AND '.join(where)} LIMIT ?", (*values, limit))
+            args = [_hex_bound(low), bytes.fromhex(low + "F")]
+        rows = self.db.execute(f"SELECT txid FROM mempool WHERE {' AND '.join(where + full)} "
+                               "LIMIT ?", (*args, *full_args, limit))
         return [bytes(r[0]) for r in rows]
 
     def _txid_prefix(self, prefix: str, limit: int) -> list[bytes]:
