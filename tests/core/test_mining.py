@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import sys
+from collections.abc import Iterator
+from multiprocessing import resource_tracker
 from pathlib import Path
 
 import pytest
@@ -62,3 +66,42 @@ async def test_continuous_mining_reports_each_block_at_its_own_height(tmp_path: 
     finally:
         await miner.close()
         await ledger.close()
+
+
+@pytest.fixture
+def unspawnable(tmp_path: Path) -> Iterator[None]:
+    """Worker processes spawned from a Python that does not exist: their start fails."""
+    spawn = multiprocessing.get_context("spawn")
+    resource_tracker.ensure_running()  # spawned from the same setting: start it first
+    spawn.set_executable(str(tmp_path / "no-such-python"))
+    try:
+        yield
+    finally:
+        spawn.set_executable(sys.executable)
+
+
+async def test_workers_that_cannot_start_leave_the_node_up_and_say_why(
+    tmp_path: Path, unspawnable: None
+) -> None:
+    """The controller's start does not wait for the workers; when their spawn fails,
+    mining says why instead of looking busy, and mining again gives the same reason."""
+    ledger = await Ledger.open(tmp_path, REGTEST)
+    miner = MiningController(ledger, lambda: PAYOUT, workers=1, pace=0.0)
+    try:
+        await miner.start()
+        miner.start_continuous()
+        async with asyncio.timeout(30):
+            while miner.error is None:  # noqa: ASYNC110 - the spawn fails on its own thread
+                await asyncio.sleep(0.01)
+        assert "the miner's workers did not start" in miner.error
+        assert not miner.running
+        miner.start_continuous()
+        async with asyncio.timeout(30):
+            while miner.error is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        assert "the miner's workers did not start" in miner.error
+        assert not miner.running
+    finally:
+        await miner.close()
+        await ledger.close()
+    assert (ledger.tip.height if ledger.tip else 0) == 0

@@ -75,6 +75,22 @@ def test_the_rfc8032_test_3_vector() -> None:
     assert rule.rule_accepts(pk, b"\xaf\x82", sig)
 
 
+@settings(max_examples=25, deadline=None)
+@given(seed=st.binary(min_size=32, max_size=32), message=st.binary(max_size=64))
+def test_signing_is_rfc8032_signing(seed: bytes, message: bytes) -> None:
+    """Keys sign through libsodium: the same public key and the same signature bytes
+    as RFC 8032's algorithm written out in integers (the nonce r = SHA-512 of the
+    seed hash's upper half and the message)."""
+    h = hashlib.sha512(seed).digest()
+    a = rule.secret_scalar(seed)
+    public_key = rule.encode(rule.mul(a, rule.BASE))
+    r = int.from_bytes(hashlib.sha512(h[32:] + message).digest(), "little") % rule.L
+    expected = _sign_raw(public_key, rule.mul(r, rule.BASE), a, message, r)
+    key = PrivateKey(seed)
+    assert key.public_key == public_key
+    assert key.sign(message) == expected
+
+
 def test_a_malleated_s_is_refused() -> None:
     key, _ = _key(1)
     msg = b"pay 5 coins"

@@ -38,14 +38,14 @@ import string
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeGuard
-
-from Crypto.Cipher import AES
-from Crypto.Protocol.KDF import scrypt
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from . import keys
 from .errors import WalletError
 from .keys import PrivateKey
+
+if TYPE_CHECKING:
+    from Crypto.Cipher._mode_gcm import GcmMode
 
 WALLET_FILE = "wallet.json"
 FORMAT_VERSION = 1
@@ -198,12 +198,23 @@ def _aad(public_key: bytes) -> bytes:
     return _AAD_TAG + public_key
 
 
+def _cipher(passphrase: str, public_key: bytes, salt: bytes, nonce: bytes,
+            n: int, r: int, p: int) -> GcmMode:
+    """AES-256-GCM under the passphrase's scrypt key, the public key as associated data."""
+    # Imported here: a node whose wallet is not encrypted never loads pycryptodome.
+    from Crypto.Cipher import AES
+    from Crypto.Protocol.KDF import scrypt
+
+    dk = scrypt(_passphrase_bytes(passphrase), salt, KEY_LEN, N=n, r=r, p=p)
+    cipher = AES.new(dk, AES.MODE_GCM, nonce=nonce, mac_len=TAG_LEN)
+    cipher.update(_aad(public_key))
+    return cipher
+
+
 def _encrypt(seed: bytes, public_key: bytes, passphrase: str, n: int) -> dict[str, Any]:
     salt = secrets.token_bytes(SALT_LEN)
     nonce = secrets.token_bytes(NONCE_LEN)
-    dk = scrypt(_passphrase_bytes(passphrase), salt, KEY_LEN, N=n, r=SCRYPT_R, p=SCRYPT_P)
-    cipher = AES.new(dk, AES.MODE_GCM, nonce=nonce, mac_len=TAG_LEN)
-    cipher.update(_aad(public_key))
+    cipher = _cipher(passphrase, public_key, salt, nonce, n, SCRYPT_R, SCRYPT_P)
     ciphertext, tag = cipher.encrypt_and_digest(seed)
     return {
         "kdf": {"name": "scrypt", "salt": salt.hex(), "n": n, "r": SCRYPT_R, "p": SCRYPT_P},
@@ -223,9 +234,7 @@ def _decrypt(path: Path, public_key: bytes, doc: dict[str, Any], passphrase: str
     nonce = _hex_field(path, cip, "nonce", NONCE_LEN, "cipher.")
     ciphertext = _hex_field(path, cip, "ciphertext", SEED_LEN, "cipher.")
     tag = _hex_field(path, cip, "tag", TAG_LEN, "cipher.")
-    dk = scrypt(_passphrase_bytes(passphrase), salt, KEY_LEN, N=kdf["n"], r=kdf["r"], p=kdf["p"])
-    cipher = AES.new(dk, AES.MODE_GCM, nonce=nonce, mac_len=TAG_LEN)
-    cipher.update(_aad(public_key))
+    cipher = _cipher(passphrase, public_key, salt, nonce, kdf["n"], kdf["r"], kdf["p"])
     try:
         return cipher.decrypt_and_verify(ciphertext, tag)
     except ValueError:

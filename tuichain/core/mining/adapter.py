@@ -17,7 +17,10 @@ class AsyncMiner:
     events into the loop via loop.call_soon_threadsafe.
 
     Control calls go through a one-thread executor, in order, so the loop never
-    waits on spawning or joining processes.
+    waits on spawning or joining processes. start() does not wait for the workers
+    either: each is a fresh interpreter (0.15 s or more), the node serves meanwhile,
+    and calls made in that time queue behind the spawn. A spawn that fails goes to
+    `on_failure` in the loop, and later calls raise with its reason.
     """
 
     def __init__(
@@ -26,10 +29,13 @@ class AsyncMiner:
         on_progress: Callable[[MinerProgress], None] | None = None,
         on_solution: Callable[[MinerSolution], None] | None = None,
         progress_interval: float = 0.25,
+        on_failure: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._pool = MinerPool(workers, progress_interval)
         self._on_progress = on_progress
         self._on_solution = on_solution
+        self._on_failure = on_failure
+        self._start_error: BaseException | None = None
         self._control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="miner-control")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reader: threading.Thread | None = None
@@ -49,17 +55,37 @@ class AsyncMiner:
             raise RuntimeError("the miner is closed")
         if self._loop is not None:
             return
-        loop = asyncio.get_running_loop()
-        self._loop = loop
-        await loop.run_in_executor(self._control, self._pool.start)
+        self._loop = asyncio.get_running_loop()
+        self._control.submit(self._start_pool).add_done_callback(self._start_failure)
+
+    def _start_pool(self) -> None:
+        self._pool.start()
         self._reader = threading.Thread(target=self._read, name="miner-events", daemon=True)
         self._reader.start()
+
+    def _start_failure(self, future: Future[None]) -> None:
+        exc = future.exception()
+        loop = self._loop
+        if exc is None or loop is None:
+            return
+        # Set on the control thread before it runs the calls queued behind the spawn.
+        self._start_error = RuntimeError(f"the miner's workers did not start: {exc}")
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to tell
+            loop.call_soon_threadsafe(self._failed_to_start, exc)
+
+    def _failed_to_start(self, exc: BaseException) -> None:
+        if self._closed:
+            return
+        context = {"message": "the miner's workers did not start", "exception": exc}
+        asyncio.get_running_loop().call_exception_handler(context)
+        if self._on_failure is not None and self._start_error is not None:
+            self._on_failure(self._start_error)
 
     def submit(self, job: MiningJob) -> None:
         self._control_call(self._pool.submit, job)
 
     def cancel(self) -> None:
-        if self._loop is not None and not self._closed:
+        if self._loop is not None and not self._closed and self._start_error is None:
             self._control_call(self._pool.cancel)
 
     def set_workers(self, n: int) -> None:
@@ -87,7 +113,15 @@ class AsyncMiner:
         # Calls made while start() is still spawning queue up behind it.
         if self._loop is None or self._closed:
             raise RuntimeError("the miner is not running")
-        self._control.submit(fn, *args).add_done_callback(self._report_failure)
+        if self._start_error is not None:
+            raise self._start_error
+        self._control.submit(self._after_start, fn, *args).add_done_callback(
+            self._report_failure)
+
+    def _after_start(self, fn: Callable[..., None], *args: Any) -> None:
+        # A call queued behind a spawn that failed: on_failure has said why, once.
+        if self._start_error is None:
+            fn(*args)
 
     def _report_failure(self, future: Future[None]) -> None:
         # Nobody awaits these calls, so a failure goes to the loop's exception

@@ -63,7 +63,7 @@ class MiningController:
         # Where a one-shot block pays when the caller named an address (`mine N --to`).
         self._one_shot_payout: bytes | None = None
         self._miner = AsyncMiner(self.workers, on_progress=self._on_progress,
-                                 on_solution=self._on_solution)
+                                 on_solution=self._on_solution, on_failure=self._failed)
         self._unsubscribe: Callable[[], None] | None = None
         self._templated_at = 0.0
         self._started = False
