@@ -121,6 +121,7 @@ class Node:
         await self._mining.start()
         self._net = PeerManager(self)
         self._net.txlife, self._net.rejections = self.txlife, self.rejections
+        await self._net.load()
         app = make_app(self, self._net)
         self._control_token = control.install(app, self)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -10,8 +11,10 @@ from typing import Any, cast
 
 import aiohttp
 import pytest
+import tomli_w
 
-from tests.e2e.helpers import NodePool, wait_for
+from tests.e2e.helpers import NodePool, http_json, wait_for
+from tuichain.net.addrbook import MAX_BANS, PEERS_FILE
 
 from .test_hostile import Hostile
 
@@ -52,3 +55,22 @@ def test_a_ban_survives_sigkill_right_after_it_is_visible(pool: NodePool) -> Non
         node.kill()  # at once: no graceful save
         node.start().wait_ready()
         assert key in _bans(node), f"{key} was forgotten by the restart"
+
+
+def test_bans_on_disk_hold_from_the_first_answer_after_a_start(pool: NodePool) -> None:
+    """The book is read before the node listens: no REST answer, and no inbound peer,
+    meets a node that has not yet read its bans (a big book makes the window wide)."""
+    node = pool.prepare("n")
+    until = time.time() + 3600
+    bans = [{"key": f"node:{i:032x}", "until": until, "reason": "test"}
+            for i in range(MAX_BANS)]
+    node.data_dir.mkdir(parents=True, exist_ok=True)
+    (node.data_dir / PEERS_FILE).write_text(tomli_w.dumps({"addresses": [], "bans": bans}))
+    node.start()
+    first = wait_for(lambda: _first_answer(node), "the node's first answer on /api/peers", 60)
+    assert len(first) == MAX_BANS, f"the first answer listed {len(first)} of {MAX_BANS} bans"
+
+
+def _first_answer(node: Any) -> list[str] | None:
+    status, doc = http_json(node.url + "/api/peers")
+    return [b["key"] for b in doc["bans"]] if status == 200 else None

@@ -122,8 +122,12 @@ class PeerManager:
         self.split_reports: list[SplitReport] = []
 
     # ---- lifetime ------------------------------------------------------------
-    async def start(self) -> None:
+    async def load(self) -> None:
+        """Read the address book and its bans: before the node listens, so no inbound
+        peer and no REST answer meets a node that has not read them yet."""
         await asyncio.to_thread(self.book.load)
+
+    async def start(self) -> None:
         # The one client session for outbound websockets; stop() closes it.
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=None, connect=10)
