@@ -27,6 +27,7 @@ from .tx import Transaction, make_coinbase
 from .validation import (
     address_rows,
     apply_block,
+    block_addresses,
     check_block_context_free,
     check_header_context,
     check_header_context_free,
@@ -497,7 +498,7 @@ class ChainState:
         with self.store.transaction():
             for e in down:
                 block = self._load_block(e.hash)
-                self.store.disconnect(e, block.txids)
+                self.store.disconnect(e, block.txids, block_addresses(block))
                 for tx in block.txs[1:]:
                     self.store.mempool_put(tx.txid, tx.encoded, now)
                 left.append(block)

@@ -175,7 +175,12 @@ class Store(Protocol):
         """Record a run of blocks joining the active chain, as `put_header`, `put_block`
         and `connect` block by block would (the caller holds the transaction)."""
         ...
-    def disconnect(self, entry: HeaderEntry, txids: list[bytes]) -> None: ...
+    def disconnect(self, entry: HeaderEntry, txids: list[bytes],
+                   addresses: Collection[bytes]) -> None:
+        """Take the active tip `entry` off the chain: its accounts back from the undo
+        data, its `txids` out of the txindex, the history rows of `addresses` (every
+        account it touched) at its height."""
+        ...
 
     # indexes
     def tx_location(self, txid: bytes) -> tuple[bytes, int] | None: ...

@@ -478,7 +478,9 @@ class PostgresStore:
         self.set_meta("tip", rows.headers[-1].hash)
         self.mempool_delete(rows.confirmed)
 
-    def disconnect(self, entry: HeaderEntry, txids: list[bytes]) -> None:
+    def disconnect(self, entry: HeaderEntry, txids: list[bytes],
+                   addresses: Collection[bytes]) -> None:
+        # history_height finds the rows: `addresses` is for a store without that index.
         row = self._run("SELECT data FROM undo WHERE hash=%s", (entry.hash,)).fetchone()
         if row is None:
             raise RuntimeError(f"no undo data for active block at height {entry.height}")

@@ -529,14 +529,18 @@ class SqliteStore:
         if rows.confirmed:
             self.mempool_delete(rows.confirmed)
 
-    def disconnect(self, entry: HeaderEntry, txids: list[bytes]) -> None:
+    def disconnect(self, entry: HeaderEntry, txids: list[bytes],
+                   addresses: Collection[bytes]) -> None:
         data = self.db.execute("SELECT data FROM undo WHERE hash=?", (entry.hash,)).fetchone()
         if data is None:
             raise RuntimeError(f"no undo data for active block at height {entry.height}")
         self.write_accounts(decode_undo(bytes(data[0])))
         self.db.executemany("DELETE FROM txindex WHERE display_txid=?",
                             [(t[::-1],) for t in txids])
-        self.db.execute("DELETE FROM history WHERE height=?", (entry.height,))
+        # By key: the table has no index on the height alone, and one would cost every
+        # connected row another insert; "WHERE height=?" scanned the whole history.
+        self.db.executemany("DELETE FROM history WHERE address=? AND height=?",
+                            [(a, entry.height) for a in addresses])
         self.db.execute("DELETE FROM chain WHERE height=?", (entry.height,))
         self.db.execute("DELETE FROM undo WHERE hash=?", (entry.hash,))
         self.set_meta("tip", entry.prev)
