@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -78,7 +79,9 @@ CREATE INDEX txindex_lead ON txindex({lead});
 """
 
 
-def test_a_schema_1_txindex_is_rewritten_in_display_order(tmp_path: Path) -> None:
+def test_a_schema_1_txindex_is_rewritten_in_display_order(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "chain.sqlite3"
     miner = key(1)
     first = make_block(REGTEST, genesis_link(), miner=miner.address_digest)
@@ -99,7 +102,11 @@ def test_a_schema_1_txindex_is_rewritten_in_display_order(tmp_path: Path) -> Non
     db.commit()
     db.close()
 
-    store = SqliteStore(path)
+    with caplog.at_level(logging.INFO, logger="tuichain.core.store.sqlite_layout"):
+        store = SqliteStore(path)
+    # The pause it makes at start-up is said, with its size, before it begins.
+    said = [r.getMessage() for r in caplog.records]
+    assert any("rewriting the transaction index (4 rows)" in m for m in said), said
     try:
         assert {t: store.tx_location(t) for t in located} == located
         shown = hash_to_hex(payment.txid)

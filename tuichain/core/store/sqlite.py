@@ -9,7 +9,7 @@ Layout (all hashes in internal byte order):
   accounts  address -> balance, nonce at the active tip
   undo      hash -> the account values the block replaced
   txindex   txid in display order (byte-reversed) -> block hash, position (active chain
-            only); see _TXINDEX_ROWS
+            only); see sqlite_layout
   history   (address, height, position) -> txid (active chain only)
   mempool   txid -> encoded tx, time added
   meta      key -> value (tip, network)
@@ -38,6 +38,7 @@ from .base import (
     prefix_range,
     work_to_blob,
 )
+from .sqlite_layout import upgrade_layout
 
 # Raise it with every change to _SCHEMA that an older tuichain cannot read.
 SCHEMA_VERSION = 2
@@ -66,21 +67,6 @@ CREATE TABLE IF NOT EXISTS history(
 CREATE TABLE IF NOT EXISTS mempool(txid BLOB NOT NULL, raw BLOB NOT NULL, added REAL NOT NULL);
 """
 
-# The stored mempool is a rowid table in arrival order with no index on the txid: each
-# admission appends, where a table keyed by random txids dirtied a page of its own per
-# row (a batch of 256 wrote about 1 MB of WAL at 50,000 pending). The writer finds a
-# row by txid through the map `SqliteStore._pending` holds; the data directory's lock
-# makes it the table's only writer. An older tuichain can still read and write this
-# layout (its INSERT OR REPLACE appends, so duplicates are merged at open).
-_OLD_MEMPOOL = "WITHOUT ROWID"
-_MEMPOOL_ROWS = """
-CREATE TABLE mempool_rows(txid BLOB NOT NULL, raw BLOB NOT NULL, added REAL NOT NULL);
-INSERT INTO mempool_rows SELECT txid, raw, added FROM mempool ORDER BY added;
-DROP TABLE mempool;
-ALTER TABLE mempool_rows RENAME TO mempool;
-"""
-
-
 def _display_hex(column: str, nbytes: int = 32) -> str:
     """SQL for the first `nbytes` of a 32-byte hash column in display form
     (byte-reversed, upper-case hex).
@@ -106,25 +92,6 @@ _PREFIX_INDEXES = "".join(
     for table, column in _LEAD_TABLES.items()
 ) + "DROP INDEX IF EXISTS mempool_display;\nDROP INDEX IF EXISTS mempool_lead;\n"
 # The stored mempool has no such index (see _mempool_prefix).
-
-# The txindex gets one row per transaction, the most of any table. Keyed by the txid in
-# internal order it needed the lead index above as well for the explorer's search: two
-# trees of random keys, and each commit of a big block rewrote pages all over both
-# (37 us a row against 17 at 100,000 rows, measured). Keyed by the display order, its
-# primary key is that search's range. Schema 1 files are rewritten once, at open.
-_TXINDEX_ROWS = """
-CREATE TABLE txindex_rows(
-    display_txid BLOB PRIMARY KEY, block BLOB NOT NULL, pos INTEGER NOT NULL
-) WITHOUT ROWID;
-INSERT OR REPLACE INTO txindex_rows SELECT tuichain_reversed(txid), block, pos FROM txindex;
-DROP TABLE txindex;
-ALTER TABLE txindex_rows RENAME TO txindex;
-"""
-
-
-def _reversed(data: bytes) -> bytes:
-    return bytes(data)[::-1]
-
 
 def _display_range(expr: str, prefix: str) -> tuple[list[str], list[str]]:
     """SQL terms (and their arguments) for `expr`, a display form, starting with `prefix`."""
@@ -215,8 +182,7 @@ class SqliteStore:
             self.db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
             self.db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             self.db.executescript(_SCHEMA + _PREFIX_INDEXES)
-            self._mempool_layout()
-            self._txindex_layout()
+            upgrade_layout(self.db, self.transaction, self.path)
             if found < SCHEMA_VERSION:
                 self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._prove_writable()
@@ -226,27 +192,6 @@ class SqliteStore:
                 "make it and its directory writable by this user"
             ) from None
         self.db.execute("PRAGMA cache_size=-16000")
-
-    def _mempool_layout(self) -> None:
-        """Move an older file's mempool to arrival order; merge duplicate rows."""
-        (table,) = self.db.execute(
-            "SELECT sql FROM sqlite_master WHERE type='table' AND name='mempool'").fetchone()
-        with self.transaction():
-            if _OLD_MEMPOOL in str(table).upper():
-                for statement in _MEMPOOL_ROWS.strip().split(";\n"):
-                    self.db.execute(statement)
-            self.db.execute("DELETE FROM mempool WHERE rowid NOT IN "
-                            "(SELECT max(rowid) FROM mempool GROUP BY txid)")
-
-    def _txindex_layout(self) -> None:
-        """Rewrite a schema-1 txindex (keyed by the internal txid) in display order."""
-        columns = {r[1] for r in self.db.execute("PRAGMA table_info(txindex)")}
-        if "txid" not in columns:
-            return
-        self.db.create_function("tuichain_reversed", 1, _reversed, deterministic=True)
-        with self.transaction():
-            for statement in _TXINDEX_ROWS.strip().split(";\n"):
-                self.db.execute(statement)
 
     def _prove_writable(self) -> None:
         """Write a row and roll it back. SQLite opens a file it may not write read-only
