@@ -354,7 +354,10 @@ class SqliteStore:
         rows = self.db.execute(
             "SELECT h.hash FROM headers h WHERE NOT EXISTS "
             "(SELECT 1 FROM headers c WHERE c.prev = h.hash) "
-            "AND NOT EXISTS (SELECT 1 FROM chain WHERE chain.hash = h.hash) "
+            # By the chain's key, the height: the chain has no index on the hash, and
+            # each tip read the whole of it.
+            "AND NOT EXISTS (SELECT 1 FROM chain WHERE chain.height = h.height "
+            "AND chain.hash = h.hash) "
             "ORDER BY h.chainwork DESC LIMIT ?", (limit,),
         )
         return [bytes(r[0]) for r in rows]

@@ -1,0 +1,116 @@
+"""SQLite statements touch the rows they need, not every row of a long chain.
+
+Measured in SQLite's own virtual-machine instructions (a progress handler counts
+them), which do not depend on the machine's speed: disconnecting the tip block of a
+long chain of payments must cost about what the same block costs on a short one,
+and listing many side branches must not read the active chain once for each.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.builders import (
+    Link,
+    extend,
+    fork,
+    genesis_link,
+    import_all,
+    key,
+    open_chain,
+    paid_line,
+)
+from tuichain.core.params import REGTEST
+from tuichain.core.store.sqlite import SqliteStore
+from tuichain.core.validation import block_addresses
+
+PAYERS = [key(i) for i in (1, 2, 3)]
+PAYEE = key(9).address_digest
+PER_BLOCK = 30
+STEP = 100  # instructions a progress call
+
+
+def _funded() -> list[Link]:
+    links: list[Link] = []
+    tip = genesis_link()
+    for payer in PAYERS:
+        links += extend(REGTEST, tip, 1, miner=payer.address_digest)
+        tip = links[-1]
+    return links
+
+
+def _disconnect_cost(where: Path, paid_blocks: int) -> int:
+    """SQLite instructions (in units of STEP) to disconnect the tip of a chain of
+    `paid_blocks` blocks of PER_BLOCK payments."""
+    prefix = _funded()
+    line = paid_line(REGTEST, prefix[-1], paid_blocks, PAYERS, {}, PER_BLOCK, to=PAYEE)
+    chain = open_chain(where)
+    try:
+        import_all(chain, prefix + line)
+        store = chain.store
+        assert isinstance(store, SqliteStore)
+        db: sqlite3.Connection = store.db
+        tip = store.get_header(line[-1].hash)
+        assert tip is not None
+        block = line[-1].block
+        with counted(db) as calls, store.transaction():
+            store.disconnect(tip, block.txids, block_addresses(block))
+        left = db.execute("SELECT count(*) FROM history WHERE height=?", (tip.height,))
+        assert left.fetchone()[0] == 0, "the tip's history rows outlived it"
+        below = db.execute("SELECT count(*) FROM history WHERE height=?", (tip.height - 1,))
+        assert below.fetchone()[0] == 2 * PER_BLOCK + 1, "rows below the tip went too"
+        return calls()
+    finally:
+        chain.store.close()
+
+
+@contextmanager
+def counted(db: sqlite3.Connection) -> Iterator[Callable[[], int]]:
+    """The instructions `db` runs inside the block, in units of STEP."""
+    calls = 0
+
+    def count() -> int:
+        nonlocal calls
+        calls += 1
+        return 0
+
+    db.set_progress_handler(count, STEP)
+    try:
+        yield lambda: calls
+    finally:
+        db.set_progress_handler(None, 0)
+
+
+def test_disconnecting_the_tip_does_not_scan_the_whole_history(tmp_path: Path) -> None:
+    short = _disconnect_cost(tmp_path / "short", 2)
+    long = _disconnect_cost(tmp_path / "long", 40)
+    # A scan of the history table grows with the chain (20 times the rows here).
+    assert long < 2 * short, f"tip of 2 blocks: {short * STEP}, of 40: {long * STEP} instructions"
+
+
+def _branch_tips_cost(where: Path, sides: int) -> int:
+    """Instructions (in units of STEP) to list the branch tips of a 60-block chain with
+    `sides` one-block side branches off it."""
+    line = extend(REGTEST, genesis_link(), 60)
+    branches = [fork(REGTEST, line[10 + i], 1, tag=b"side-%d" % i)[0] for i in range(sides)]
+    chain = open_chain(where)
+    try:
+        import_all(chain, line + branches)
+        store = chain.store
+        assert isinstance(store, SqliteStore)
+        with counted(store.db) as calls:
+            tips = store.branch_tips(50)
+        assert set(tips) == {b.hash for b in branches}
+        return calls()
+    finally:
+        chain.store.close()
+
+
+def test_side_branch_tips_do_not_each_read_the_whole_chain(tmp_path: Path) -> None:
+    one = _branch_tips_cost(tmp_path / "one", 1)
+    many = _branch_tips_cost(tmp_path / "many", 20)
+    # Reading the chain table once for each tip grows with tips times chain length.
+    assert many < 3 * one, f"1 side tip: {one * STEP}, 20: {many * STEP} instructions"
