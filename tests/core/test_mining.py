@@ -105,3 +105,21 @@ async def test_workers_that_cannot_start_leave_the_node_up_and_say_why(
         await miner.close()
         await ledger.close()
     assert (ledger.tip.height if ledger.tip else 0) == 0
+
+
+async def test_workers_are_spawned_by_the_first_job_not_by_the_start(tmp_path: Path) -> None:
+    """A node that never mines (a sync, a wallet node) pays no worker interpreter."""
+    ledger = await Ledger.open(tmp_path, REGTEST)
+    miner = MiningController(ledger, lambda: PAYOUT, workers=2, pace=0.0)
+    try:
+        await miner.start()
+        miner.set_workers(1)
+        await asyncio.sleep(0.5)  # time in which a spawn started by start() would be on
+        assert multiprocessing.active_children() == []
+        block = await asyncio.wait_for(miner.mine_one(), 30)
+        assert ledger.tip is not None
+        assert ledger.tip.hash == block.hash
+        assert len(multiprocessing.active_children()) == 1
+    finally:
+        await miner.close()
+        await ledger.close()

@@ -17,10 +17,11 @@ class AsyncMiner:
     events into the loop via loop.call_soon_threadsafe.
 
     Control calls go through a one-thread executor, in order, so the loop never
-    waits on spawning or joining processes. start() does not wait for the workers
-    either: each is a fresh interpreter (0.15 s or more), the node serves meanwhile,
-    and calls made in that time queue behind the spawn. A spawn that fails goes to
-    `on_failure` in the loop, and later calls raise with its reason.
+    waits on spawning or joining processes. The workers are spawned with the first
+    job, not by start(): each is a fresh interpreter (0.15 s of a core or more), which
+    a node that never mines (a sync, say) should not pay, and calls made meanwhile
+    queue behind the spawn. A spawn that fails goes to `on_failure` in the loop, and
+    later calls raise with its reason.
     """
 
     def __init__(
@@ -36,6 +37,7 @@ class AsyncMiner:
         self._on_solution = on_solution
         self._on_failure = on_failure
         self._start_error: BaseException | None = None
+        self._spawned = False  # the spawn is queued (or done) on the control thread
         self._control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="miner-control")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reader: threading.Thread | None = None
@@ -56,7 +58,6 @@ class AsyncMiner:
         if self._loop is not None:
             return
         self._loop = asyncio.get_running_loop()
-        self._control.submit(self._start_pool).add_done_callback(self._start_failure)
 
     def _start_pool(self) -> None:
         self._pool.start()
@@ -85,14 +86,14 @@ class AsyncMiner:
         self._control_call(self._pool.submit, job)
 
     def cancel(self) -> None:
-        if self._loop is not None and not self._closed and self._start_error is None:
+        if self._spawned and not self._closed and self._start_error is None:
             self._control_call(self._pool.cancel)
 
     def set_workers(self, n: int) -> None:
         if n < 1:
             raise ValueError("a miner needs at least one worker")
-        if self._loop is None and not self._closed:
-            # Before start() this only records the number: nothing to spawn yet.
+        if not self._spawned and not self._closed:
+            # Before the first job this only records the number: nothing to spawn yet.
             self._pool.set_workers(n)
         else:
             self._control_call(self._pool.set_workers, n)
@@ -115,6 +116,9 @@ class AsyncMiner:
             raise RuntimeError("the miner is not running")
         if self._start_error is not None:
             raise self._start_error
+        if not self._spawned:
+            self._spawned = True
+            self._control.submit(self._start_pool).add_done_callback(self._start_failure)
         self._control.submit(self._after_start, fn, *args).add_done_callback(
             self._report_failure)
 
