@@ -162,12 +162,17 @@ class Campaign:
     def delay(self) -> float:
         return self.rng.uniform(0.0, self.window)
 
-    def record(self, phase: str) -> None:
-        """Count a kill by when it came; steer the next delays towards the work."""
+    def record(self, phase: str, stalled: bool = False) -> None:
+        """Count a kill by when it came; steer the next delays towards the work.
+
+        `stalled`: a kill during the work that found the node where the kill before
+        left it. The delays are then too short for the node to get anything done
+        after a start (a round that began after fast rounds shrank them), and the
+        campaign would restart it at the same point until it gave up."""
         self.phases[phase] += 1
         if phase == "after":
             self.window = max(0.01, self.window * 0.75)
-        elif phase == "before":
+        elif phase == "before" or stalled:
             self.window *= 1.25
 
     @property
@@ -247,6 +252,7 @@ def run_rounds(
         node = pool.prepare(f"{name}{rounds}", *args)
         if fill is not None:
             shutil.copytree(fill, node.data_dir)
+        left_at: tuple[bytes, int, bool] | None = None  # where the last kill left it
         while True:
             assert campaign.starts < MAX_STARTS, (
                 f"{campaign.name}: still not done after {campaign.starts} starts"
@@ -258,7 +264,12 @@ def run_rounds(
             if view.tip == target:
                 campaign.record("after")
                 break
-            campaign.record("during" if view.header_hashes & work_started else "before")
+            if not view.header_hashes & work_started:
+                campaign.record("before")
+                continue
+            at = (view.tip, len(view.header_hashes), view.heavier_stored)
+            campaign.record("during", stalled=at == left_at)
+            left_at = at
         # The finished node once more, started and checked without a kill.
         campaign.start(node)
         campaign.check_live(node)
