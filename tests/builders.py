@@ -191,6 +191,16 @@ def fork(params: NetworkParams, base: Link, count: int, tag: bytes = b"fork") ->
     return extend(params, base, count, tag=tag)
 
 
+def funded(payers: Sequence[PrivateKey], params: NetworkParams = REGTEST) -> list[Link]:
+    """One block on genesis paying each payer its subsidy, so the payers can send at once."""
+    links: list[Link] = []
+    tip = genesis_link(params)
+    for payer in payers:
+        links += extend(params, tip, 1, miner=payer.address_digest)
+        tip = links[-1]
+    return links
+
+
 def pay(
     sender: PrivateKey,
     recipient: bytes,

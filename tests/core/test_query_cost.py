@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.builders import (
-    Link,
     extend,
     fork,
+    funded,
     genesis_link,
     import_all,
     key,
@@ -33,19 +33,10 @@ PER_BLOCK = 30
 STEP = 100  # instructions a progress call
 
 
-def _funded() -> list[Link]:
-    links: list[Link] = []
-    tip = genesis_link()
-    for payer in PAYERS:
-        links += extend(REGTEST, tip, 1, miner=payer.address_digest)
-        tip = links[-1]
-    return links
-
-
 def _disconnect_cost(where: Path, paid_blocks: int) -> int:
     """SQLite instructions (in units of STEP) to disconnect the tip of a chain of
     `paid_blocks` blocks of PER_BLOCK payments."""
-    prefix = _funded()
+    prefix = funded(PAYERS)
     line = paid_line(REGTEST, prefix[-1], paid_blocks, PAYERS, {}, PER_BLOCK, to=PAYEE)
     chain = open_chain(where)
     try:

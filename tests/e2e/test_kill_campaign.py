@@ -38,7 +38,7 @@ import pytest
 from tests.builders import (
     Link,
     extend,
-    genesis_link,
+    funded,
     import_all,
     key,
     open_chain,
@@ -88,16 +88,6 @@ def build_data_dir(path: Path, links: list[Link]) -> None:
         import_all(chain, links)
     finally:
         chain.store.close()
-
-
-def funded_prefix() -> list[Link]:
-    """One block paying each payer its subsidy, so the payers can send at once."""
-    links: list[Link] = []
-    tip = genesis_link()
-    for payer in PAYERS:
-        links += extend(REGTEST, tip, 1, miner=payer.address_digest)
-        tip = links[-1]
-    return links
 
 
 @dataclass
@@ -194,7 +184,7 @@ def test_kills_while_mining_with_payments_flowing_in(pool: NodePool) -> None:
     """Payments the node acknowledged (202) are on the chain or pending after every kill."""
     campaign = Campaign("mining", random.Random(SEED), "acknowledged payments")
     node = pool.prepare("miner", "--mine", "--mining-pace", "0.1", "--miner-workers", "1")
-    build_data_dir(node.data_dir, funded_prefix())
+    build_data_dir(node.data_dir, funded(PAYERS))
     nonces = {payer.address_digest: 0 for payer in PAYERS}
     acknowledged = campaign.must_hold
     while campaign.during < KILLS:
@@ -279,7 +269,7 @@ def run_rounds(
 def test_kills_while_syncing_from_a_peer_with_a_longer_chain(pool: NodePool) -> None:
     """An empty node syncs a chain of payments from a peer, killed again and again."""
     campaign = Campaign("syncing", random.Random(SEED + 1))
-    prefix = funded_prefix()
+    prefix = funded(PAYERS)
     nonces: dict[bytes, int] = {}
     line = paid_line(REGTEST, prefix[-1], SYNC_BLOCKS, PAYERS, nonces, 3, to=PAYEE)
     source = pool.prepare("source")
@@ -303,7 +293,7 @@ def test_kills_during_a_reorg_to_a_heavier_branch_from_a_peer(pool: NodePool, tm
     one transaction (a kill between the two loses them in a live reorg as well).
     """
     campaign = Campaign("reorg", random.Random(SEED + 2), "payments of the disconnected branch")
-    prefix = funded_prefix()
+    prefix = funded(PAYERS)
     short = paid_line(REGTEST, prefix[-1], SHORT_BLOCKS, PAYERS, {}, 10, to=PAYEE, tag=b"short")
     heavy = extend(REGTEST, prefix[-1], HEAVY_BLOCKS, tag=b"heavy")
     peer = pool.prepare("heavy")
