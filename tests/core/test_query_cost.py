@@ -3,7 +3,8 @@
 Measured in SQLite's own virtual-machine instructions (a progress handler counts
 them), which do not depend on the machine's speed: disconnecting the tip block of a
 long chain of payments must cost about what the same block costs on a short one,
-and listing many side branches must not read the active chain once for each.
+and listing many side branches must not read the active chain once for each; a
+sync's download round must not read every header still without its body.
 """
 
 from __future__ import annotations
@@ -105,3 +106,36 @@ def test_side_branch_tips_do_not_each_read_the_whole_chain(tmp_path: Path) -> No
     many = _branch_tips_cost(tmp_path / "many", 20)
     # Reading the chain table once for each tip grows with tips times chain length.
     assert many < 3 * one, f"1 side tip: {one * STEP}, 20: {many * STEP} instructions"
+
+
+def _fetchable_cost(where: Path, ahead: int) -> int:
+    """Instructions (in units of STEP) for one download round's look at the headers
+    just above the tip, with `ahead` headers of the best chain stored without bodies
+    (a sync that has its headers and fetches the bodies)."""
+    base = extend(REGTEST, genesis_link(), 3)
+    line = extend(REGTEST, base[-1], ahead, tag=b"ahead")
+    chain = open_chain(where)
+    try:
+        import_all(chain, base)
+        now = line[-1].time + 3600
+        assert chain.process_headers([link.header for link in line], now=now).error is None
+        store = chain.store
+        assert isinstance(store, SqliteStore)
+        in_flight = {link.hash for link in line[1:33]}  # bodies asked for already
+        with counted(store.db) as calls:
+            wanted = chain.missing_blocks(64, skip=in_flight)
+        # The next bodies on the way, and none already asked for.
+        assert wanted[0] == line[0].hash
+        assert wanted == [link.hash for link in line[:1] + line[33:96]]
+        return calls()
+    finally:
+        chain.store.close()
+
+
+def test_a_download_round_does_not_read_every_header_without_a_body(
+        tmp_path: Path) -> None:
+    short = _fetchable_cost(tmp_path / "short", 300)
+    long = _fetchable_cost(tmp_path / "long", 3_000)
+    # Every header-only header was read to find the few whose parent has its body.
+    assert long < 2 * short, (
+        f"300 headers ahead: {short * STEP}, 3,000: {long * STEP} instructions")

@@ -41,6 +41,10 @@ HEADER_CACHE = 20_000
 TIMES_CACHE = 4_096
 # Headers just above the tip considered for body download besides the best chain.
 NEXT_BLOCKS = 16
+# How many of the lightest header-only headers above the tip are looked through for
+# those: more than an attacker can crowd with headers of real work at the tip's
+# difficulty, and few enough that a sync's round does not read all it has ahead.
+FETCHABLE_SCAN = 256
 # Download paths kept: the most-work header's and one peer's best, the same chain
 # while catching up (each up to a whole bodiless chain long: 8 of them held 40 MB).
 PATH_CACHE = 2
@@ -732,7 +736,8 @@ class ChainState:
                 if e.status == HEADER_ONLY and h not in self.orphans and h not in skip:
                     wanted.append(h)
         if toward is None:
-            above = self.store.fetchable_above(self.tip.chainwork, NEXT_BLOCKS + len(skip))
+            above = self.store.fetchable_above(self.tip.chainwork, NEXT_BLOCKS + len(skip),
+                                               FETCHABLE_SCAN + len(skip))
             wanted += [h for h in above
                        if h not in wanted and h not in self.orphans and h not in skip
                        ][:NEXT_BLOCKS]

@@ -348,13 +348,15 @@ class PostgresStore:
             (HEADER_ONLY, HAVE_DATA)).fetchone()
         return None if row is None else _entry(row)
 
-    def fetchable_above(self, chainwork: int, limit: int) -> list[bytes]:
-        """As in SQLite: the parent's status is filtered before LIMIT."""
+    def fetchable_above(self, chainwork: int, limit: int, scan: int) -> list[bytes]:
+        """As in SQLite: among the `scan` lightest header-only blocks, the parent's
+        status filtered before LIMIT."""
         rows = self._run(
-            "SELECT h.hash FROM headers h JOIN headers p ON p.hash = h.prev "
-            "WHERE h.status=%s AND h.chainwork > %s AND p.status=%s "
+            "SELECT h.hash FROM (SELECT hash, prev, chainwork FROM headers "
+            "WHERE status=%s AND chainwork > %s ORDER BY chainwork LIMIT %s) h "
+            "JOIN headers p ON p.hash = h.prev WHERE p.status=%s "
             "ORDER BY h.chainwork LIMIT %s",
-            (HEADER_ONLY, work_to_blob(chainwork), HAVE_DATA, limit),
+            (HEADER_ONLY, work_to_blob(chainwork), scan, HAVE_DATA, limit),
         )
         return [_bytes(r[0]) for r in rows]
 

@@ -338,15 +338,19 @@ class SqliteStore:
         ).fetchone()
         return None if row is None else _entry(row)
 
-    def fetchable_above(self, chainwork: int, limit: int) -> list[bytes]:
+    def fetchable_above(self, chainwork: int, limit: int, scan: int) -> list[bytes]:
         """Header-only blocks with more work than `chainwork` whose parent has its body,
-        lightest first. The parent's status is filtered in the query, before LIMIT: a
-        crowd of header-only children of header-only parents must not fill the answer."""
+        lightest first, among the `scan` lightest header-only ones. The parent's status
+        is filtered in the query, before LIMIT: a crowd of header-only children of
+        header-only parents must not fill the answer. `scan` bounds the rows read: in a
+        sync almost no header-only block has a parent with a body, and without it each
+        download round read every header still waiting for its body."""
         rows = self.db.execute(
-            "SELECT h.hash FROM headers h JOIN headers p ON p.hash = h.prev "
-            "WHERE h.status=? AND h.chainwork > ? AND p.status=? "
+            "SELECT h.hash FROM (SELECT hash, prev, chainwork FROM headers "
+            "WHERE status=? AND chainwork > ? ORDER BY chainwork LIMIT ?) h "
+            "JOIN headers p ON p.hash = h.prev WHERE p.status=? "
             "ORDER BY h.chainwork LIMIT ?",
-            (HEADER_ONLY, work_to_blob(chainwork), HAVE_DATA, limit),
+            (HEADER_ONLY, work_to_blob(chainwork), scan, HAVE_DATA, limit),
         )
         return [bytes(r[0]) for r in rows]
 
