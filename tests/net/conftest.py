@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.builders import MINER, block_on
+from tests.builders import MINER, block_on, wait_for
 from tuichain.config import NodeConfig
 from tuichain.core.block import Block, BlockHeader
 from tuichain.core.params import REGTEST
@@ -66,6 +67,27 @@ async def start_node(tmp_path: Path) -> AsyncIterator[StartNode]:
     yield start
     for node in reversed(nodes):
         await node.stop()
+
+
+async def sync_watched(node: Node, source: Node, tip: bytes, look: Callable[[], None],
+                       every: float = 0.002) -> None:
+    """Connect `node` to `source` and wait until its tip is `tip`, calling `look` every
+    `every` seconds meanwhile (to see what the sync holds at each moment)."""
+    done = False
+
+    async def watch() -> None:
+        while not done:
+            look()
+            await asyncio.sleep(every)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await node.net.connect(source.listen_url)
+        await wait_for(lambda: node.ledger.tip is not None and node.ledger.tip.hash == tip,
+                       "the whole chain", limit=60)
+    finally:
+        done = True
+        await watcher
 
 
 @pytest.fixture

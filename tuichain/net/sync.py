@@ -71,7 +71,13 @@ log = logging.getLogger(__name__)
 
 TX_TIMEOUT = 10.0
 HEADERS_TIMEOUT = 30.0
-BLOCK_WINDOW = 64  # block bodies in flight per peer
+# Block bodies in flight per peer: as many as make BLOCK_WINDOW_BYTES at the size of
+# the blocks received lately, within these bounds (the least until a block has
+# come). Small blocks need a deep window to keep the writer busy across a round trip;
+# a slow honest link must deliver its window of big ones within the stall timeout.
+BLOCK_WINDOW = 256
+BLOCK_WINDOW_MIN = 16
+BLOCK_WINDOW_BYTES = 8_000_000
 # A peer's transactions waiting for admission, past which its next messages wait: a
 # burst is admitted in batches (one commit each) while its other messages go on.
 TX_WINDOW = 256
@@ -141,6 +147,8 @@ class SyncEngine:
         self.inv_budgets: dict[str, TokenBucket] = {}
         self._fetching = False
         self._fetch_again = False
+        self._fetch_spawned = False  # a round is spawned and has not started yet
+        self._block_size: float | None = None  # size of the blocks received lately
         self._fetch_paused = False  # the import queue was full: fetch again once it drains
         self._handlers = {
             Cmd.INV: self._on_inv,
@@ -471,6 +479,12 @@ class SyncEngine:
             raise ProtocolError(f"malformed block: {exc.reason}", 50) from None
         h = block.hash
         self.stats.blocks_received += 1
+        # A bigger block counts at once and smaller ones lower the mean slowly: the
+        # blocks asked for next are likely as big, and a window asked for at a small
+        # mean would take too long to arrive.
+        size = len(payload)
+        mean = self._block_size
+        self._block_size = size if mean is None or size > mean else 0.9 * mean + 0.1 * size
         peer.learn(h)
         requested = h in peer.blocks_inflight
         result = self.ledger.queue_block(block, source=peer.peer_id, requested=requested)
@@ -486,8 +500,8 @@ class SyncEngine:
             return
         # No task a block while a sync streams them in: most connect, and need no more.
         result.add_done_callback(lambda done: self._on_imported(peer, h, done))
-        if len(peer.blocks_inflight) <= BLOCK_WINDOW // 2:
-            await self.fetch_blocks()  # pauses itself when the queue is full
+        if len(peer.blocks_inflight) <= self.window // 2:
+            self._fetch_soon()
 
     def _on_imported(self, peer: Peer, h: bytes,
                      done: asyncio.Future[ImportResult]) -> None:
@@ -520,8 +534,29 @@ class SyncEngine:
                 return
         else:
             self._claim_if_tip(peer, h)
-        if len(peer.blocks_inflight) <= BLOCK_WINDOW // 2:
+        if len(peer.blocks_inflight) <= self.window // 2:
             await self.fetch_blocks()
+
+    @property
+    def window(self) -> int:
+        """Block bodies to keep in flight per peer."""
+        if self._block_size is None:
+            return BLOCK_WINDOW_MIN
+        return max(BLOCK_WINDOW_MIN, min(BLOCK_WINDOW, int(BLOCK_WINDOW_BYTES / self._block_size)))
+
+    def _fetch_soon(self) -> None:
+        """A fetch round without waiting for it: the read loop goes on to the next
+        message while the round asks the writer what is missing (behind the batch it
+        imports). Rounds asked for meanwhile fold into one."""
+        if self._fetching:
+            self._fetch_again = True
+        elif not self._fetch_spawned:
+            self._fetch_spawned = True
+            self.m.spawn(self._spawned_fetch())
+
+    async def _spawned_fetch(self) -> None:
+        self._fetch_spawned = False
+        await self.fetch_blocks()
 
     async def fetch_blocks(self) -> None:
         """Ask peers for the bodies on the way to the most-work header, a window each."""
@@ -543,6 +578,7 @@ class SyncEngine:
         tip_work = tip.chainwork if tip else 0
         peers = [p for p in self.m.ready_peers() if not p.closed]
         requests: dict[str, list[tuple[InvType, bytes]]] = {}
+        window = self.window
         # Blocks waiting for import and blocks asked for share one bound, whichever
         # path fetches (a block arriving, a batch imported, the stall tick).
         budget = MAX_QUEUED_BLOCKS - self.ledger.blocks_queued - len(self.block_inflight)
@@ -559,7 +595,7 @@ class SyncEngine:
         # First each peer's own best chain (Bitcoin Core's FindNextBlocksToDownload):
         # headers a peer announced and withholds fill only that peer's window.
         for p in peers:
-            room = min(BLOCK_WINDOW - len(p.blocks_inflight), budget)
+            room = min(window - len(p.blocks_inflight), budget)
             if room <= 0 or p.best_hash is None or p.best_work <= tip_work:
                 continue
             path = await self.ledger.missing_blocks(room, p.best_hash,
@@ -568,7 +604,7 @@ class SyncEngine:
                 if h not in self.block_inflight and not p.lacks(h):
                     ask(p, h, announced=True)
         # Then what is on the way to the most-work header, from anyone who may have it.
-        free = min(sum(max(0, BLOCK_WINDOW - len(p.blocks_inflight)) for p in peers), budget)
+        free = min(sum(max(0, window - len(p.blocks_inflight)) for p in peers), budget)
         if free > 0:
             missing = await self.ledger.missing_blocks(free, None,
                                                        frozenset(self.block_inflight))
@@ -580,7 +616,7 @@ class SyncEngine:
                 able = [
                     p
                     for p in peers
-                    if len(p.blocks_inflight) < BLOCK_WINDOW
+                    if len(p.blocks_inflight) < window
                     and (p.knows(h) or p.chainwork > tip_work)
                     and not p.lacks(h)
                 ]

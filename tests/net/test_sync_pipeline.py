@@ -1,0 +1,99 @@
+"""A sync keeps reading while the writer imports: blocks that arrive meanwhile are
+imported together in the next batch.
+
+The download round after a block asks the writer what is missing, behind the batch
+it is importing. When the peer's read loop waited for that answer, each block in a
+window's tail was read only after the batch before it was written: the writer
+imported those blocks one per batch, a commit each.
+
+The window of bodies in flight is sized in bytes: deep for small blocks, so the
+writer has blocks to import across a round trip, and shallow for big ones, which a
+slow honest link must deliver within the stall timeout.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from tests.builders import Link, extend, funded, genesis_link, key, paid_line, wait_for
+from tuichain.core.params import REGTEST
+from tuichain.net import sync
+
+from .conftest import StartNode, sync_watched
+
+BLOCKS = 300
+
+
+async def test_blocks_arriving_during_an_import_join_the_next_batch(
+    start_node: StartNode,
+) -> None:
+    source = await start_node("source")
+    chain = extend(REGTEST, genesis_link(), BLOCKS)
+    for link in chain:
+        await source.ledger.submit_block(link.block)
+    node = await start_node("node")
+    # Each batch takes at least 20 ms on the writer (a slow disk), far longer than
+    # the peer needs to send the next blocks over loopback.
+    real = node.ledger._import_batch
+    sizes: list[int] = []
+
+    def slow(batch: Any) -> Any:
+        time.sleep(0.02)
+        sizes.append(len(batch))
+        return real(batch)
+
+    node.ledger._import_batch = slow  # type: ignore[method-assign]
+    await node.net.connect(source.listen_url)
+    await wait_for(lambda: node.ledger.tip.hash == chain[-1].hash,  # type: ignore[union-attr]
+                   "the whole chain", limit=60)
+    alone = sum(1 for n in sizes if n == 1)
+    assert len(sizes) <= BLOCKS // 10, (
+        f"{BLOCKS} blocks took {len(sizes)} batches, {alone} of one block: {sizes}")
+
+
+async def _most_in_flight(start_node: StartNode, chain: list[Link], after: int = 0) -> int:
+    """The most bodies a fresh node had in flight from one peer, seen just after it
+    asked for more, while syncing `chain`; only requests made once it had received
+    more than `after` blocks count."""
+    source = await start_node("source")
+    for link in chain:
+        await source.ledger.submit_block(link.block)
+    node = await start_node("node")
+    most = 0
+    before = 0
+
+    def look() -> None:
+        nonlocal most, before
+        engine = node.net.sync
+        now = sum(len(peer.blocks_inflight) for peer in engine.m.ready_peers())
+        if now > before and engine.stats.blocks_received > after:
+            most = max(most, now)
+        before = now
+
+    await sync_watched(node, source, chain[-1].hash, look, every=0.001)
+    return most
+
+
+async def test_small_blocks_fill_a_deep_window(start_node: StartNode,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sync, "BLOCK_WINDOW_BYTES", 40_000)
+    most = await _most_in_flight(start_node, extend(REGTEST, genesis_link(), BLOCKS))
+    # Empty blocks of about 230 bytes: 40,000 bytes make some 170 of them.
+    assert sync.BLOCK_WINDOW_MIN < most <= 40_000 // 200, f"{most} in flight at most"
+
+
+async def test_big_blocks_keep_few_in_flight(start_node: StartNode,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sync, "BLOCK_WINDOW_BYTES", 40_000)
+    monkeypatch.setattr(sync, "BLOCK_WINDOW", 64)  # under the chain's 200 blocks: refills
+    payers = [key(i) for i in (1, 2, 3)]
+    prefix = funded(payers)
+    line = paid_line(REGTEST, prefix[-1], 200, payers, {}, 30, to=key(9).address_digest)
+    assert line[-1].block.size > 4_000
+    # The funding blocks are small: the window is deep until the first big one comes.
+    most = await _most_in_flight(start_node, prefix + line, after=len(prefix))
+    # Blocks of some 4,500 bytes: 40,000 bytes make fewer than the least window.
+    assert 0 < most <= sync.BLOCK_WINDOW_MIN, f"{most} in flight at most"
