@@ -13,6 +13,7 @@ slow honest link must deliver within the stall timeout.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -97,3 +98,39 @@ async def test_big_blocks_keep_few_in_flight(start_node: StartNode,
     most = await _most_in_flight(start_node, prefix + line, after=len(prefix))
     # Blocks of some 4,500 bytes: 40,000 bytes make fewer than the least window.
     assert 0 < most <= sync.BLOCK_WINDOW_MIN, f"{most} in flight at most"
+
+
+async def test_a_peer_gone_during_a_download_round_is_not_waited_for(
+    start_node: StartNode,
+) -> None:
+    source = await start_node("source")
+    chain = extend(REGTEST, genesis_link(), BLOCKS)
+    for link in chain:
+        await source.ledger.submit_block(link.block)
+    node = await start_node("node")
+    engine = node.net.sync
+    # The connection ends while a download round waits for the writer's answer (a
+    # duplicate connection to the same node closed, a peer leaving), as a real race
+    # does: the round goes on with the peers it listed before.
+    real = node.ledger.missing_blocks
+    gone: list[str] = []
+
+    async def racing(*args: Any, **kwargs: Any) -> list[bytes]:
+        wanted = await real(*args, **kwargs)
+        peers = engine.m.ready_peers()
+        if wanted and peers and not gone:
+            gone.append(peers[0].peer_id)
+            engine.m.drop(peers[0], "leaving mid-round")
+            await wait_for(lambda: not engine.m.ready_peers(), "the peer gone")
+        return wanted
+
+    node.ledger.missing_blocks = racing  # type: ignore[method-assign]
+    await node.net.connect(source.listen_url)
+    await wait_for(lambda: gone and not engine.m.ready_peers(), "the peer gone")
+    await asyncio.sleep(0.1)  # the round finishes
+    stale = [h for h, req in engine.block_inflight.items() if req.peer_id == gone[0]]
+    assert not stale, f"{len(stale)} bodies asked of a peer that is gone"
+    # Back again, the sync goes on at once, not after the stall timeout (20 s).
+    await node.net.connect(source.listen_url)
+    await wait_for(lambda: node.ledger.tip.hash == chain[-1].hash,  # type: ignore[union-attr]
+                   "the whole chain", limit=10)

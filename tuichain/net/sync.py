@@ -600,6 +600,8 @@ class SyncEngine:
                 continue
             path = await self.ledger.missing_blocks(room, p.best_hash,
                                                     frozenset(self.block_inflight))
+            if not p.ready or p.closed:
+                continue  # gone while the writer answered: its requests went elsewhere
             for h in path:
                 if h not in self.block_inflight and not p.lacks(h):
                     ask(p, h, announced=True)
@@ -608,6 +610,8 @@ class SyncEngine:
         if free > 0:
             missing = await self.ledger.missing_blocks(free, None,
                                                        frozenset(self.block_inflight))
+            # A peer gone meanwhile would hold its requests until the stall timeout.
+            peers = [p for p in peers if p.ready and not p.closed]
             for h in missing:
                 if budget <= 0:
                     break
