@@ -1,4 +1,5 @@
-"""A sync never lets the blocks waiting for import outgrow their bound.
+"""A sync never lets the blocks waiting for import outgrow their bounds, in blocks and
+in bytes.
 
 Blocks downloaded faster than the writer imports them wait in the ledger's queue;
 fetching pauses when it is full. The bound must hold on every path that fetches:
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.builders import extend, genesis_link
+from tests.builders import extend, funded, genesis_link, key, paid_line
 from tuichain.core.params import REGTEST
 from tuichain.net import sync
 
@@ -53,3 +54,36 @@ async def test_queued_and_requested_blocks_stay_within_the_bound(
 
     await sync_watched(node, source, chain[-1].hash, look)
     assert 0 < seen <= BOUND, f"{seen} blocks queued or requested at once (bound {BOUND})"
+
+
+async def test_queued_bytes_stay_within_their_bound(
+    start_node: StartNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Blocks of some 4,500 bytes: about 13 of them fill 60,000 bytes, far under the
+    # bound in blocks. A chain of big blocks must not queue 1,024 of them.
+    monkeypatch.setattr(sync, "MAX_QUEUED_BYTES", 60_000)
+    payers = [key(i) for i in (1, 2, 3)]
+    prefix = funded(payers)
+    chain = prefix + paid_line(REGTEST, prefix[-1], 120, payers, {}, 30,
+                               to=key(9).address_digest)
+    source = await start_node("source")
+    for link in chain:
+        await source.ledger.submit_block(link.block)
+    node = await start_node("node")
+    real = node.ledger._import_batch
+
+    def slow(batch: Any) -> Any:
+        time.sleep(0.03)
+        return real(batch)
+
+    node.ledger._import_batch = slow  # type: ignore[method-assign]
+    most = 0
+
+    def look() -> None:
+        nonlocal most
+        most = max(most, node.ledger.blocks_queued_bytes)
+
+    await sync_watched(node, source, chain[-1].hash, look)
+    # Bodies in flight are counted at the size of the blocks seen so far, which the
+    # next ones may exceed a little: one block's worth of slack.
+    assert 0 < most <= 60_000 + 5_000, f"{most:,} bytes queued at once (bound 60,000)"

@@ -78,6 +78,7 @@ class Ledger(Admission, StoreReads):
         self._queue: deque[_Pending] = deque()
         self._importer: asyncio.Task[None] | None = None
         self._queued: dict[bytes, int] = {}  # hash -> times queued, result not yet set
+        self._queued_bytes = 0
         self._init_admission()
         self._chain: ChainState | None = None
         self._rstore: Store | None = None
@@ -265,15 +266,17 @@ class Ledger(Admission, StoreReads):
         loop = asyncio.get_running_loop()
         pending = _Pending(block, source, requested, self._preverify_block(block),
                            loop.create_future())
-        h = block.hash
+        h, size = block.hash, block.size
         self._queued[h] = self._queued.get(h, 0) + 1
-        pending.result.add_done_callback(lambda _: self._unqueue(h))
+        self._queued_bytes += size
+        pending.result.add_done_callback(lambda _: self._unqueue(h, size))
         self._queue.append(pending)
         if self._importer is None or self._importer.done():
             self._importer = loop.create_task(self._import_queue())
         return pending.result
 
-    def _unqueue(self, h: bytes) -> None:
+    def _unqueue(self, h: bytes, size: int) -> None:
+        self._queued_bytes -= size
         left = self._queued.pop(h) - 1
         if left:
             self._queued[h] = left
@@ -282,6 +285,11 @@ class Ledger(Admission, StoreReads):
     def blocks_queued(self) -> int:
         """Blocks waiting for import (a sync's download runs ahead of the writer)."""
         return len(self._queued)
+
+    @property
+    def blocks_queued_bytes(self) -> int:
+        """Their encoded size, counted once for each time one was queued."""
+        return self._queued_bytes
 
     def _preverify_block(self, block: Block) -> asyncio.Future[Any]:
         """The block's signatures checked into the SigCache on the verify pool, split in

@@ -82,8 +82,10 @@ BLOCK_WINDOW_BYTES = 8_000_000
 # burst is admitted in batches (one commit each) while its other messages go on.
 TX_WINDOW = 256
 # Downloaded blocks waiting for import, past which no more are asked for: the
-# download may run ahead of the writer, by this much memory at most.
+# download may run ahead of the writer by this many blocks and this much memory at
+# most (bodies in flight counted at the size of the blocks received lately).
 MAX_QUEUED_BLOCKS = 1024
+MAX_QUEUED_BYTES = 64_000_000
 BIG_PAYLOAD = 64 * 1024  # decode larger blocks off the loop
 
 # Rejections that say nothing bad about the sender: races between mempools and
@@ -512,7 +514,8 @@ class SyncEngine:
             self._claim_if_tip(peer, h)
         else:
             self.m.spawn(self._imported(peer, h, done))
-        if self._fetch_paused and self.ledger.blocks_queued < MAX_QUEUED_BLOCKS // 2:
+        if (self._fetch_paused and self.ledger.blocks_queued < MAX_QUEUED_BLOCKS // 2
+                and self.ledger.blocks_queued_bytes < MAX_QUEUED_BYTES // 2):
             self._fetch_paused = False
             self.m.spawn(self.fetch_blocks())
 
@@ -582,6 +585,9 @@ class SyncEngine:
         # Blocks waiting for import and blocks asked for share one bound, whichever
         # path fetches (a block arriving, a batch imported, the stall tick).
         budget = MAX_QUEUED_BLOCKS - self.ledger.blocks_queued - len(self.block_inflight)
+        if self._block_size is not None:
+            room = (MAX_QUEUED_BYTES - self.ledger.blocks_queued_bytes) / self._block_size
+            budget = min(budget, int(room) - len(self.block_inflight))
         if budget <= 0:
             self._fetch_paused = True  # a batch imported resumes fetching
             return
