@@ -72,9 +72,9 @@ log = logging.getLogger(__name__)
 TX_TIMEOUT = 10.0
 HEADERS_TIMEOUT = 30.0
 # Block bodies in flight per peer: as many as make BLOCK_WINDOW_BYTES at the size of
-# the blocks received lately, within these bounds (the least until a block has
-# come). Small blocks need a deep window to keep the writer busy across a round trip;
-# a slow honest link must deliver its window of big ones within the stall timeout.
+# the blocks received lately, within these bounds. Small blocks need a deep window to
+# keep the writer busy across a round trip; a slow honest link must deliver its window
+# of big ones within the stall timeout.
 BLOCK_WINDOW = 256
 BLOCK_WINDOW_MIN = 16
 BLOCK_WINDOW_BYTES = 8_000_000
@@ -150,7 +150,10 @@ class SyncEngine:
         self._fetching = False
         self._fetch_again = False
         self._fetch_spawned = False  # a round is spawned and has not started yet
-        self._block_size: float | None = None  # size of the blocks received lately
+        # The size of the blocks received lately, as the window and the queue's bound
+        # count them; the largest a block may be until blocks come, so a sync starts
+        # with a shallow window and deepens it as small blocks arrive.
+        self._block_size = float(ledger.params.max_block_size)
         self._fetch_paused = False  # the import queue was full: fetch again once it drains
         self._handlers = {
             Cmd.INV: self._on_inv,
@@ -486,7 +489,7 @@ class SyncEngine:
         # mean would take too long to arrive.
         size = len(payload)
         mean = self._block_size
-        self._block_size = size if mean is None or size > mean else 0.9 * mean + 0.1 * size
+        self._block_size = size if size > mean else 0.9 * mean + 0.1 * size
         peer.learn(h)
         requested = h in peer.blocks_inflight
         result = self.ledger.queue_block(block, source=peer.peer_id, requested=requested)
@@ -543,8 +546,6 @@ class SyncEngine:
     @property
     def window(self) -> int:
         """Block bodies to keep in flight per peer."""
-        if self._block_size is None:
-            return BLOCK_WINDOW_MIN
         return max(BLOCK_WINDOW_MIN, min(BLOCK_WINDOW, int(BLOCK_WINDOW_BYTES / self._block_size)))
 
     def _fetch_soon(self) -> None:
@@ -585,9 +586,10 @@ class SyncEngine:
         # Blocks waiting for import and blocks asked for share one bound, whichever
         # path fetches (a block arriving, a batch imported, the stall tick).
         budget = MAX_QUEUED_BLOCKS - self.ledger.blocks_queued - len(self.block_inflight)
-        if self._block_size is not None:
-            room = (MAX_QUEUED_BYTES - self.ledger.blocks_queued_bytes) / self._block_size
-            budget = min(budget, int(room) - len(self.block_inflight))
+        room = int((MAX_QUEUED_BYTES - self.ledger.blocks_queued_bytes) / self._block_size)
+        if room < 1 and not self.ledger.blocks_queued:
+            room = 1  # one block at a time, not none: nothing queued would resume fetching
+        budget = min(budget, room - len(self.block_inflight))
         if budget <= 0:
             self._fetch_paused = True  # a batch imported resumes fetching
             return
