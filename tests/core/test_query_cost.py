@@ -4,7 +4,8 @@ Measured in SQLite's own virtual-machine instructions (a progress handler counts
 them), which do not depend on the machine's speed: disconnecting the tip block of a
 long chain of payments must cost about what the same block costs on a short one,
 and listing many side branches must not read the active chain once for each; a
-sync's download round must not read every header still without its body.
+sync's download round must not read every header still without its body, nor walk
+all of them again each time a batch of headers moves the best header up.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from tests.builders import (
     extend,
@@ -24,6 +27,7 @@ from tests.builders import (
     open_chain,
     paid_line,
 )
+from tuichain.core import chainstate
 from tuichain.core.params import REGTEST
 from tuichain.core.store.sqlite import SqliteStore
 from tuichain.core.validation import block_addresses
@@ -139,3 +143,33 @@ def test_a_download_round_does_not_read_every_header_without_a_body(
     # Every header-only header was read to find the few whose parent has its body.
     assert long < 2 * short, (
         f"300 headers ahead: {short * STEP}, 3,000: {long * STEP} instructions")
+
+
+def test_a_new_best_header_does_not_walk_the_whole_path_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Headers come in batches (2,000 a message); each batch's last header is the new
+    # best, and the bodies to fetch lead up to it. The path to the last best header
+    # is known: only the new batch needs reading. A small header cache, so the
+    # headers not in it are read from the file, as in a long sync.
+    monkeypatch.setattr(chainstate, "HEADER_CACHE", 200)
+    base = extend(REGTEST, genesis_link(), 3)
+    line = extend(REGTEST, base[-1], 3_000, tag=b"ahead")
+    chain = open_chain(tmp_path)
+    try:
+        import_all(chain, base)
+        store = chain.store
+        assert isinstance(store, SqliteStore)
+        now = line[-1].time + 3600
+        costs = []
+        for start in range(0, len(line), 300):
+            batch = line[start:start + 300]
+            assert chain.process_headers([link.header for link in batch], now=now).error is None
+            with counted(store.db) as calls:
+                wanted = chain.missing_blocks(64, toward=batch[-1].hash)
+            assert wanted == [link.hash for link in line[:64]]
+            costs.append(calls())
+    finally:
+        chain.store.close()
+    # Walked afresh, the path grows by 300 headers a batch: the tenth costs ten times
+    # the first.
+    assert costs[-1] < 2 * costs[0], f"instructions a round, batch by batch: {costs}"

@@ -689,28 +689,41 @@ class ChainState:
         turned invalid since: the caller checks).
 
         Kept per target and trimmed from the front as bodies arrive: walked afresh on
-        every call, a sync of n blocks cost n steps a window, O(n^2) in all."""
+        every call, a sync of n blocks cost n steps a window, O(n^2) in all. A new
+        target that extends a kept one (the next batch of a sync's headers) walks down
+        only to it: walked to the bodies each time, a sync of n headers cost n steps a
+        batch, and a million-block sync read the headers from disk for minutes."""
         path = self._paths.get(target.hash)
         if path is not None:
             self._paths.move_to_end(target.hash)
-            start = 0
-            while start < len(path) and (known := self.entry(path[start])) is not None \
-                    and known.status == HAVE_DATA:
-                start += 1
-            del path[:start]  # an invalid one stays: the caller stops there
-            return path
+            return self._trimmed(path)
         found: list[bytes] = []
         e: HeaderEntry | None = target
         while e is not None and e.status == HEADER_ONLY:
+            below = self._paths.get(e.hash) if found else None
+            if below is not None:
+                # An empty path to a header-only block: it rests on an invalid one.
+                found = self._trimmed(below) + found[::-1] if below else []
+                break
             found.append(e.hash)
             e = self.entry(e.prev)
-        if e is None or e.status != HAVE_DATA:  # on top of an invalid block
-            found = []
-        found.reverse()
+        else:
+            if e is None or e.status != HAVE_DATA:  # on top of an invalid block
+                found = []
+            found.reverse()
         self._paths[target.hash] = found
         if len(self._paths) > PATH_CACHE:
             self._paths.popitem(last=False)
         return found
+
+    def _trimmed(self, path: list[bytes]) -> list[bytes]:
+        """`path` without the blocks at its front whose bodies have come since."""
+        start = 0
+        while start < len(path) and (known := self.entry(path[start])) is not None \
+                and known.status == HAVE_DATA:
+            start += 1
+        del path[:start]  # an invalid one stays: the caller stops there
+        return path
 
     def missing_blocks(self, limit: int, toward: bytes | None = None,
                        skip: Collection[bytes] = ()) -> list[bytes]:
