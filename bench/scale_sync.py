@@ -13,7 +13,12 @@ with `--peer` pointing at it. Figures, each beside the machine's limit measured 
              holding the first 100 blocks of the same chain (aim: within 1.2x)
 
 Usage: python bench/scale_sync.py [--blocks 100000] [--txs 1000000] [--accounts 10000]
+                                  [--chain-cache DIR]
        (develop with e.g. --blocks 2000 --txs 20000 --accounts 500)
+
+With --chain-cache the served chain is built into DIR once and used again by later
+runs of the same sizes (building the full chain takes minutes); the syncing node
+always starts from an empty directory.
 """
 
 from __future__ import annotations
@@ -158,11 +163,45 @@ async def balance_read_ms(session: aiohttp.ClientSession, node: NodeProcess, add
     return statistics.median(times)
 
 
-async def run(n_blocks: int, n_txs: int, n_accounts: int, work: Path) -> dict[str, object]:
+def cached_build(cache: Path, n_blocks: int, n_txs: int, n_accounts: int,
+                 sample: list[Transaction]) -> tuple[Path, Path, int]:
+    """The server's and the early node's directories in `cache`, built there unless a
+    finished build of these sizes is there already; and the chain's encoded bytes."""
+    sizes = f"{n_blocks} {n_txs} {n_accounts}"
+    done, samples = cache / "built", cache / "sample.bin"
+    server_dir, early_dir = cache / "server", cache / "early"
+    if done.exists() and done.read_text().split("\n")[0] == sizes:
+        data = samples.read_bytes()
+        at = 0
+        while at < len(data):
+            size = int.from_bytes(data[at:at + 4], "little")
+            sample.append(Transaction.decode(data[at + 4:at + 4 + size]))
+            at += 4 + size
+        print(f"using the chain built in {cache}")
+        return server_dir, early_dir, int(done.read_text().split("\n")[1])
+    shutil.rmtree(cache, ignore_errors=True)
+    cache.mkdir(parents=True)
+    encoded = build(server_dir, early_dir, n_blocks, n_txs, n_accounts, sample)
+    samples.write_bytes(b"".join(len(tx.encoded).to_bytes(4, "little") + tx.encoded
+                                 for tx in sample))
+    done.write_text(f"{sizes}\n{encoded}\n")  # last: a build cut short is built again
+    return server_dir, early_dir, encoded
+
+
+async def run(n_blocks: int, n_txs: int, n_accounts: int, work: Path,
+              cache: Path | None = None) -> dict[str, object]:
     server_dir, fresh_dir, early_dir = work / "server", work / "fresh", work / "early"
     sample: list[Transaction] = []
     t0 = time.perf_counter()
-    encoded = build(server_dir, early_dir, n_blocks, n_txs, n_accounts, sample)
+    if cache is None:
+        encoded = build(server_dir, early_dir, n_blocks, n_txs, n_accounts, sample)
+    else:
+        built_dirs = cached_build(cache, n_blocks, n_txs, n_accounts, sample)
+        # Served from copies: a node opening the file may write to it (its log, meta).
+        server_dir, early_dir = work / "server", work / "early"
+        for built, copy in zip(built_dirs[:2], (server_dir, early_dir), strict=True):
+            shutil.copytree(built, copy)
+        encoded = built_dirs[2]
     all_txs = n_txs + n_accounts  # payments plus the funding payments (coinbases apart)
     print(f"built {n_blocks:,} blocks, {all_txs:,} payments ({encoded / 1e6:,.1f} MB encoded) "
           f"into the server's database in {time.perf_counter() - t0:,.1f} s")
@@ -232,12 +271,15 @@ def main() -> None:
     ap.add_argument("--blocks", type=int, default=100_000)
     ap.add_argument("--txs", type=int, default=1_000_000)
     ap.add_argument("--accounts", type=int, default=10_000)
+    ap.add_argument("--chain-cache", type=Path, default=None,
+                    help="build the served chain here once and use it again on later runs")
     args = ap.parse_args()
     if args.blocks <= BALANCE_AT:
         raise SystemExit(f"--blocks must exceed {BALANCE_AT}")
     work = Path(tempfile.mkdtemp(prefix="tuichain-bench-scale-sync-"))
     try:
-        print(json.dumps(asyncio.run(run(args.blocks, args.txs, args.accounts, work))))
+        print(json.dumps(asyncio.run(run(args.blocks, args.txs, args.accounts, work,
+                                         args.chain_cache))))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
