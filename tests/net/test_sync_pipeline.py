@@ -17,13 +17,16 @@ import asyncio
 import time
 from typing import Any
 
+import aiohttp
 import pytest
 
-from tests.builders import Link, extend, funded, genesis_link, key, paid_line, wait_for
+from tests.builders import Link, extend, funded, genesis_link, key, mine_on, paid_line, wait_for
 from tuichain.core.params import REGTEST
+from tuichain.net import protocol as p
 from tuichain.net import sync
 
 from .conftest import StartNode, sync_watched
+from .test_hostile import Hostile
 
 BLOCKS = 300
 
@@ -134,3 +137,19 @@ async def test_a_peer_gone_during_a_download_round_is_not_waited_for(
     await node.net.connect(source.listen_url)
     await wait_for(lambda: node.ledger.tip.hash == chain[-1].hash,  # type: ignore[union-attr]
                    "the whole chain", limit=10)
+
+
+async def test_blocks_nobody_asked_for_do_not_deepen_the_window(
+    start_node: StartNode, session: aiohttp.ClientSession,
+) -> None:
+    node = await start_node("node")
+    block = await mine_on(node.ledger)
+    hostile = Hostile(session, node)
+    assert (await hostile.connect())[0] == p.Cmd.VERACK
+    # Small blocks pushed unasked (here the tip again, harmless): were they counted, a
+    # peer could make the node ask for many big blocks at once.
+    for _ in range(40):
+        await hostile.send(p.frame(p.Cmd.BLOCK, block.encoded))
+    engine = node.net.sync
+    await wait_for(lambda: engine.stats.duplicate_blocks == 40, "the 40 blocks handled")
+    assert engine.window == sync.BLOCK_WINDOW_MIN

@@ -484,14 +484,14 @@ class SyncEngine:
             raise ProtocolError(f"malformed block: {exc.reason}", 50) from None
         h = block.hash
         self.stats.blocks_received += 1
-        # A bigger block counts at once and smaller ones lower the mean slowly: the
-        # blocks asked for next are likely as big, and a window asked for at a small
-        # mean would take too long to arrive.
-        size = len(payload)
-        mean = self._block_size
-        self._block_size = size if size > mean else 0.9 * mean + 0.1 * size
         peer.learn(h)
         requested = h in peer.blocks_inflight
+        if requested:  # the chain's own blocks: a peer cannot shrink the size with junk
+            # A bigger block counts at once and smaller ones lower the size slowly: the
+            # blocks asked for next are likely as big, and a window asked for at too
+            # small a size would take too long to arrive.
+            size, seen = len(payload), self._block_size
+            self._block_size = size if size > seen else 0.9 * seen + 0.1 * size
         result = self.ledger.queue_block(block, source=peer.peer_id, requested=requested)
         # Received: its slot in the window is free now. The ledger keeps it out of
         # `missing_blocks` while it waits, so the next window downloads while this
@@ -586,10 +586,10 @@ class SyncEngine:
         # Blocks waiting for import and blocks asked for share one bound, whichever
         # path fetches (a block arriving, a batch imported, the stall tick).
         budget = MAX_QUEUED_BLOCKS - self.ledger.blocks_queued - len(self.block_inflight)
-        room = int((MAX_QUEUED_BYTES - self.ledger.blocks_queued_bytes) / self._block_size)
-        if room < 1 and not self.ledger.blocks_queued:
-            room = 1  # one block at a time, not none: nothing queued would resume fetching
-        budget = min(budget, room - len(self.block_inflight))
+        fits = int((MAX_QUEUED_BYTES - self.ledger.blocks_queued_bytes) / self._block_size)
+        if fits < 1 and not self.ledger.blocks_queued:
+            fits = 1  # one block at a time, not none: nothing queued would resume fetching
+        budget = min(budget, fits - len(self.block_inflight))
         if budget <= 0:
             self._fetch_paused = True  # a batch imported resumes fetching
             return
