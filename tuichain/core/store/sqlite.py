@@ -21,6 +21,7 @@ keys the txindex by the txid in display order; opening a schema-1 file rewrites 
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
@@ -108,6 +109,8 @@ def _hex_bound(digits: str) -> bytes:
 # Log pages written before they are copied into the database (about 40 MB), and the
 # size the log is cut back to after a copy.
 WAL_CHECKPOINT_PAGES = 10_000
+# Account values the writer keeps (see SqliteStore._known): some 25 MB at most.
+ACCOUNT_CACHE = 100_000
 WAL_SIZE_LIMIT = 16 * 1024 * 1024
 
 # Tables every tuichain database has had since schema 1: a file with tables but
@@ -133,6 +136,12 @@ class SqliteStore:
         """
         self.path = path
         self._pending: dict[bytes, int] | None = None  # see _pending_rows
+        # Account values as this connection last read or wrote them (None: no such
+        # account), so a block's or an admission batch's senders are mostly not read
+        # again. Only the writer keeps them: every write to the table goes through
+        # write_accounts on this one connection (the data directory's lock keeps other
+        # processes out), and a rollback forgets them all.
+        self._known: dict[bytes, tuple[int, int] | None] | None = None if readonly else {}
         self.label = str(path)
         self.reconnected = False  # a file is never reconnected to
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -216,6 +225,7 @@ class SqliteStore:
             self.db.execute("COMMIT")
         except BaseException:
             self._pending = None  # it may hold rows the rollback takes away: read it again
+            self._forget_accounts()
             # After SQLITE_FULL or an I/O error SQLite may have rolled back already; a
             # second ROLLBACK would raise and hide the real error. A failed COMMIT can
             # leave the transaction open, which would block every later BEGIN.
@@ -230,6 +240,7 @@ class SqliteStore:
             self.db.execute("RELEASE nested")
         except BaseException:
             self._pending = None
+            self._forget_accounts()
             # SQLite may have rolled the whole transaction back already (SQLITE_FULL).
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK TO nested")
@@ -407,13 +418,32 @@ class SqliteStore:
 
     # state
     def account(self, address: bytes) -> tuple[int, int]:
-        row = self.db.execute(
-            "SELECT balance, nonce FROM accounts WHERE address=?", (address,)
-        ).fetchone()
-        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+        return self.accounts((address,)).get(address, (0, 0))
 
     def accounts(self, addresses: Collection[bytes]) -> dict[bytes, tuple[int, int]]:
-        asked = list(set(addresses))
+        known = self._known
+        if known is None:
+            return self._read_accounts(set(addresses))
+        found: dict[bytes, tuple[int, int]] = {}
+        asked: set[bytes] = set()
+        for address in addresses:
+            if address in known:
+                value = known[address]
+                if value is not None:
+                    found[address] = value
+            else:
+                asked.add(address)
+        if asked:
+            read = self._read_accounts(asked)
+            for address in asked:
+                known[address] = value = read.get(address)
+                if value is not None:
+                    found[address] = value
+            self._bound_known()
+        return found
+
+    def _read_accounts(self, addresses: set[bytes]) -> dict[bytes, tuple[int, int]]:
+        asked = list(addresses)
         found: dict[bytes, tuple[int, int]] = {}
         for i in range(0, len(asked), _MAX_PARAMS):
             part = asked[i:i + _MAX_PARAMS]
@@ -423,23 +453,39 @@ class SqliteStore:
             found.update((bytes(a), (int(b), int(n))) for a, b, n in rows)
         return found
 
+    def _bound_known(self) -> None:
+        known = self._known
+        if known is not None and len(known) > ACCOUNT_CACHE:
+            for address in list(itertools.islice(known, len(known) - ACCOUNT_CACHE // 2)):
+                del known[address]  # the oldest read or written first
+
     def account_exists(self, address: bytes) -> bool:
-        row = self.db.execute("SELECT 1 FROM accounts WHERE address=?", (address,)).fetchone()
-        return row is not None
+        return address in self.accounts((address,))
 
     def account_rows(self) -> Iterator[tuple[bytes, int, int]]:
         for a, b, n in self.db.execute("SELECT address, balance, nonce FROM accounts"):
             yield bytes(a), int(b), int(n)
 
     def write_accounts(self, values: dict[bytes, tuple[int, int] | None]) -> None:
-        self.db.executemany(
-            "INSERT INTO accounts VALUES(?,?,?) ON CONFLICT(address) DO UPDATE "
-            "SET balance=excluded.balance, nonce=excluded.nonce",
-            [(a, b, n) for a, v in values.items() if v is not None for b, n in [v]],
-        )
-        gone = [(a,) for a, v in values.items() if v is None]
-        if gone:
-            self.db.executemany("DELETE FROM accounts WHERE address=?", gone)
+        try:
+            self.db.executemany(
+                "INSERT INTO accounts VALUES(?,?,?) ON CONFLICT(address) DO UPDATE "
+                "SET balance=excluded.balance, nonce=excluded.nonce",
+                [(a, b, n) for a, v in values.items() if v is not None for b, n in [v]],
+            )
+            gone = [(a,) for a, v in values.items() if v is None]
+            if gone:
+                self.db.executemany("DELETE FROM accounts WHERE address=?", gone)
+        except BaseException:
+            self._forget_accounts()  # some rows may be written, outside a transaction
+            raise
+        if self._known is not None:
+            self._known.update(values)
+            self._bound_known()
+
+    def _forget_accounts(self) -> None:
+        if self._known is not None:
+            self._known.clear()
 
     def total_balance(self) -> int:
         row = self.db.execute("SELECT COALESCE(SUM(balance), 0) FROM accounts").fetchone()
