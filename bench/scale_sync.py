@@ -150,17 +150,22 @@ def build(server_dir: Path, early_dir: Path, n_blocks: int, n_txs: int, n_accoun
     return encoded
 
 
-async def balance_read_ms(session: aiohttp.ClientSession, node: NodeProcess, address: str,
-                          reads: int = 200) -> float:
+async def balance_reads_ms(session: aiohttp.ClientSession, nodes: list[NodeProcess],
+                           address: str, rounds: int = 10, reads: int = 20) -> list[float]:
     """Median milliseconds of GET /api/addresses/<address>?limit=1 (balance, nonce and
-    the latest history entry)."""
-    await node.get(session, f"/api/addresses/{address}?limit=1")  # warm
-    times = []
-    for _ in range(reads):
-        start = time.perf_counter()
-        await node.get(session, f"/api/addresses/{address}?limit=1")
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    the latest history entry) on each node, the nodes read in turn, a round at a time:
+    the machine's load drifts, and reading one node after the other put the drift
+    between them."""
+    times: list[list[float]] = [[] for _ in nodes]
+    for node in nodes:
+        await node.get(session, f"/api/addresses/{address}?limit=1")  # warm
+    for _ in range(rounds):
+        for node, taken in zip(nodes, times, strict=True):
+            for _ in range(reads):
+                start = time.perf_counter()
+                await node.get(session, f"/api/addresses/{address}?limit=1")
+                taken.append((time.perf_counter() - start) * 1000)
+    return [statistics.median(taken) for taken in times]
 
 
 def cached_build(cache: Path, n_blocks: int, n_txs: int, n_accounts: int,
@@ -233,11 +238,10 @@ async def run(n_blocks: int, n_txs: int, n_accounts: int, work: Path,
             served = (await server.get(session, "/api/status"))["tip"]
             synced = (await fresh.get(session, "/api/status"))["tip"]
             assert synced == served, (synced, served)  # the same chain, not just as long
-            late_ms = await balance_read_ms(session, fresh, address)
             early = NodeProcess.headless(early_dir, free_port())
             status = await early.wait_up(session)
             assert status["height"] == BALANCE_AT, status
-            early_ms = await balance_read_ms(session, early, address)
+            late_ms, early_ms = await balance_reads_ms(session, [fresh, early], address)
         finally:
             for node in (early, fresh, server):
                 if node is not None:
