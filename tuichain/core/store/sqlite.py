@@ -109,9 +109,9 @@ def _hex_bound(digits: str) -> bytes:
 # Log pages written before they are copied into the database (about 40 MB), and the
 # size the log is cut back to after a copy.
 WAL_CHECKPOINT_PAGES = 10_000
+WAL_SIZE_LIMIT = 16 * 1024 * 1024
 # Account values the writer keeps (see SqliteStore._known): some 25 MB at most.
 ACCOUNT_CACHE = 100_000
-WAL_SIZE_LIMIT = 16 * 1024 * 1024
 
 # Tables every tuichain database has had since schema 1: a file with tables but
 # not these is some other program's.
