@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.builders import MINER, block_on, wait_for
+from tests.builders import MINER, Link, block_on, wait_for
 from tuichain.config import NodeConfig
 from tuichain.core.block import Block, BlockHeader
 from tuichain.core.params import REGTEST
@@ -67,6 +69,28 @@ async def start_node(tmp_path: Path) -> AsyncIterator[StartNode]:
     yield start
     for node in reversed(nodes):
         await node.stop()
+
+
+async def serving(start_node: StartNode, chain: list[Link], name: str = "source") -> Node:
+    """A node started and given `chain` (blocks in order), to sync from."""
+    source: Node = await start_node(name)
+    for link in chain:
+        await source.ledger.submit_block(link.block)
+    return source
+
+
+def slow_writer(node: Node, seconds: float, sizes: list[int] | None = None) -> None:
+    """Each import batch of `node` waits `seconds` on the writer thread before its
+    work (a real, slower import, as on a slow disk); `sizes` gets each batch's size."""
+    real = node.ledger._import_batch
+
+    def slow(batch: Any) -> Any:
+        time.sleep(seconds)
+        if sizes is not None:
+            sizes.append(len(batch))
+        return real(batch)
+
+    node.ledger._import_batch = slow  # type: ignore[method-assign]
 
 
 async def sync_watched(node: Node, source: Node, tip: bytes, look: Callable[[], None],

@@ -14,7 +14,6 @@ slow honest link must deliver within the stall timeout.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import aiohttp
@@ -25,7 +24,7 @@ from tuichain.core.params import REGTEST
 from tuichain.net import protocol as p
 from tuichain.net import sync
 
-from .conftest import StartNode, sync_watched
+from .conftest import StartNode, serving, slow_writer, sync_watched
 from .test_hostile import Hostile
 
 BLOCKS = 300
@@ -34,22 +33,13 @@ BLOCKS = 300
 async def test_blocks_arriving_during_an_import_join_the_next_batch(
     start_node: StartNode,
 ) -> None:
-    source = await start_node("source")
     chain = extend(REGTEST, genesis_link(), BLOCKS)
-    for link in chain:
-        await source.ledger.submit_block(link.block)
+    source = await serving(start_node, chain)
     node = await start_node("node")
     # Each batch takes at least 20 ms on the writer (a slow disk), far longer than
     # the peer needs to send the next blocks over loopback.
-    real = node.ledger._import_batch
     sizes: list[int] = []
-
-    def slow(batch: Any) -> Any:
-        time.sleep(0.02)
-        sizes.append(len(batch))
-        return real(batch)
-
-    node.ledger._import_batch = slow  # type: ignore[method-assign]
+    slow_writer(node, 0.02, sizes)
     await node.net.connect(source.listen_url)
     await wait_for(lambda: node.ledger.tip.hash == chain[-1].hash,  # type: ignore[union-attr]
                    "the whole chain", limit=60)
@@ -62,9 +52,7 @@ async def _most_in_flight(start_node: StartNode, chain: list[Link], after: int =
     """The most bodies a fresh node had in flight from one peer, seen just after it
     asked for more, while syncing `chain`; only requests made once it had received
     more than `after` blocks count."""
-    source = await start_node("source")
-    for link in chain:
-        await source.ledger.submit_block(link.block)
+    source = await serving(start_node, chain)
     node = await start_node("node")
     most = 0
     before = 0
@@ -106,10 +94,8 @@ async def test_big_blocks_keep_few_in_flight(start_node: StartNode,
 async def test_a_peer_gone_during_a_download_round_is_not_waited_for(
     start_node: StartNode,
 ) -> None:
-    source = await start_node("source")
     chain = extend(REGTEST, genesis_link(), BLOCKS)
-    for link in chain:
-        await source.ledger.submit_block(link.block)
+    source = await serving(start_node, chain)
     node = await start_node("node")
     engine = node.net.sync
     # The connection ends while a download round waits for the writer's answer (a

@@ -9,16 +9,13 @@ window per tick while the queue was full and nothing was in flight).
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 import pytest
 
 from tests.builders import extend, funded, genesis_link, key, paid_line
 from tuichain.core.params import REGTEST
 from tuichain.net import sync
 
-from .conftest import StartNode, sync_watched
+from .conftest import StartNode, serving, slow_writer, sync_watched
 
 BOUND = 12  # under the least window (16), so any window would overshoot it at once
 
@@ -27,20 +24,10 @@ async def test_queued_and_requested_blocks_stay_within_the_bound(
     start_node: StartNode, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sync, "MAX_QUEUED_BLOCKS", BOUND)
-    source = await start_node("source")
     chain = extend(REGTEST, genesis_link(), 150)
-    for link in chain:
-        await source.ledger.submit_block(link.block)
+    source = await serving(start_node, chain)
     node = await start_node("node")
-    # The writer imports slower than the peer serves (a real, slower import: each batch
-    # waits a little on the writer thread before doing its work).
-    real = node.ledger._import_batch
-
-    def slow(batch: Any) -> Any:
-        time.sleep(0.03)
-        return real(batch)
-
-    node.ledger._import_batch = slow  # type: ignore[method-assign]
+    slow_writer(node, 0.03)  # the writer imports slower than the peer serves
     seen = 0
     turns = 0
 
@@ -66,17 +53,9 @@ async def test_queued_bytes_stay_within_their_bound(
     prefix = funded(payers)
     chain = prefix + paid_line(REGTEST, prefix[-1], 120, payers, {}, 30,
                                to=key(9).address_digest)
-    source = await start_node("source")
-    for link in chain:
-        await source.ledger.submit_block(link.block)
+    source = await serving(start_node, chain)
     node = await start_node("node")
-    real = node.ledger._import_batch
-
-    def slow(batch: Any) -> Any:
-        time.sleep(0.03)
-        return real(batch)
-
-    node.ledger._import_batch = slow  # type: ignore[method-assign]
+    slow_writer(node, 0.03)
     most = 0
 
     def look() -> None:
