@@ -5,12 +5,15 @@ a killed process is recovered whole; a clean close leaves no log behind."""
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
-from tests.builders import extend, genesis_link, open_chain
+from tests.builders import extend, genesis_link, import_all, open_chain
 from tuichain.core.params import REGTEST
+from tuichain.core.store.sqlite import _SCHEMA, SCHEMA_VERSION, SqliteStore
 
 BLOCKS = 400
 OLD_CHECKPOINT_BYTES = 1000 * 4096
@@ -63,3 +66,45 @@ def test_a_big_log_left_by_a_killed_writer_is_recovered_and_a_close_removes_it(
     assert chain.store.chain_hash(BLOCKS // 2) == links[BLOCKS // 2 - 1].hash
     chain.store.close()
     assert not wal.exists()
+
+
+def _page_size(db: Path) -> int:
+    with closing(sqlite3.connect(db)) as conn:
+        return int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+
+def _log_bytes_per_block(tmp_path: Path, blocks: int) -> tuple[int, float]:
+    """Import `blocks` empty blocks one commit each; (page size, log bytes a block)."""
+    chain = open_chain(tmp_path)
+    try:
+        import_all(chain, extend(REGTEST, genesis_link(), blocks))
+        wal = tmp_path / "chain.sqlite3-wal"
+        return _page_size(tmp_path / "chain.sqlite3"), wal.stat().st_size / blocks
+    finally:
+        chain.store.close()
+
+
+def test_a_new_file_has_half_size_pages_and_a_block_writes_half_the_log(
+    tmp_path: Path,
+) -> None:
+    new = tmp_path / "new"
+    old = tmp_path / "old"
+    old.mkdir()
+    # A file made by an earlier tuichain: SQLite's default page size, schema and all.
+    with closing(sqlite3.connect(old / "chain.sqlite3")) as conn:
+        conn.executescript(_SCHEMA)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    assert _page_size(old / "chain.sqlite3") == 4096
+    new_page, new_bytes = _log_bytes_per_block(new, 100)
+    old_page, old_bytes = _log_bytes_per_block(old, 100)
+    assert (new_page, old_page) == (2048, 4096)  # an existing file keeps its own
+    # Each commit writes the pages it changed: about half the bytes in half-size pages.
+    assert new_bytes < 0.65 * old_bytes, (new_bytes, old_bytes)
+    # The log is copied into the file after the same number of bytes either way.
+    for where, page in ((new, 2048), (old, 4096)):
+        store = SqliteStore(where / "chain.sqlite3")
+        try:
+            pages = int(store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+        finally:
+            store.close()
+        assert pages * page == 40 * 1024 * 1024

@@ -106,9 +106,15 @@ def _hex_bound(digits: str) -> bytes:
     """A display prefix's bound as bytes: an odd last digit is the high half of a byte."""
     return bytes.fromhex(digits + "0" * (len(digits) % 2))
 
-# Log pages written before they are copied into the database (about 40 MB), and the
-# size the log is cut back to after a copy.
-WAL_CHECKPOINT_PAGES = 10_000
+# Log bytes written before they are copied into the database, and the size the log is
+# cut back to after a copy.
+WAL_CHECKPOINT_BYTES = 40 * 1024 * 1024
+# The page size of a new file (an existing one keeps its own). A block's commit writes
+# every page it changed, one in each of a dozen tables and indexes, into the log: at
+# SQLite's default of 4,096 bytes an empty block cost 52 KB of log. Half-size pages
+# imported empty blocks 19 % faster and made a synced file 16 % smaller (fewer bytes
+# left unused in pages split by random keys), at the same sync and read speed.
+PAGE_SIZE = 2048
 WAL_SIZE_LIMIT = 16 * 1024 * 1024
 # Account values the writer keeps (see SqliteStore._known): some 25 MB at most.
 ACCOUNT_CACHE = 100_000
@@ -180,6 +186,8 @@ class SqliteStore:
                 f"{', '.join(sorted(tables))}): {_START_OVER}"
             )
         try:
+            if not tables:  # only before the first page is written
+                self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")
             self.db.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode survives a process crash at any instant; only an
             # OS crash may drop the last commits, never half of one.
@@ -188,7 +196,8 @@ class SqliteStore:
             # sync that was every few big blocks, 13 % of the writer's time, and the same
             # hot index pages were copied again each time. A bigger log is copied less
             # often, each hot page once; the file is cut back to the limit afterwards.
-            self.db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+            page = int(self.db.execute("PRAGMA page_size").fetchone()[0])
+            self.db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_BYTES // page}")
             self.db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             self.db.executescript(_SCHEMA + _PREFIX_INDEXES)
             upgrade_layout(self.db, self.transaction, self.path)
