@@ -5,6 +5,8 @@ Figures, each beside the machine's limit measured in this same run:
             first half one at a time, the second with 256 always in flight, vs raw libsodium
             verification of the same signatures (one core)
   template  seconds to build a full block template from the full mempool
+  block     milliseconds to import an empty block on the full mempool, vs the same
+            blocks with nothing pending
   memory    RSS growth of this process while the mempool filled, per pending tx
 
 Usage: python bench/scale_mempool.py [--txs 50000] [--senders 1000]
@@ -18,6 +20,7 @@ import dataclasses
 import hashlib
 import json
 import resource
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -91,6 +94,24 @@ async def in_flight(ledger: Ledger, txs: list[Transaction], window: int) -> None
     await asyncio.gather(*tasks)
 
 
+EMPTY_BLOCKS = 21
+
+
+async def empty_blocks_ms(ledger: Ledger) -> float:
+    """Median milliseconds of Ledger.submit_block for EMPTY_BLOCKS empty blocks on the
+    tip, one after another: a new block must not cost what the mempool holds."""
+    times = []
+    for _ in range(EMPTY_BLOCKS):
+        tip = ledger.chain.tip
+        block = block_on(PARAMS, tip.header, tip.height + 1, [], time=tip.header.time + 1,
+                         miner=bytes(20))
+        start = time.perf_counter()
+        result = await ledger.submit_block(block)
+        times.append(time.perf_counter() - start)
+        assert result.status == "connected", result
+    return statistics.median(times) * 1000
+
+
 def sender_keys(n: int) -> list[tuple[bytes, bytes]]:
     """(public key, secret) of `n` senders, the same every run."""
     return [crypto_sign_seed_keypair(hashlib.sha256(b"scale-%d" % i).digest())
@@ -125,6 +146,13 @@ async def run(n_txs: int, n_senders: int) -> dict[str, float]:
         start = time.perf_counter()
         template = await ledger.block_template(address_digest(keys[0][0]))
         template_s = time.perf_counter() - start
+        full_ms = await empty_blocks_ms(ledger)
+        await ledger.close()
+    with tempfile.TemporaryDirectory() as d:  # the same blocks with nothing pending
+        ledger = await Ledger.open(Path(d), PARAMS, policy)
+        for block in funding:
+            await ledger.submit_block(block)
+        bare_ms = await empty_blocks_ms(ledger)
         await ledger.close()
     in_block = len(template.txs) - 1
     print(f"raw Ed25519 verify (libsodium, 1 core): {raw:9.0f} sig/s  (best of 3)")
@@ -133,6 +161,9 @@ async def run(n_txs: int, n_senders: int) -> dict[str, float]:
     print(f"admission, 256 in flight:               {admit:9.0f} tx/s   {admit / raw:5.2f}x raw")
     print(f"template from {n_txs} pending:          {template_s * 1000:9.1f} ms  "
           f"({in_block} txs, {len(template.encoded)} bytes)")
+    print(f"an empty block with {n_txs} pending:  {full_ms:9.2f} ms  "
+          f"(with none pending {bare_ms:.2f} ms, {full_ms / bare_ms:.2f}x; median of "
+          f"{EMPTY_BLOCKS})")
     print(f"memory: RSS grew {grown:.1f} MiB, {grown * 1024 * 1024 / n_txs:.0f} bytes a pending tx")
     return {
         "txs": n_txs,
@@ -144,6 +175,9 @@ async def run(n_txs: int, n_senders: int) -> dict[str, float]:
         "admit_vs_raw": round(admit / raw, 3),
         "template_ms": round(template_s * 1000, 1),
         "template_txs": in_block,
+        "empty_block_ms": round(full_ms, 2),
+        "empty_block_ms_none_pending": round(bare_ms, 2),
+        "empty_block_vs_none_pending": round(full_ms / bare_ms, 3),
         "rss_growth_mib": round(grown, 1),
         "bytes_per_pending_tx": round(grown * 1024 * 1024 / n_txs),
     }

@@ -552,9 +552,20 @@ class ChainState:
 
     # ---- mempool ---------------------------------------------------------
     def _update_mempool(self, result: ImportResult) -> None:
+        if not result.disconnected:
+            # The chain only grew: what it confirmed leaves, and what it left unable to
+            # pay; nothing comes back. No copy of the whole pool (30,000 pending: 8 ms).
+            entries = self.mempool.entries
+            mined = [t for b in result.connected for t in b.txids[1:] if t in entries]
+            self.mempool.remove(mined)
+            dropped = self.mempool.revalidate(self.store, self._changed_senders(result))
+            result.mempool_removed = mined + dropped
+            result.mempool_added = []
+            self._persist_mempool([], result.mempool_removed)
+            return
         before = dict(self.mempool.entries)
         self.mempool.remove([t for b in result.connected for t in b.txids[1:]])
-        dropped = self.mempool.revalidate(self.store)
+        dropped = self.mempool.revalidate(self.store, self._changed_senders(result))
         now = time.time()
         # Disconnected blocks were listed tip first; replay oldest first for nonce order.
         confirmed = {t for b in result.connected for t in b.txids[1:]}
@@ -578,7 +589,21 @@ class ChainState:
         result.mempool_added = list(after - before.keys())
         self._persist_mempool(result.mempool_added, result.mempool_removed)
 
+    def _changed_senders(self, result: ImportResult) -> set[bytes]:
+        """Pending senders whose account the switch may have left unable to pay: the
+        senders of connected blocks (debited, nonces used; a credit never spoils a
+        pending payment) and every account of disconnected ones (credits taken back)."""
+        pending = self.mempool.by_sender
+        if not pending:  # a sync's usual case: no need to look at its blocks
+            return set()
+        changed = {tx.sender_address for b in result.connected for tx in b.txs[1:]}
+        for block in result.disconnected:
+            changed |= block_addresses(block)
+        return changed
+
     def _persist_mempool(self, added: list[bytes], removed: list[bytes]) -> None:
+        if not added and not removed:
+            return
         with self.store.transaction():
             if removed:
                 self.store.mempool_delete(removed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -210,10 +211,14 @@ class Mempool:
         for txid in txids:
             self._remove(txid)
 
-    def revalidate(self, state: AccountReader) -> list[bytes]:
-        """After a new tip or reorg: drop what the state no longer allows; return dropped ids."""
+    def revalidate(self, state: AccountReader,
+                   accounts: Iterable[bytes] | None = None) -> list[bytes]:
+        """After a new tip or reorg: drop what the state no longer allows; return dropped
+        ids. Only the pending txs of `accounts`, those whose state changed, if given."""
         dropped: list[bytes] = []
-        for sender in list(self.by_sender):
+        senders = (list(self.by_sender) if accounts is None
+                   else sorted(self.by_sender.keys() & set(accounts)))
+        for sender in senders:
             balance, nonce = state.account(sender)
             for n in sorted(self.by_sender.get(sender, {})):
                 if n < nonce:
