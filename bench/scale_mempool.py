@@ -5,6 +5,8 @@ Figures, each beside the machine's limit measured in this same run:
             first half one at a time, the second with 256 always in flight, vs raw libsodium
             verification of the same signatures (one core)
   template  seconds to build a full block template from the full mempool
+  full      tx/s offering the second half to a pool bounded to the first half (each
+            must pay more than the cheapest pending to get in), vs filling it
   block     milliseconds to import an empty block on the full mempool, vs the same
             blocks with nothing pending
   memory    RSS growth of this process while the mempool filled, per pending tx
@@ -31,6 +33,8 @@ from nacl.bindings import crypto_sign, crypto_sign_seed_keypair
 
 from tests.builders import block_on
 from tuichain.core.block import Block
+from tuichain.core.errors import ValidationError
+from tuichain.core.events import TxAccepted
 from tuichain.core.genesis import genesis_block
 from tuichain.core.keys import address_digest
 from tuichain.core.ledger import Ledger
@@ -76,7 +80,8 @@ def payments(keys: list[tuple[bytes, bytes]], total: int) -> list[Transaction]:
     return txs
 
 
-async def in_flight(ledger: Ledger, txs: list[Transaction], window: int) -> None:
+async def in_flight(ledger: Ledger, txs: list[Transaction], window: int,
+                    refused_ok: bool = False) -> None:
     """Submit `txs` in order keeping `window` submissions outstanding all the time (a
     new one as each answer comes), as many peers relaying at once do."""
     room = asyncio.Semaphore(window)
@@ -84,6 +89,9 @@ async def in_flight(ledger: Ledger, txs: list[Transaction], window: int) -> None
     async def one(tx: Transaction) -> None:
         try:
             await ledger.submit_tx(tx)
+        except ValidationError:
+            if not refused_ok:
+                raise
         finally:
             room.release()
 
@@ -92,6 +100,34 @@ async def in_flight(ledger: Ledger, txs: list[Transaction], window: int) -> None
         await room.acquire()
         tasks.append(asyncio.create_task(one(tx)))
     await asyncio.gather(*tasks)
+
+
+async def full_pool_admission(funding: list[Block], txs: list[Transaction], room: int,
+                              policy: Policy) -> tuple[float, int]:
+    """A pool bounded to `room` filled with the first `room` txs, then offered the rest
+    (each must beat the cheapest to get in): seconds for the rest, and how many got in."""
+    bounded = dataclasses.replace(policy, mempool_max_count=room)
+    with tempfile.TemporaryDirectory() as d:
+        ledger = await Ledger.open(Path(d), PARAMS, bounded)
+        try:
+            for block in funding:
+                await ledger.submit_block(block)
+            await in_flight(ledger, txs[:room], 256)
+            assert ledger.mempool_size == room, ledger.mempool_size
+            admitted = 0
+
+            def count(event: object) -> None:
+                nonlocal admitted
+                admitted += isinstance(event, TxAccepted)
+
+            ledger.events.subscribe(count)
+            start = time.perf_counter()
+            await in_flight(ledger, txs[room:], 256, refused_ok=True)
+            seconds = time.perf_counter() - start
+            assert ledger.mempool_size == room, ledger.mempool_size
+        finally:
+            await ledger.close()
+    return seconds, admitted
 
 
 EMPTY_BLOCKS = 21
@@ -148,6 +184,7 @@ async def run(n_txs: int, n_senders: int) -> dict[str, float]:
         template_s = time.perf_counter() - start
         full_ms = await empty_blocks_ms(ledger)
         await ledger.close()
+    full_s, full_admitted = await full_pool_admission(funding, txs, n_txs // 2, policy)
     with tempfile.TemporaryDirectory() as d:  # the same blocks with nothing pending
         ledger = await Ledger.open(Path(d), PARAMS, policy)
         for block in funding:
@@ -161,6 +198,10 @@ async def run(n_txs: int, n_senders: int) -> dict[str, float]:
     print(f"admission, 256 in flight:               {admit:9.0f} tx/s   {admit / raw:5.2f}x raw")
     print(f"template from {n_txs} pending:          {template_s * 1000:9.1f} ms  "
           f"({in_block} txs, {len(template.encoded)} bytes)")
+    rest = n_txs - n_txs // 2
+    print(f"admission into a full pool of {n_txs // 2}: {rest / full_s:9.0f} tx/s   "
+          f"{rest / full_s / admit:5.2f}x filling it  ({full_admitted} of {rest} admitted, "
+          "256 in flight)")
     print(f"an empty block with {n_txs} pending:  {full_ms:9.2f} ms  "
           f"(with none pending {bare_ms:.2f} ms, {full_ms / bare_ms:.2f}x; median of "
           f"{EMPTY_BLOCKS})")
@@ -175,6 +216,8 @@ async def run(n_txs: int, n_senders: int) -> dict[str, float]:
         "admit_vs_raw": round(admit / raw, 3),
         "template_ms": round(template_s * 1000, 1),
         "template_txs": in_block,
+        "full_pool_admit_tx_per_s": round(rest / full_s),
+        "full_pool_vs_filling": round(rest / full_s / admit, 3),
         "empty_block_ms": round(full_ms, 2),
         "empty_block_ms_none_pending": round(bare_ms, 2),
         "empty_block_vs_none_pending": round(full_ms / bare_ms, 3),

@@ -60,6 +60,12 @@ class Mempool:
         # a sender's nonce chain needs what the earlier ones spend, without summing them.
         self.spending: dict[bytes, int] = {}
         self.bytes = 0
+        # Only a sender's last pending tx can go without breaking its nonce chain: its
+        # "leaf". sender -> its leaf's txid, and a heap of (fee rate, -added, txid) of
+        # leaves, kept with stale items (checked against `_leaf` as they surface), so
+        # a full pool finds its cheapest leaf without looking at every sender.
+        self._leaf: dict[bytes, bytes] = {}
+        self._leaf_heap: list[tuple[float, float, bytes]] = []
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -137,6 +143,47 @@ class Mempool:
         self.spending[sender] = self.spending.get(sender, 0) + tx.amount + tx.fee
         self.by_recipient.setdefault(tx.recipient, set()).add(tx.txid)
         self.bytes += tx.size
+        self._relink(sender)
+
+    def _relink(self, sender: bytes) -> None:
+        """After the sender's pending txs changed: note its leaf (a sender's chain is
+        short; a max over it is cheaper than keeping an order)."""
+        nonces = self.by_sender.get(sender)
+        if not nonces:
+            self._leaf.pop(sender, None)
+            return
+        txid = nonces[max(nonces)]
+        if self._leaf.get(sender) == txid:
+            return
+        self._leaf[sender] = txid
+        entry = self.entries[txid]
+        heapq.heappush(self._leaf_heap, (entry.fee_rate, -entry.added, txid))
+        if len(self._leaf_heap) > 2 * len(self._leaf) + 64:  # mostly stale: rebuild
+            self._leaf_heap = [(self.entries[t].fee_rate, -self.entries[t].added, t)
+                               for t in self._leaf.values()]
+            heapq.heapify(self._leaf_heap)
+
+    def _is_leaf(self, txid: bytes) -> bool:
+        entry = self.entries.get(txid)
+        return entry is not None and self._leaf.get(entry.tx.sender_address) == txid
+
+    def _cheapest_leaf(self, exclude: bytes | None = None) -> MempoolEntry | None:
+        """The leaf with the lowest fee rate (the newest of equals), other than `exclude`."""
+        heap = self._leaf_heap
+        held: list[tuple[float, float, bytes]] = []
+        found: MempoolEntry | None = None
+        while heap:
+            txid = heap[0][2]
+            if not self._is_leaf(txid):
+                heapq.heappop(heap)
+            elif txid == exclude:
+                held.append(heapq.heappop(heap))
+            else:
+                found = self.entries[txid]
+                break
+        for item in held:
+            heapq.heappush(heap, item)
+        return found
 
     def _remove(self, txid: bytes) -> Transaction | None:
         entry = self.entries.pop(txid, None)
@@ -158,6 +205,7 @@ class Mempool:
             if not paid:
                 del self.by_recipient[tx.recipient]
         self.bytes -= tx.size
+        self._relink(sender)
         return tx
 
     def _drop_unaffordable(self, sender: bytes, state: AccountReader) -> list[bytes]:
@@ -177,11 +225,6 @@ class Mempool:
             dropped.append(pending[n])
         return dropped
 
-    def _leaves(self, exclude: bytes | None = None) -> list[MempoolEntry]:
-        # Only a sender's last pending tx can go without breaking its nonce chain.
-        leaves = [self.entries[n[max(n)]] for n in self.by_sender.values()]
-        return [e for e in leaves if e.tx.txid != exclude]
-
     def _fits(self, count: int, size: int) -> bool:
         return count <= self.policy.mempool_max_count and size <= self.policy.mempool_max_bytes
 
@@ -189,9 +232,9 @@ class Mempool:
         """Refuse before changing anything when the pool is full of better-paying txs."""
         if self._fits(len(self.entries) + 1, self.bytes + tx.size):
             return
-        leaves = self._leaves()
-        if not leaves or min(e.fee_rate for e in leaves) >= tx.fee / tx.size:
-            floor = min(e.fee_rate for e in leaves) if leaves else 0.0
+        cheapest = self._cheapest_leaf()
+        if cheapest is None or cheapest.fee_rate >= tx.fee / tx.size:
+            floor = cheapest.fee_rate if cheapest is not None else 0.0
             raise ValidationError("mempool is full and the fee rate is too low", Code.MEMPOOL_FULL,
                                   field="fee rate", value=f"{tx.fee / tx.size:.2f} units/B",
                                   expected=f"above {floor:.2f} units/B")
@@ -199,10 +242,9 @@ class Mempool:
     def _evict(self, protect: bytes) -> list[bytes]:
         evicted: list[bytes] = []
         while not self._fits(len(self.entries), self.bytes):
-            leaves = self._leaves(exclude=protect)
-            if not leaves:
+            victim = self._cheapest_leaf(exclude=protect)
+            if victim is None:
                 break
-            victim = min(leaves, key=lambda e: (e.fee_rate, -e.added))
             self._remove(victim.tx.txid)
             evicted.append(victim.tx.txid)
         return evicted
