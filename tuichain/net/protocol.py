@@ -70,24 +70,27 @@ class ProtocolError(Exception):
 _INV_LIMIT = 2 + 33 * MAX_INV
 
 
+# Built once: every message received is checked against its command's limit (a sync
+# reads thousands a second), and only a block's depends on the network.
+_PAYLOAD_LIMITS = {
+    Cmd.VERSION: MAX_JSON,
+    Cmd.VERACK: SIGNATURE_LEN,
+    Cmd.PING: 8,
+    Cmd.PONG: 8,
+    Cmd.GETADDR: 0,
+    Cmd.ADDR: 256 * MAX_ADDR,
+    Cmd.INV: _INV_LIMIT,
+    Cmd.GETDATA: _INV_LIMIT,
+    Cmd.NOTFOUND: _INV_LIMIT,
+    Cmd.TX: BASE_SIZE + MAX_MEMO,
+    Cmd.GETHEADERS: 2 + 32 * MAX_LOCATOR + 32,
+    Cmd.HEADERS: 2 + HEADER_SIZE * MAX_HEADERS,
+    Cmd.REJECT: MAX_JSON,
+}
+
+
 def max_payload(cmd: Cmd, params: NetworkParams) -> int:
-    limits = {
-        Cmd.VERSION: MAX_JSON,
-        Cmd.VERACK: SIGNATURE_LEN,
-        Cmd.PING: 8,
-        Cmd.PONG: 8,
-        Cmd.GETADDR: 0,
-        Cmd.ADDR: 256 * MAX_ADDR,
-        Cmd.INV: _INV_LIMIT,
-        Cmd.GETDATA: _INV_LIMIT,
-        Cmd.NOTFOUND: _INV_LIMIT,
-        Cmd.TX: BASE_SIZE + MAX_MEMO,
-        Cmd.BLOCK: params.max_block_size,
-        Cmd.GETHEADERS: 2 + 32 * MAX_LOCATOR + 32,
-        Cmd.HEADERS: 2 + HEADER_SIZE * MAX_HEADERS,
-        Cmd.REJECT: MAX_JSON,
-    }
-    return limits[cmd]
+    return params.max_block_size if cmd is Cmd.BLOCK else _PAYLOAD_LIMITS[cmd]
 
 
 def max_frame(params: NetworkParams) -> int:
