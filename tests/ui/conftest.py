@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -70,6 +72,29 @@ async def until(
 ) -> None:
     """Let the app run until `condition` holds; fail naming `what` if it never does."""
     await wait_for(condition, what, limit, pause=pilot.pause, interval=0.05)
+
+
+async def until_quit(pilot: Pilot[Any], limit: float = 30.0) -> None:
+    """Let the app run until it has quit; fail with every pending task's stack if not.
+
+    Polls with a plain sleep: pilot.pause first waits for each widget of the current
+    screen to drain its queue, and while the app shuts down that screen is being torn
+    down under it. A stalled quit is a bug to be diagnosed, hence the stacks.
+    """
+    app = pilot.app
+    try:
+        await wait_for(lambda: not app.is_running, "the app to quit", limit, interval=0.05)
+    except AssertionError:
+        stacks = io.StringIO()
+        for task in asyncio.all_tasks():
+            if task is not asyncio.current_task():
+                task.print_stack(limit=12, file=stacks)
+        stopping = getattr(app, "_stopping", "?")
+        screens = [type(s).__name__ for s in app.screen_stack]
+        raise AssertionError(
+            f"the app did not quit within {limit} s (stopping={stopping}, screens={screens});"
+            f" pending tasks:\n{stacks.getvalue()}"
+        ) from None
 
 
 async def app_started(pilot: Pilot[Any]) -> Node:

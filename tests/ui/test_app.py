@@ -26,6 +26,7 @@ from .conftest import (
     static_text,
     table_rows,
     until,
+    until_quit,
 )
 
 SIZE = (80, 24)
@@ -134,7 +135,7 @@ async def test_create_mine_send_and_receive_across_two_nodes(
         await pilot.press("escape")
 
         await pilot.press("q")
-        await until(pilot, lambda: not app.is_running, "the app to quit", limit=30)
+        await until_quit(pilot)
     assert app.return_code == 0
     assert app.node._ledger is None  # stopped with the app
 
@@ -289,7 +290,7 @@ async def test_port_in_use_shows_the_reason_and_quits_with_an_error(
             bar = app.screen_stack[0].query_one(StatusBar)
             assert "already in use" in str(bar.render())
             await pilot.press("q")
-            await until(pilot, lambda: not app.is_running, "the app to quit")
+            await until_quit(pilot)
     assert app.return_code == 1
 
 

@@ -9,7 +9,7 @@ from tuichain.app import TuichainApp
 from tuichain.screens.retarget import RetargetScreen
 from tuichain.widgets.status_bar import StatusBar
 
-from .conftest import MakeConfig, app_started, burst, until
+from .conftest import MakeConfig, app_started, burst, until, until_quit
 
 SIZE = (100, 34)
 
@@ -42,4 +42,4 @@ async def test_quitting_right_behind_screen_keys_is_clean(make_config: MakeConfi
         async with app.run_test(size=SIZE) as pilot:
             await app_started(pilot)
             burst(pilot, keys)
-            await until(pilot, lambda app=app: not app.is_running, "the app to quit")
+            await until_quit(pilot)
