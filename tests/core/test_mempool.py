@@ -605,3 +605,38 @@ async def test_one_address_view_and_median_fee_rate_match_the_whole_pool(
         assert (page.count, page.fees) == (len(everything), sum(e.tx.fee for e in everything))
     finally:
         await ledger.close()
+
+
+def _leaves_agree(pool: Mempool) -> None:
+    """Each sender's leaf (the only payment eviction may take) is its highest nonce."""
+    assert set(pool._leaf) == set(pool.by_sender)
+    for sender, nonces in pool.by_sender.items():
+        assert pool._leaf[sender] == nonces[max(nonces)], sender.hex()
+
+
+def test_each_sender_keeps_its_highest_nonce_as_its_leaf(node: Node) -> None:
+    # The leaf is linked without a look at the sender's chain when a payment extends it:
+    # replacements of an inner or of the last nonce, confirmations and a reorg must
+    # leave it on the highest nonce all the same.
+    pool = node.cs.mempool
+    alice = [pay(ALICE, DAVE, COIN, n, fee=1_000) for n in range(4)]
+    for tx in [*alice, pay(BOB, DAVE, COIN, 0)]:
+        node.cs.add_tx(tx)
+        _leaves_agree(pool)
+    node.cs.add_tx(pay(ALICE, DAVE, COIN, 1, fee=2_000))  # inner: the leaf stays
+    _leaves_agree(pool)
+    assert pool._leaf[ALICE.address_digest] == alice[3].txid
+    last = pay(ALICE, DAVE, COIN, 3, fee=2_000)
+    node.cs.add_tx(last)  # the last one: the leaf is its replacement
+    _leaves_agree(pool)
+    assert pool._leaf[ALICE.address_digest] == last.txid
+    fork_point = node.tip
+    node.mine([alice[0]])
+    _leaves_agree(pool)
+    node.cs.add_tx(pay(ALICE, DAVE, COIN, 4))
+    _leaves_agree(pool)
+    # A longer branch without Alice's payment: nonce 0 comes back below the others.
+    branch = node.mine([], parent=fork_point)
+    node.mine([], parent=node.mine([], parent=branch))
+    assert alice[0].txid in pool.entries
+    _leaves_agree(pool)

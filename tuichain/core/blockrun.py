@@ -44,15 +44,19 @@ class RunState:
         found = self.accounts.get(address)
         if found is not None:
             return found
-        self.prefetch((address,))
-        return self._read[address] or (0, 0)
+        read = self._read
+        if address not in read:  # prefetched as a rule: no set of one to build for it
+            self.prefetch((address,))
+        return read[address] or (0, 0)
 
     def exists(self, address: bytes) -> bool:
         # Connecting never deletes an account: one the run wrote exists.
         if address in self.accounts:
             return True
-        self.prefetch((address,))
-        return self._read[address] is not None
+        read = self._read
+        if address not in read:
+            self.prefetch((address,))
+        return read[address] is not None
 
 
 class BlockRun:

@@ -143,7 +143,10 @@ class Mempool:
         self.spending[sender] = self.spending.get(sender, 0) + tx.amount + tx.fee
         self.by_recipient.setdefault(tx.recipient, set()).add(tx.txid)
         self.bytes += tx.size
-        self._relink(sender)
+        leaf = self._leaf.get(sender)
+        # Mostly the sender's next nonce, the new leaf: no max over its whole chain.
+        if leaf is None or self.entries[leaf].tx.nonce < tx.nonce:
+            self._link(sender, tx.txid)
 
     def _relink(self, sender: bytes) -> None:
         """After the sender's pending txs changed: note its leaf (a sender's chain is
@@ -153,8 +156,10 @@ class Mempool:
             self._leaf.pop(sender, None)
             return
         txid = nonces[max(nonces)]
-        if self._leaf.get(sender) == txid:
-            return
+        if self._leaf.get(sender) != txid:
+            self._link(sender, txid)
+
+    def _link(self, sender: bytes, txid: bytes) -> None:
         self._leaf[sender] = txid
         entry = self.entries[txid]
         heapq.heappush(self._leaf_heap, (entry.fee_rate, -entry.added, txid))
