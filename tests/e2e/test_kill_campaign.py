@@ -70,7 +70,11 @@ PAYEE = key(9).address_digest
 # comes when the heavy download passes the short tip, the rest of it is still the reorg.
 SHORT_BLOCKS = 30
 HEAVY_BLOCKS = 600
-SYNC_BLOCKS = 600
+# The sync must outlast a start-up and the checks after it: 600 blocks of 3 payments
+# were all in before the first possible kill on a faster machine, and the campaign
+# ran out of starts (kills during the work: none in 120 starts but a few at height 59).
+SYNC_BLOCKS = 1500
+SYNC_PAYMENTS = 20
 MAX_STARTS = 6 * KILLS  # a node that never gets its work done fails instead of looping
 
 
@@ -271,7 +275,7 @@ def test_kills_while_syncing_from_a_peer_with_a_longer_chain(pool: NodePool) -> 
     campaign = Campaign("syncing", random.Random(SEED + 1))
     prefix = funded(PAYERS)
     nonces: dict[bytes, int] = {}
-    line = paid_line(REGTEST, prefix[-1], SYNC_BLOCKS, PAYERS, nonces, 3, to=PAYEE)
+    line = paid_line(REGTEST, prefix[-1], SYNC_BLOCKS, PAYERS, nonces, SYNC_PAYMENTS, to=PAYEE)
     source = pool.prepare("source")
     build_data_dir(source.data_dir, prefix + line)
     source.start().wait_ready()
