@@ -284,6 +284,37 @@ def test_a_new_tip_rechecks_only_the_senders_its_blocks_touch(node: Node) -> Non
     assert not untouched & set(asked), "read the accounts of senders the block left alone"
 
 
+def test_a_block_of_a_senders_own_pending_payments_leaves_the_rest_unchecked(node: Node
+                                                                             ) -> None:
+    """A block that confirms the first of a sender's pending payments applies the same
+    debits its pending chain was checked against: the rest can still pay, and is not
+    walked again (a synced block of 1,000 payments from 50 senders re-walked every
+    pending payment of each). A payment the pool did not hold makes the sender checked."""
+    alice = [pay(ALICE, DAVE, COIN, n) for n in range(4)]
+    bob = [pay(BOB, DAVE, COIN, n) for n in range(3)]
+    for tx in [*alice, *bob]:
+        node.cs.add_tx(tx)
+    store = node.cs.store
+    asked: list[bytes] = []
+    real = store.account
+
+    def account(address: bytes) -> tuple[int, int]:
+        asked.append(address)
+        return real(address)
+
+    store.account = account  # type: ignore[method-assign]  # counted, then the real read
+    node.mine(alice[:2])
+    assert ALICE.address_digest not in asked
+    assert node.pending() == {tx.txid for tx in alice[2:] + bob}
+    # Bob's nonce 0 confirmed by a payment the pool never saw, spending nearly all he has:
+    # his pending chain must be checked, and his later payments can no longer be paid.
+    spent = pay(BOB, DAVE, SUBSIDY - COIN // 2, 0, fee=2_000)
+    node.mine([spent])
+    assert BOB.address_digest in asked
+    assert node.pending() == {tx.txid for tx in alice[2:]}
+    assert {Transaction.decode(r).txid for r, _ in store.mempool_all()} == node.pending()
+
+
 def test_a_reorg_drops_a_payment_spending_what_the_old_branch_paid_in(node: Node) -> None:
     """The accounts of disconnected blocks are re-checked too: a recipient there may
     have lost the coins its pending payment spends."""

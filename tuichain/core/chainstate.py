@@ -556,9 +556,16 @@ class ChainState:
             # The chain only grew: what it confirmed leaves, and what it left unable to
             # pay; nothing comes back. No copy of the whole pool (30,000 pending: 8 ms).
             entries = self.mempool.entries
-            mined = [t for b in result.connected for t in b.txids[1:] if t in entries]
+            paid = [t for b in result.connected for t in b.txs[1:]]
+            mined = [t.txid for t in paid if t.txid in entries]
+            # A sender whose confirmed payments were all pending here had the first of
+            # its pending chain confirmed (one payment a nonce), the same debits the rest
+            # was checked against: only senders of payments the pool did not hold are
+            # checked again (a synced block re-walked every sender's whole chain).
+            spoiled = {t.sender_address for t in paid if t.txid not in entries}
             self.mempool.remove(mined)
-            dropped = self.mempool.revalidate(self.store, self._changed_senders(result))
+            dropped = (self.mempool.revalidate(self.store, spoiled)
+                       if spoiled and self.mempool.by_sender else [])
             result.mempool_removed = mined + dropped
             result.mempool_added = []
             self._persist_mempool([], result.mempool_removed)
