@@ -262,6 +262,19 @@ def test_revalidated_on_new_tip(node: Node) -> None:
     assert node.cs.store.mempool_all() == []
 
 
+def _count_account_reads(store: SqliteStore) -> list[bytes]:
+    """The addresses of the store's account reads from now on (each then read for real)."""
+    asked: list[bytes] = []
+    real = store.account
+
+    def account(address: bytes) -> tuple[int, int]:
+        asked.append(address)
+        return real(address)
+
+    store.account = account  # type: ignore[method-assign]
+    return asked
+
+
 def test_a_new_tip_rechecks_only_the_senders_its_blocks_touch(node: Node) -> None:
     """A block re-checks the pending transactions of the accounts it changed, not of
     every sender in the mempool (at 30,000 pending from 1,000 senders, that was 64 ms
@@ -270,14 +283,7 @@ def test_a_new_tip_rechecks_only_the_senders_its_blocks_touch(node: Node) -> Non
     for tx in [mined, *others]:
         node.cs.add_tx(tx)
     store = node.cs.store
-    asked: list[bytes] = []
-    real = store.account
-
-    def account(address: bytes) -> tuple[int, int]:
-        asked.append(address)
-        return real(address)
-
-    store.account = account  # type: ignore[method-assign]  # counted, then the real read
+    asked = _count_account_reads(store)
     node.mine([mined])
     assert node.pending() == {tx.txid for tx in others}
     untouched = {BOB.address_digest, CAROL.address_digest}
@@ -295,14 +301,7 @@ def test_a_block_of_a_senders_own_pending_payments_leaves_the_rest_unchecked(nod
     for tx in [*alice, *bob]:
         node.cs.add_tx(tx)
     store = node.cs.store
-    asked: list[bytes] = []
-    real = store.account
-
-    def account(address: bytes) -> tuple[int, int]:
-        asked.append(address)
-        return real(address)
-
-    store.account = account  # type: ignore[method-assign]  # counted, then the real read
+    asked = _count_account_reads(store)
     node.mine(alice[:2])
     assert ALICE.address_digest not in asked
     assert node.pending() == {tx.txid for tx in alice[2:] + bob}
