@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from .block import Block, BlockHeader
 from .merkle import merkle_proof
 from .params import NetworkParams
-from .store import INVALID, HeaderEntry, Store
+from .store import HeaderEntry, Store
 from .tx import Transaction
 
 T = TypeVar("T")
@@ -114,20 +114,12 @@ class StoreReads:
     async def get_block_data(self, block_hash: bytes) -> bytes | None:
         return await self._read(self.rstore.get_block_data, block_hash)
 
-    async def servable_blocks(self, hashes: list[bytes]) -> list[tuple[HeaderEntry, bytes] | None]:
-        """For each hash, its header and stored body if we may serve it, else None: one
-        read for a whole request, so a peer catching up costs one thread hop a window.
-        A stored block that failed validation stays on disk, but serving it would get
-        this node banned by whoever asked."""
-        def read() -> list[tuple[HeaderEntry, bytes] | None]:
-            out: list[tuple[HeaderEntry, bytes] | None] = []
-            for h in hashes:
-                entry = self.rstore.get_header(h)
-                data = (self.rstore.get_block_data(h)
-                        if entry is not None and entry.status != INVALID else None)
-                out.append(None if entry is None or data is None else (entry, data))
-            return out
-        return await self._read(read)
+    async def servable_blocks(self, hashes: list[bytes]) -> dict[bytes, tuple[int, int, bytes]]:
+        """(height, chainwork, stored body) of each hash we may serve: one read for a
+        whole request, so a peer catching up costs one thread hop a window. A stored
+        block that failed validation stays on disk, but serving it would get this node
+        banned by whoever asked."""
+        return await self._read(self.rstore.servable_blocks, hashes)
 
     async def hash_at(self, height: int) -> bytes | None:
         return await self._read(self.rstore.chain_hash, height)
@@ -156,9 +148,10 @@ class StoreReads:
                     start = e.height
                     break
             out: list[BlockHeader] = []
-            for e in self.rstore.chain_headers(start + 1, limit):
-                out.append(e.header)
-                if e.hash == stop:
+            for raw in self.rstore.chain_header_bytes(start + 1, limit):
+                header = BlockHeader.from_wire(raw)
+                out.append(header)
+                if header.hash == stop:
                     break
             return out
         return await self._read(read)

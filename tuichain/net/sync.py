@@ -384,7 +384,7 @@ class SyncEngine:
         missing: list[tuple[InvType, bytes]] = []
         items = decode_inv(payload)
         blocks = [h for kind, h in items if kind != InvType.TX]
-        served = dict(zip(blocks, await self.ledger.servable_blocks(blocks), strict=True))
+        served = await self.ledger.servable_blocks(blocks)
         for kind, h in items:
             if kind == InvType.TX:
                 self._seen(peer, h)
@@ -395,17 +395,17 @@ class SyncEngine:
                 peer.send(frame(Cmd.TX, tx.encoded))
                 self.stats.txs_sent += 1
             else:
-                found = served[h]
+                found = served.get(h)
                 if found is None:
                     missing.append((kind, h))
                     continue
-                entry, data = found
+                height, chainwork, data = found
                 peer.send(frame(Cmd.BLOCK, data))
                 self.stats.blocks_sent += 1
                 # It asked for this body along its header chain, so its chain reaches
                 # here. A peer catching up from us announces nothing back, and without
                 # this its height stayed at its handshake's on the peers screen.
-                peer.claim_best(h, entry.height, entry.chainwork)
+                peer.claim_best(h, height, chainwork)
             peer.learn(h)
         if missing:
             peer.send(encode_inv(Cmd.NOTFOUND, missing))

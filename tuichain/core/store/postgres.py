@@ -37,6 +37,7 @@ from ..errors import SchemaVersionError, StoreError
 from .base import (
     HAVE_DATA,
     HEADER_ONLY,
+    INVALID,
     PREFIX_TABLES,
     HeaderEntry,
     RunRows,
@@ -377,6 +378,13 @@ class PostgresStore:
         row = self._run("SELECT data FROM blocks WHERE hash=%s", (block_hash,)).fetchone()
         return None if row is None else _bytes(row[0])
 
+    def servable_blocks(self, hashes: list[bytes]) -> dict[bytes, tuple[int, int, bytes]]:
+        rows = self._run("SELECT h.hash, h.height, h.chainwork, b.data FROM headers h "
+                         "JOIN blocks b ON b.hash = h.hash "
+                         "WHERE h.hash = ANY(%s) AND h.status != %s", (hashes, INVALID))
+        return {_bytes(h): (int(height), blob_to_work(_bytes(work)), _bytes(data))
+                for h, height, work, data in rows}
+
     def block_size(self, block_hash: bytes) -> tuple[int, int] | None:
         # The transaction count is the 4 bytes after the 80-byte header.
         row = self._run("SELECT octet_length(data), substring(data from 81 for 4) "
@@ -405,6 +413,14 @@ class PostgresStore:
             (start, count),
         )
         return [_entry(r) for r in rows]
+
+    def chain_header_bytes(self, start: int, count: int) -> list[bytes]:
+        rows = self._run(
+            "SELECT h.header FROM chain c JOIN headers h ON h.hash = c.hash "
+            "WHERE c.height >= %s ORDER BY c.height LIMIT %s",
+            (start, count),
+        )
+        return [_bytes(r) for (r,) in rows]
 
     def tip_hash(self) -> bytes | None:
         return self.get_meta("tip")

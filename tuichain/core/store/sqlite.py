@@ -32,6 +32,7 @@ from ..errors import SchemaVersionError, StoreError
 from .base import (
     HAVE_DATA,
     HEADER_ONLY,
+    INVALID,
     HeaderEntry,
     RunRows,
     blob_to_work,
@@ -403,6 +404,16 @@ class SqliteStore:
         row = self.db.execute("SELECT data FROM blocks WHERE hash=?", (block_hash,)).fetchone()
         return None if row is None else bytes(row[0])
 
+    def servable_blocks(self, hashes: list[bytes]) -> dict[bytes, tuple[int, int, bytes]]:
+        out: dict[bytes, tuple[int, int, bytes]] = {}
+        query = ("SELECT h.height, h.chainwork, b.data FROM headers h JOIN blocks b "
+                 "ON b.hash = h.hash WHERE h.hash=? AND h.status!=?")
+        for h in hashes:
+            row = self.db.execute(query, (h, INVALID)).fetchone()
+            if row is not None:
+                out[h] = (int(row[0]), blob_to_work(bytes(row[1])), bytes(row[2]))
+        return out
+
     # active chain
     def chain_hash(self, height: int) -> bytes | None:
         row = self.db.execute("SELECT hash FROM chain WHERE height=?", (height,)).fetchone()
@@ -422,6 +433,14 @@ class SqliteStore:
             (start, count),
         )
         return [_entry(r) for r in rows]
+
+    def chain_header_bytes(self, start: int, count: int) -> list[bytes]:
+        rows = self.db.execute(
+            "SELECT h.header FROM chain c JOIN headers h ON h.hash = c.hash "
+            "WHERE c.height >= ? ORDER BY c.height LIMIT ?",
+            (start, count),
+        )
+        return [bytes(r) for (r,) in rows]
 
     def tip_hash(self) -> bytes | None:
         return self.get_meta("tip")
