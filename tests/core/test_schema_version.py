@@ -77,10 +77,17 @@ CREATE TABLE txindex(txid BLOB PRIMARY KEY, block BLOB NOT NULL, pos INTEGER NOT
     WITHOUT ROWID;
 CREATE INDEX txindex_lead ON txindex({lead});
 """
+# Schema 2: keyed in display order, naming the block by hash.
+_SCHEMA_2_TXINDEX = """
+DROP TABLE txindex;
+CREATE TABLE txindex(display_txid BLOB PRIMARY KEY, block BLOB NOT NULL, pos INTEGER NOT NULL)
+    WITHOUT ROWID;
+"""
 
 
-def test_a_schema_1_txindex_is_rewritten_in_display_order(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("schema", [1, 2])
+def test_an_older_txindex_is_rewritten_in_display_order_by_height(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, schema: int
 ) -> None:
     path = tmp_path / "chain.sqlite3"
     miner = key(1)
@@ -89,16 +96,21 @@ def test_a_schema_1_txindex_is_rewritten_in_display_order(
     links = [first, make_block(REGTEST, first, [payment])]
     chain = open_chain(path)
     import_all(chain, links)
-    rows = list(chain.store.db.execute("SELECT display_txid, block, pos FROM txindex"))
+    txids = [tx.txid for link in [genesis_link(), *links] for tx in link.block.txs]
+    located = {t: chain.store.tx_location(t) for t in txids}
     chain.store.close()
-    located = {bytes(k)[::-1]: (bytes(b), int(p)) for k, b, p in rows}
-    assert payment.txid in located
-    assert len(located) == 4  # three coinbases and the payment
+    assert located[payment.txid] == (links[1].hash, 1)
+    assert len(located) == 4 and None not in located.values()  # three coinbases, a payment
     db = sqlite3.connect(path)
-    db.executescript(_SCHEMA_1_TXINDEX.format(lead=_display_hex("txid", LEAD_BYTES)))
-    db.executemany("INSERT INTO txindex VALUES(?,?,?)",
-                   [(t, b, p) for t, (b, p) in located.items()])
-    db.execute("PRAGMA user_version=1")
+    if schema == 1:
+        db.executescript(_SCHEMA_1_TXINDEX.format(lead=_display_hex("txid", LEAD_BYTES)))
+        db.executemany("INSERT INTO txindex VALUES(?,?,?)",
+                       [(t, *where) for t, where in located.items() if where is not None])
+    else:
+        db.executescript(_SCHEMA_2_TXINDEX)
+        db.executemany("INSERT INTO txindex VALUES(?,?,?)",
+                       [(t[::-1], *where) for t, where in located.items() if where is not None])
+    db.execute(f"PRAGMA user_version={schema}")
     db.commit()
     db.close()
 
@@ -115,10 +127,67 @@ def test_a_schema_1_txindex_is_rewritten_in_display_order(
             (t for t in located if hash_to_hex(t)[0] == shown[0]), key=hash_to_hex)
     finally:
         store.close()
-    assert _user_version(path) == SCHEMA_VERSION == 2
+    assert _user_version(path) == SCHEMA_VERSION
     db = sqlite3.connect(path)
     try:
         indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        columns = {r[1] for r in db.execute("PRAGMA table_info(txindex)")}
     finally:
         db.close()
     assert "txindex_lead" not in indexes
+    assert columns == {"display_txid", "height", "pos"}
+
+
+# The schema-2 address history: one row for each account a transaction touches.
+_SCHEMA_2_HISTORY = """
+DROP TABLE history;
+CREATE TABLE history(
+    address BLOB NOT NULL, height INTEGER NOT NULL, pos INTEGER NOT NULL, txid BLOB NOT NULL,
+    PRIMARY KEY(address, height, pos)
+) WITHOUT ROWID;
+"""
+
+
+def test_a_schema_2_history_is_rewritten_one_row_an_account_and_height(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "chain.sqlite3"
+    alice, bob = key(1), key(2)
+    first = make_block(REGTEST, genesis_link(), miner=alice.address_digest)
+    payments = [pay(alice, bob.address_digest, 10**8, n) for n in range(3)]
+    links = [first, make_block(REGTEST, first, payments, miner=bob.address_digest)]
+    chain = open_chain(path)
+    import_all(chain, links)
+    chain.store.close()
+    blocks = {1: links[0].block, 2: links[1].block}
+    # The rows schema 2 held: (address, height, position, txid) for every account touched.
+    old = [(tx.sender_address, h, pos, tx.txid) for h, b in blocks.items()
+           for pos, tx in enumerate(b.txs) if not tx.is_coinbase]
+    old += [(tx.recipient, h, pos, tx.txid) for h, b in blocks.items()
+            for pos, tx in enumerate(b.txs)]
+    db = sqlite3.connect(path)
+    db.executescript(_SCHEMA_2_HISTORY)
+    db.executemany("INSERT INTO history VALUES(?,?,?,?)", old)
+    db.execute("PRAGMA user_version=2")
+    db.commit()
+    db.close()
+
+    with caplog.at_level(logging.INFO, logger="tuichain.core.store.sqlite_layout"):
+        store = SqliteStore(path)
+    said = [r.getMessage() for r in caplog.records]
+    assert any(f"rewriting the address history ({len(old)} rows)" in m for m in said), said
+    try:
+        for who in (alice.address_digest, bob.address_digest):
+            mine = sorted(((h, p) for a, h, p, _ in old if a == who), reverse=True)
+            assert store.history(who, 50) == mine
+            assert store.history(who, 2, before_height=3) == mine[:2]
+        # Alice's three payments and Bob's coinbase with them are one row each.
+        assert store.db.execute("SELECT count(*) FROM history WHERE height=2").fetchone()[0] == 2
+    finally:
+        store.close()
+    assert _user_version(path) == SCHEMA_VERSION
+    db = sqlite3.connect(path)
+    try:
+        assert "txid" not in {r[1] for r in db.execute("PRAGMA table_info(history)")}
+    finally:
+        db.close()

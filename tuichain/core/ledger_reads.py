@@ -203,15 +203,18 @@ class StoreReads:
         def read() -> list[HistoryItem]:
             out = []
             blocks: dict[int, Block] = {}
-            for height, pos, txid in self.rstore.history(address, limit, before_height):
+            for height, pos in self.rstore.history(address, limit, before_height):
                 if height not in blocks:
                     h = self.rstore.chain_hash(height)
                     data = self.rstore.get_block_data(h) if h else None
                     if data is None:
                         continue
                     blocks[height] = Block.decode(data)
-                out.append(HistoryItem(txid, height, pos, blocks[height].txs[pos],
-                                       tip_height - height + 1))
+                txs = blocks[height].txs
+                if pos >= len(txs):
+                    continue
+                tx = txs[pos]
+                out.append(HistoryItem(tx.txid, height, pos, tx, tip_height - height + 1))
             return out
         return await self._read(read)
 

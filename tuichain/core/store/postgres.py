@@ -515,13 +515,13 @@ class PostgresStore:
         return None if row is None else (_bytes(row[0]), int(row[1]))
 
     def history(self, address: bytes, limit: int, before_height: int | None = None
-                ) -> list[tuple[int, int, bytes]]:
+                ) -> list[tuple[int, int]]:
         top = before_height if before_height is not None else 1 << 62
         rows = self._run(
-            "SELECT height, pos, txid FROM history WHERE address=%s AND height<%s "
+            "SELECT height, pos FROM history WHERE address=%s AND height<%s "
             "ORDER BY height DESC, pos DESC LIMIT %s", (address, top, limit),
         )
-        return [(int(h), int(p), _bytes(t)) for h, p, t in rows]
+        return [(int(h), int(p)) for h, p in rows]
 
     # ---- mempool persistence -------------------------------------------------
     def mempool_put(self, txid: bytes, raw: bytes, added: float) -> None:

@@ -8,15 +8,18 @@ Layout (all hashes in internal byte order):
   chain     height -> hash of the active chain
   accounts  address -> balance, nonce at the active tip
   undo      hash -> the account values the block replaced
-  txindex   txid in display order (byte-reversed) -> block hash, position (active chain
-            only); see sqlite_layout
-  history   (address, height, position) -> txid (active chain only)
+  txindex   txid in display order (byte-reversed) -> block height, position (active
+            chain only); see sqlite_layout
+  history   (address, height) -> the positions in that block of the transactions
+            touching the address (active chain only); see sqlite_layout
   mempool   txid -> encoded tx, time added
   meta      key -> value (tip, network)
 
 The schema version is SQLite's `PRAGMA user_version`, written when the file is
 created; 0 is a file from before versions were written, which has schema 1. Schema 2
 keys the txindex by the txid in display order; opening a schema-1 file rewrites it.
+Schema 3 names a transaction's block by height in the txindex and keeps one history
+row per account and height; opening an older file rewrites both.
 """
 
 from __future__ import annotations
@@ -40,10 +43,10 @@ from .base import (
     prefix_range,
     work_to_blob,
 )
-from .sqlite_layout import upgrade_layout
+from .sqlite_layout import history_rows, unpack_positions, upgrade_layout
 
 # Raise it with every change to _SCHEMA that an older tuichain cannot read.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -60,11 +63,11 @@ CREATE TABLE IF NOT EXISTS accounts(
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS undo(hash BLOB PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS txindex(
-    display_txid BLOB PRIMARY KEY, block BLOB NOT NULL, pos INTEGER NOT NULL
+    display_txid BLOB PRIMARY KEY, height INTEGER NOT NULL, pos INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS history(
-    address BLOB NOT NULL, height INTEGER NOT NULL, pos INTEGER NOT NULL, txid BLOB NOT NULL,
-    PRIMARY KEY(address, height, pos)
+    address BLOB NOT NULL, height INTEGER NOT NULL, positions BLOB NOT NULL,
+    PRIMARY KEY(address, height)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS mempool(txid BLOB NOT NULL, raw BLOB NOT NULL, added REAL NOT NULL);
 """
@@ -529,11 +532,11 @@ class SqliteStore:
         self.db.execute("INSERT OR REPLACE INTO undo VALUES(?,?)", (entry.hash, undo))
         self.db.executemany(
             "INSERT OR REPLACE INTO txindex VALUES(?,?,?)",
-            [(txid[::-1], entry.hash, pos) for txid, pos in txrows],
+            [(txid[::-1], entry.height, pos) for txid, pos in txrows],
         )
         self.db.executemany(
-            "INSERT OR REPLACE INTO history VALUES(?,?,?,?)",
-            [(addr, entry.height, pos, txid) for addr, pos, txid in history],
+            "INSERT OR REPLACE INTO history VALUES(?,?,?)",
+            history_rows((addr, entry.height, pos, txid) for addr, pos, txid in history),
         )
         self.db.execute("INSERT OR REPLACE INTO chain VALUES(?,?)", (entry.height, entry.hash))
         self.set_meta("tip", entry.hash)
@@ -547,9 +550,10 @@ class SqliteStore:
         db.executemany("INSERT OR REPLACE INTO blocks VALUES(?,?)", rows.bodies)
         self.write_accounts(dict(rows.accounts))
         db.executemany("INSERT OR REPLACE INTO undo VALUES(?,?)", rows.undo)
+        heights = {e.hash: e.height for e in rows.headers}
         db.executemany("INSERT OR REPLACE INTO txindex VALUES(?,?,?)",
-                       [(txid[::-1], block, pos) for txid, block, pos in rows.txrows])
-        db.executemany("INSERT OR REPLACE INTO history VALUES(?,?,?,?)", rows.history)
+                       [(txid[::-1], heights[block], pos) for txid, block, pos in rows.txrows])
+        db.executemany("INSERT OR REPLACE INTO history VALUES(?,?,?)", history_rows(rows.history))
         db.executemany("INSERT OR REPLACE INTO chain VALUES(?,?)",
                        [(e.height, e.hash) for e in rows.headers])
         self.set_meta("tip", rows.headers[-1].hash)
@@ -574,18 +578,25 @@ class SqliteStore:
 
     # indexes
     def tx_location(self, txid: bytes) -> tuple[bytes, int] | None:
-        row = self.db.execute("SELECT block, pos FROM txindex WHERE display_txid=?",
+        row = self.db.execute("SELECT c.hash, t.pos FROM txindex t JOIN chain c "
+                              "ON c.height = t.height WHERE t.display_txid=?",
                               (txid[::-1],)).fetchone()
         return None if row is None else (bytes(row[0]), int(row[1]))
 
     def history(self, address: bytes, limit: int, before_height: int | None = None
-                ) -> list[tuple[int, int, bytes]]:
+                ) -> list[tuple[int, int]]:
         top = before_height if before_height is not None else 1 << 62
         rows = self.db.execute(
-            "SELECT height, pos, txid FROM history WHERE address=? AND height<? "
-            "ORDER BY height DESC, pos DESC LIMIT ?", (address, top, limit),
+            "SELECT height, positions FROM history WHERE address=? AND height<? "
+            "ORDER BY height DESC LIMIT ?", (address, top, limit),
         )
-        return [(int(h), int(p), bytes(t)) for h, p, t in rows]
+        out: list[tuple[int, int]] = []
+        for height, positions in rows:
+            for pos in reversed(unpack_positions(bytes(positions))):
+                out.append((int(height), pos))
+                if len(out) == limit:
+                    return out
+        return out
 
     # mempool persistence
     def mempool_put(self, txid: bytes, raw: bytes, added: float) -> None:
