@@ -100,7 +100,8 @@ def test_an_older_txindex_is_rewritten_in_display_order_by_height(
     located = {t: chain.store.tx_location(t) for t in txids}
     chain.store.close()
     assert located[payment.txid] == (links[1].hash, 1)
-    assert len(located) == 4 and None not in located.values()  # three coinbases, a payment
+    assert len(located) == 4  # three coinbases and the payment
+    assert None not in located.values()
     db = sqlite3.connect(path)
     if schema == 1:
         db.executescript(_SCHEMA_1_TXINDEX.format(lead=_display_hex("txid", LEAD_BYTES)))
