@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import random
 import shutil
 import sqlite3
@@ -207,6 +208,10 @@ async def run(n_blocks: int, n_txs: int, n_accounts: int, work: Path,
         for built, copy in zip(built_dirs[:2], (server_dir, early_dir), strict=True):
             shutil.copytree(built, copy)
         encoded = built_dirs[2]
+    # The build and the copies leave a gigabyte of dirty pages for the kernel to write
+    # back: written out now, so the sync's own writes do not queue behind them (a first
+    # run measured the sync at 61-78 blocks/s against 292 with the chain built before).
+    os.sync()
     all_txs = n_txs + n_accounts  # payments plus the funding payments (coinbases apart)
     print(f"built {n_blocks:,} blocks, {all_txs:,} payments ({encoded / 1e6:,.1f} MB encoded) "
           f"into the server's database in {time.perf_counter() - t0:,.1f} s")
