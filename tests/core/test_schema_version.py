@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ from tuichain.core.hashing import hash_to_hex
 from tuichain.core.ledger import DB_FILE, Ledger
 from tuichain.core.params import REGTEST
 from tuichain.core.store.sqlite import LEAD_BYTES, SCHEMA_VERSION, SqliteStore, _display_hex
+from tuichain.core.store.sqlite_layout import unpack_positions
 
 
 def _user_version(path: Path) -> int:
@@ -192,3 +196,58 @@ def test_a_schema_2_history_is_rewritten_one_row_an_account_and_height(
         assert "txid" not in {r[1] for r in db.execute("PRAGMA table_info(history)")}
     finally:
         db.close()
+
+
+# Opens the file (so upgrades it) with the upgrade's log on stderr.
+_OPENER = """
+import logging, sys
+from pathlib import Path
+logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+from tuichain.core.store.sqlite import SqliteStore
+SqliteStore(Path(sys.argv[1])).close()
+"""
+
+
+def _history_entries(path: Path) -> set[tuple[bytes, int, int]]:
+    db = sqlite3.connect(path)
+    try:
+        return {(bytes(a), int(h), p) for a, h, blob in
+                db.execute("SELECT address, height, positions FROM history")
+                for p in unpack_positions(bytes(blob))}
+    finally:
+        db.close()
+
+
+def test_a_kill_during_the_history_rewrite_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "chain.sqlite3"
+    chain = open_chain(path)
+    import_all(chain, [make_block(REGTEST, genesis_link(), miner=key(1).address_digest)])
+    chain.store.close()
+    # Enough schema-2 rows that the rewrite takes a while: 3,000 accounts at 20 heights.
+    old = [(b"%020d" % a, h, p, bytes(32)) for a in range(3_000) for h in range(20)
+           for p in (h % 3, h % 3 + 5)]
+    db = sqlite3.connect(path)
+    db.executescript(_SCHEMA_2_HISTORY)
+    db.executemany("INSERT INTO history VALUES(?,?,?,?)", old)
+    db.execute("PRAGMA user_version=2")
+    db.commit()
+    db.close()
+
+    proc = subprocess.Popen([sys.executable, "-c", _OPENER, str(path)],
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "rewriting the address history" in line:
+            proc.send_signal(signal.SIGKILL)
+            break
+    assert proc.wait(timeout=60) == -signal.SIGKILL
+    # Killed inside the rewrite's transaction: the file still has the old table.
+    db = sqlite3.connect(path)
+    try:
+        assert "txid" in {r[1] for r in db.execute("PRAGMA table_info(history)")}
+    finally:
+        db.close()
+
+    SqliteStore(path).close()  # the next open does the whole rewrite
+    assert _history_entries(path) == {(a, h, p) for a, h, p, _ in old}
+    assert _user_version(path) == SCHEMA_VERSION
