@@ -9,6 +9,7 @@ success, else one line on stderr and a non-zero code.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import sys
 import time
@@ -115,7 +116,7 @@ def _poll(probe: Callable[[], dict[str, Any] | None], timeout: float, what: str)
     while True:
         try:
             found = probe()
-        except (OSError, ValueError, urllib.error.URLError):
+        except (OSError, ValueError, urllib.error.URLError, http.client.HTTPException):
             found = None
         if found is not None:
             return found

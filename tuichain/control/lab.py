@@ -25,6 +25,7 @@ holding `devnet.json` (how `tuichain devnet` lays it out): `Lab.of_data_dir`.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -306,7 +307,7 @@ def _call(node: LabNode, method: str, path: str, body: Any = None) -> Any:
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         raise LabError(f"{node.name} refused: HTTP {exc.code} {exc.read()[:200]!r}") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         raise LabError(f"{node.name} did not answer on {node.url}: {exc}") from None
 
 
@@ -323,6 +324,6 @@ def _status_of(node: LabNode) -> dict[str, Any] | None:
     try:
         with _OPENER.open(node.url + "/api/status", timeout=2.0) as response:
             doc = json.loads(response.read())
-    except (OSError, ValueError):
+    except (OSError, ValueError, http.client.HTTPException):
         return None
     return doc if isinstance(doc, dict) else None

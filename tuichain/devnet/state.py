@@ -18,6 +18,7 @@ the others. The peers are given on each node's command line, for that run only.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import sys
@@ -216,6 +217,8 @@ def fetch_status(node: DevnetNode, timeout: float = 1.0) -> dict[str, Any] | Non
     try:
         with _OPENER.open(f"{node.url}/api/status", timeout=timeout) as resp:
             doc = json.loads(resp.read())
-    except (OSError, ValueError, urllib.error.URLError):
+    # HTTPException: something on the port that is not a ready node (even the poll's
+    # own socket, connected to itself on a port no one listens on yet): not ready.
+    except (OSError, ValueError, urllib.error.URLError, http.client.HTTPException):
         return None
     return doc if isinstance(doc, dict) else None
