@@ -153,6 +153,16 @@ CREATE TABLE history(
 """
 
 
+def _as_schema_2_history(path: Path, rows: list[tuple[bytes, int, int, bytes]]) -> None:
+    """Give the file at `path` a schema-2 history holding `rows`."""
+    db = sqlite3.connect(path)
+    db.executescript(_SCHEMA_2_HISTORY)
+    db.executemany("INSERT INTO history VALUES(?,?,?,?)", rows)
+    db.execute("PRAGMA user_version=2")
+    db.commit()
+    db.close()
+
+
 def test_a_schema_2_history_is_rewritten_one_row_an_account_and_height(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -170,12 +180,7 @@ def test_a_schema_2_history_is_rewritten_one_row_an_account_and_height(
            for pos, tx in enumerate(b.txs) if not tx.is_coinbase]
     old += [(tx.recipient, h, pos, tx.txid) for h, b in blocks.items()
             for pos, tx in enumerate(b.txs)]
-    db = sqlite3.connect(path)
-    db.executescript(_SCHEMA_2_HISTORY)
-    db.executemany("INSERT INTO history VALUES(?,?,?,?)", old)
-    db.execute("PRAGMA user_version=2")
-    db.commit()
-    db.close()
+    _as_schema_2_history(path, old)
 
     with caplog.at_level(logging.INFO, logger="tuichain.core.store.sqlite_layout"):
         store = SqliteStore(path)
@@ -226,12 +231,7 @@ def test_a_kill_during_the_history_rewrite_loses_nothing(tmp_path: Path) -> None
     # Enough schema-2 rows that the rewrite takes a while: 3,000 accounts at 20 heights.
     old = [(b"%020d" % a, h, p, bytes(32)) for a in range(3_000) for h in range(20)
            for p in (h % 3, h % 3 + 5)]
-    db = sqlite3.connect(path)
-    db.executescript(_SCHEMA_2_HISTORY)
-    db.executemany("INSERT INTO history VALUES(?,?,?,?)", old)
-    db.execute("PRAGMA user_version=2")
-    db.commit()
-    db.close()
+    _as_schema_2_history(path, old)
 
     proc = subprocess.Popen([sys.executable, "-c", _OPENER, str(path)],
                             stderr=subprocess.PIPE, text=True)
