@@ -18,6 +18,7 @@ from .errors import ValidationError
 from .events import EventBus, TxAccepted, TxRejected
 from .mempool import AddResult
 from .sigcache import SigCache
+from .sigpool import SigPool
 from .tx import Transaction
 
 T = TypeVar("T")
@@ -43,6 +44,8 @@ PARALLEL_VERIFY_MIN = 8
 # Admissions at most in one writer call (a bound on how long one holds the writer);
 # the signatures of those behind are checked on the verify pool meanwhile.
 ADMIT_BATCH = 256
+# Submissions a round of checks sent to the worker processes holds at most.
+VERIFY_CHUNK = 64
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Admission:
 
     events: EventBus
     sigcache: SigCache
+    sigpool: SigPool
     mempool_size: int
     admit_hooks: list[Callable[[Transaction, list[bytes], list[bytes]], None]]
     _verifier: ThreadPoolExecutor
@@ -122,9 +126,17 @@ class Admission:
             self._verify_round = loop.create_future()
             loop.call_soon(self._start_verify_round)
         self._unverified.append(tx)
-        return self._verify_round
+        this_round = self._verify_round
+        # With worker processes, a round goes out as soon as it is VERIFY_CHUNK long: the
+        # writer admits the first while the workers check the next. Threads would only
+        # wait for the writer's and the loop's hold on the interpreter: one round a turn.
+        if len(self._unverified) >= VERIFY_CHUNK and self.sigpool.ready:
+            self._start_verify_round()
+        return this_round
 
     def _start_verify_round(self) -> None:
+        if not self._unverified:  # started early, at VERIFY_CHUNK
+            return
         txs, self._unverified = self._unverified, []
         done, self._verify_round = self._verify_round, None
         assert done is not None
@@ -141,12 +153,7 @@ class Admission:
         """Admit queued submissions batch by batch until none is left."""
         try:
             while self._tx_queue:
-                batch = self._tx_queue[:ADMIT_BATCH]
-                del self._tx_queue[:ADMIT_BATCH]
-                rounds = {id(q.verified): q.verified for q in batch
-                          if q.verified is not None and not q.verified.done()}
-                if rounds:
-                    await asyncio.wait(rounds.values())
+                batch = await self._next_batch()
                 try:
                     outcomes = await self._store(self._admit_batch, [q.tx for q in batch])
                 except BaseException as exc:  # a storage error (or a stop): everyone's answer
@@ -166,6 +173,23 @@ class Admission:
                     self._answer_tx(q.tx, q.source, out, q.answer)
         finally:
             self._tx_drain = None
+
+    async def _next_batch(self) -> list[_QueuedTx]:
+        """The queue's head once its signatures are checked, with those after it whose
+        checks are done too (at most ADMIT_BATCH): rounds still out join a later batch."""
+        queue = self._tx_queue
+        first = queue[0].verified
+        if first is not None and not first.done():
+            await asyncio.wait([first])
+        n = 1
+        while n < min(len(queue), ADMIT_BATCH):
+            verified = queue[n].verified
+            if verified is not None and not verified.done():
+                break
+            n += 1
+        batch = queue[:n]
+        del queue[:n]
+        return batch
 
     def _answer_tx(self, tx: Transaction, source: str | None,
                    out: AddResult | ValidationError, answer: asyncio.Future[Transaction]) -> None:

@@ -30,6 +30,7 @@ from .params import NetworkParams
 from .policy import Policy
 from .rejections import Code
 from .sigcache import SigCache
+from .sigpool import WORKER_MIN, SigPool
 from .store import Store, open_store
 from .tx import Transaction
 
@@ -74,6 +75,9 @@ class Ledger(Admission, StoreReads):
         self._verify_threads = verify_threads()
         self._verifier = ThreadPoolExecutor(self._verify_threads,
                                             thread_name_prefix="ledger-verify")
+        # Processes for big rounds of checks (a batch of submissions, a block's payments);
+        # the threads take the rest and stand in while no process is up.
+        self.sigpool = SigPool(self._verify_threads, self.sigcache)
         # Blocks waiting for the writer, and the task importing them in batches.
         self._queue: deque[_Pending] = deque()
         self._importer: asyncio.Task[None] | None = None
@@ -165,6 +169,7 @@ class Ledger(Admission, StoreReads):
         self._rstore = open_store(self.db_target, self.params.name, readonly=True)
 
     async def close(self) -> None:
+        await self.sigpool.close()
         if self._importer is not None:
             await asyncio.gather(self._importer, return_exceptions=True)
         if self._chain is not None:
@@ -305,6 +310,10 @@ class Ledger(Admission, StoreReads):
     def _check_ahead(self, txs: Sequence[Transaction], share_min: int) -> asyncio.Future[Any]:
         """`txs`' signatures checked into the SigCache on the verify pool, in one share
         per thread (at least `share_min` each), so one batch uses every core."""
+        if len(txs) >= WORKER_MIN:
+            checks = self.sigpool.check(txs, share_min)
+            if checks is not None:
+                return checks
         loop = asyncio.get_running_loop()
         shares = max(1, min(self._verify_threads, len(txs) // share_min))
         return asyncio.gather(*(loop.run_in_executor(self._verifier, self._preverify,

@@ -58,8 +58,11 @@ class SigCache:
 
     def check_all(self, txs: Sequence[Transaction]) -> None:
         """Check `txs`' signatures and remember each outcome, recorded under one lock."""
-        outcomes = [(tx.txid, verify(tx.sender, tx.signing_digest(), tx.signature))
-                    for tx in txs]
+        self.record([(tx.txid, verify(tx.sender, tx.signing_digest(), tx.signature))
+                     for tx in txs])
+
+    def record(self, outcomes: Sequence[tuple[bytes, bool]]) -> None:
+        """Remember outcomes checked elsewhere (by a worker process), under one lock."""
         with self._lock:
             self.misses += len(outcomes)
             for txid, ok in outcomes:
