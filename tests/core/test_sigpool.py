@@ -42,6 +42,11 @@ def _gone(pid: int) -> bool:
         return True
 
 
+def _maps(pid: int) -> str:
+    with open(f"/proc/{pid}/maps") as f:
+        return f.read()
+
+
 async def _ready(pool: SigPool, count: int = 2) -> None:
     assert pool.check([], 1) is None or pool.ready  # asks for the workers
     await wait_for(lambda: len(pool.pids) == count, "the signature workers")
@@ -69,11 +74,24 @@ async def test_workers_start_on_first_need_and_record_both_outcomes() -> None:
 async def test_a_pool_for_one_core_starts_no_process() -> None:
     pool = SigPool(1, SigCache())
     assert pool.check(_payments(64), 16) is None
+    assert await pool.started() is False
     await asyncio.sleep(0.5)
     assert pool.check(_payments(64), 16) is None
     assert not pool.ready
     assert pool.pids == []
     await pool.close()
+
+
+async def test_started_waits_until_every_worker_answers() -> None:
+    pool = SigPool(2, SigCache())
+    try:
+        assert await pool.started() is True
+        assert all(w.items == 0 and not w.pending for w in pool._workers)  # pinged, answered
+        for pid in pool.pids:  # past its imports: libsodium is loaded
+            assert "sodium" in _maps(pid)
+    finally:
+        await pool.close()
+    assert await pool.started() is False  # closed: never again
 
 
 async def test_a_lost_worker_costs_its_share_and_is_replaced_until_the_pool_gives_up() -> None:

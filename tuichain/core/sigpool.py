@@ -80,6 +80,21 @@ class SigPool:
         return asyncio.gather(*(self._send(w, txs[i::shares])
                                 for i, w in enumerate(by_load[:shares])))
 
+    def start(self) -> None:
+        """Start the workers now rather than at the first big round (a node does at its
+        start: the first seconds of a sync then need not wait for them)."""
+        if not self._workers:
+            self._start_soon()
+
+    async def started(self) -> bool:
+        """Wait until every worker answers (an empty request: its imports are done), or
+        starting them stopped; whether all are up."""
+        self.start()
+        while self._starting is not None:
+            await asyncio.shield(self._starting)
+        await asyncio.gather(*(self._send(w, ()) for w in self._workers))
+        return len(self._workers) == self.count > 0
+
     def _send(self, w: _Worker, txs: Sequence[Transaction]) -> asyncio.Future[None]:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         assert w.proc.stdin is not None
