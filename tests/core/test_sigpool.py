@@ -185,3 +185,22 @@ def test_a_killed_node_leaves_no_signature_worker_behind(tmp_path: Path) -> None
     while not all(_gone(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert all(_gone(p) for p in pids)
+
+
+async def test_a_stopped_worker_is_lost_after_the_stall_limit_and_its_checks_released() -> None:
+    cache = SigCache()
+    pool = SigPool(2, cache, stall_seconds=0.5)
+    try:
+        assert await pool.started()
+        stuck = pool.pids[0]
+        os.kill(stuck, signal.SIGSTOP)
+        txs = _payments(40)
+        checks = [pool._send(w, txs[i::2]) for i, w in enumerate(pool._workers)]
+        await asyncio.wait_for(asyncio.gather(*checks), 10)  # not waiting forever
+        left = cache.unchecked(txs)
+        assert left == txs[0::2]  # the stopped one's share, unchecked; the other's in
+        await wait_for(lambda: len(pool.pids) == 2 and stuck not in pool.pids,
+                       "a worker in place of the stopped one")
+        await wait_for(lambda: _gone(stuck), "the stopped worker killed")
+    finally:
+        await pool.close()

@@ -31,6 +31,10 @@ WORKER_MIN = 32
 MAX_LOSSES = 3
 # How long a closing worker may take to exit after its stdin closes.
 EXIT_WAIT = 2.0
+# A worker with checks pending that answers none for this long is lost (stopped, or
+# stuck): admission waits for its rounds. The biggest request, half a full block's
+# signatures, takes a fifth of a second.
+STALL_SECONDS = 10.0
 # Where `tuichain` is, for a worker started from a checkout that was never installed.
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -43,15 +47,18 @@ class _Worker:
         default_factory=deque)
     items: int = 0  # signatures in `pending`
     reader: asyncio.Task[None] | None = None
+    watchdog: asyncio.TimerHandle | None = None  # armed while checks are pending
 
 
 class SigPool:
     """`count` worker processes (none when `count` < 2: on one core a process only
     adds the trip, and threads there wait for no one)."""
 
-    def __init__(self, count: int, sigcache: SigCache) -> None:
+    def __init__(self, count: int, sigcache: SigCache,
+                 stall_seconds: float = STALL_SECONDS) -> None:
         self.count = count if count >= 2 else 0
         self.sigcache = sigcache
+        self.stall_seconds = stall_seconds
         self._workers: list[_Worker] = []
         self._starting: asyncio.Task[None] | None = None
         self._losses = 0
@@ -103,7 +110,16 @@ class SigPool:
         w.proc.stdin.write(request_frame([tx.encoded for tx in txs]))
         w.pending.append((done, txs))
         w.items += len(txs)
+        if w.watchdog is None:
+            w.watchdog = asyncio.get_running_loop().call_later(
+                self.stall_seconds, self._stalled, w)
         return done
+
+    def _stalled(self, w: _Worker) -> None:
+        w.watchdog = None
+        if w in self._workers and w.pending:
+            w.proc.kill()
+            self._lose(w, f"no answer in {self.stall_seconds:g} s")
 
     def _start_soon(self) -> None:
         if (self.count and self._starting is None and not self._closed
@@ -152,6 +168,12 @@ class SigPool:
                 done, txs = w.pending.popleft()
                 w.items -= len(txs)
                 self.checked += len(txs)
+                if w.watchdog is not None:  # it answers: the next answer has as long
+                    w.watchdog.cancel()
+                    w.watchdog = None
+                if w.pending:
+                    w.watchdog = asyncio.get_running_loop().call_later(
+                        self.stall_seconds, self._stalled, w)
                 self.sigcache.record([(tx.txid, ok == CHECKED_OK)
                                       for tx, ok in zip(txs, reply, strict=True)
                                       if ok != UNCHECKED])
@@ -181,6 +203,9 @@ class SigPool:
     @staticmethod
     def _release(w: _Worker) -> None:
         # Unchecked, not failed: the writer checks what the cache does not hold.
+        if w.watchdog is not None:
+            w.watchdog.cancel()
+            w.watchdog = None
         while w.pending:
             done, _ = w.pending.popleft()
             if not done.done():
