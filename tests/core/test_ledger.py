@@ -271,6 +271,28 @@ async def test_locator_and_headers_after(tmp_path: Path, ledger_db: str | None) 
         await ledger.close()
 
 
+async def test_the_locator_leads_with_the_best_header_when_headers_run_ahead(
+        tmp_path: Path, ledger_db: str | None) -> None:
+    # A sync's headers run ahead of its blocks: a getheaders from the tip would be
+    # answered with every header after the tip again, 2,000 a message.
+    ledger = await Ledger.open(tmp_path, REGTEST, database=ledger_db)
+    try:
+        links = extend(REGTEST, genesis_link(), 40)
+        await _submit(ledger, links[:10])
+        assert (await ledger.submit_headers([link.header for link in links])).error is None
+        loc = await ledger.locator()
+        assert loc[0] == links[-1].hash  # the best header, then the tip's own locator
+        assert loc[1] == links[9].hash
+        assert loc[-1] == genesis_link().hash
+        # Its bodies all in: the tip is the best header, named once.
+        await _submit(ledger, links[10:])
+        loc = await ledger.locator()
+        assert loc[0] == links[-1].hash
+        assert loc[1] == links[-2].hash
+    finally:
+        await ledger.close()
+
+
 def test_database_is_one_wal_file(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "s.sqlite3")
     store.close()

@@ -700,7 +700,15 @@ class ChainState:
         return Block(header, all_txs)
 
     def locator(self) -> list[bytes]:
+        """The active chain back to genesis, ever sparser, led by the most-work header
+        when the headers run ahead of the blocks (a sync): a peer answers a getheaders
+        with the headers after the first hash it has on its own chain, and from the tip
+        that was every header the sync already held again, 2,000 a message (Bitcoin
+        Core's locator starts from its best header too)."""
         hashes: list[bytes] = []
+        best = self.store.best_header()
+        if best is not None and best.chainwork > self.tip.chainwork:
+            hashes.append(best.hash)
         height = self.tip.height
         step = 1
         while height > 0:
