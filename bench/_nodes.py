@@ -77,6 +77,26 @@ def peak_rss_mib(pid: int) -> float:
     raise RuntimeError(f"no VmHWM for {pid}")
 
 
+def children_running(pid: int, module: str) -> list[int]:
+    """The child processes of `pid` started as `python -m <module>`."""
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                kids = [int(k) for k in f.read().split()]
+        except FileNotFoundError:
+            continue
+        for kid in kids:
+            try:
+                with open(f"/proc/{kid}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except FileNotFoundError:
+                continue
+            if module.encode() in argv:
+                found.append(kid)
+    return found
+
+
 def dir_bytes(path: Path, prefix: str = "chain.sqlite3") -> int:
     """Bytes of the chain database (with its -wal and -shm files)."""
     return sum(p.stat().st_size for p in path.iterdir() if p.name.startswith(prefix))

@@ -7,7 +7,8 @@ with `--peer` pointing at it. Figures, each beside the machine's limit measured 
 
   sync       blocks/s and tx/s from the fresh node's first /api/status to its tip, against
              raw libsodium verify of the same signatures on 1 core and on 2 (two processes)
-  memory     the syncing process's peak RSS (VmHWM), aim <= 200 MB
+  memory     the syncing process's peak RSS (VmHWM), aim <= 200 MB; beside it its
+             signature workers' (processes of their own)
   disk       the synced node's database bytes per transaction
   balance    GET /api/addresses/<a> on the synced node against the same read on a node
              holding the first 100 blocks of the same chain (aim: within 1.2x)
@@ -39,7 +40,15 @@ from pathlib import Path
 
 import _repo  # noqa: F401  (the repository root on sys.path)
 import aiohttp
-from _nodes import NodeProcess, dir_bytes, free_port, peak_rss_mib, raw_verify_rates, signed
+from _nodes import (
+    NodeProcess,
+    children_running,
+    dir_bytes,
+    free_port,
+    peak_rss_mib,
+    raw_verify_rates,
+    signed,
+)
 from nacl.bindings import crypto_sign_seed_keypair
 
 from tests.builders import block_on, open_chain
@@ -240,6 +249,8 @@ async def run(n_blocks: int, n_txs: int, n_accounts: int, work: Path,
                           f"({height / (last - start):,.0f} blocks/s)", flush=True)
             sync_s = time.perf_counter() - start
             rss = peak_rss_mib(fresh.pid)
+            workers = [peak_rss_mib(pid)
+                       for pid in children_running(fresh.pid, "tuichain.core.sigworker")]
             served = (await server.get(session, "/api/status"))["tip"]
             synced = (await fresh.get(session, "/api/status"))["tip"]
             assert synced == served, (synced, served)  # the same chain, not just as long
@@ -256,7 +267,8 @@ async def run(n_blocks: int, n_txs: int, n_accounts: int, work: Path,
     tx_s = all_txs / sync_s
     print(f"sync from zero: {sync_s:,.1f} s, {blocks_s:,.0f} blocks/s, {tx_s:,.0f} tx/s  "
           f"({tx_s / raw1:.2f}x raw verify on 1 core, {tx_s / raw2:.2f}x on 2)")
-    print(f"syncing node's peak RSS: {rss:,.1f} MiB (aim <= 200 MB)")
+    print(f"syncing node's peak RSS: {rss:,.1f} MiB (aim <= 200 MB); its {len(workers)} "
+          f"signature worker(s): {sum(workers):,.1f} MiB together")
     print(f"database: {db / 1e6:,.1f} MB, {db / all_txs:,.0f} bytes a payment "
           f"(encoded {encoded / all_txs:,.0f})")
     print(f"balance read: {late_ms:.2f} ms at height {n_blocks:,}, {early_ms:.2f} ms at height "
@@ -267,7 +279,8 @@ async def run(n_blocks: int, n_txs: int, n_accounts: int, work: Path,
         "sync_s": round(sync_s, 2), "sync_blocks_per_s": round(blocks_s, 1),
         "sync_tx_per_s": round(tx_s), "sync_vs_raw_1core": round(tx_s / raw1, 3),
         "sync_vs_raw_2core": round(tx_s / raw2, 3),
-        "peak_rss_mib": round(rss, 1), "db_bytes": db,
+        "peak_rss_mib": round(rss, 1), "sig_workers": len(workers),
+        "sig_workers_peak_rss_mib": round(sum(workers), 1), "db_bytes": db,
         "db_bytes_per_tx": round(db / all_txs, 1),
         "encoded_bytes_per_tx": round(encoded / all_txs, 1),
         "balance_read_ms": round(late_ms, 3), f"balance_read_ms_h{BALANCE_AT}": round(early_ms, 3),

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import funded, key, pay, wait_for
+from tests.builders import funded, key, paid_line, pay, wait_for
 from tuichain.core.errors import ValidationError
-from tuichain.core.ledger import Ledger
+from tuichain.core.ledger import SYNC_BACKLOG, Ledger
 from tuichain.core.params import REGTEST
 from tuichain.core.rejections import Code
 from tuichain.core.sigcache import SigCache
@@ -151,10 +151,34 @@ async def test_admission_through_the_workers_refuses_exactly_the_forged(tmp_path
     assert all(_gone(pid) for pid in pids)
 
 
+async def test_a_backlog_of_small_blocks_starts_the_workers_and_they_check_them(
+        tmp_path: Path) -> None:
+    payers = [key(1 + i) for i in range(10)]
+    base = funded(payers)
+    line = paid_line(REGTEST, base[-1], 60, payers, {}, 5, to=bytes([9]) * 20)
+    ledger = await Ledger.open(tmp_path, REGTEST)
+    try:
+        for link in base:
+            await ledger.submit_block(link.block)
+        first = [ledger.queue_block(link.block) for link in line[:SYNC_BACKLOG + 2]]
+        assert ledger.sigpool.pids == []  # blocks of 5: no round big enough on its own
+        await asyncio.gather(*first)
+        await wait_for(lambda: ledger.sigpool.ready, "the workers a backlog started")
+        before = ledger.sigpool.checked
+        # Queued in one loop turn: their payments go to the workers as joint rounds.
+        results = await asyncio.gather(*(ledger.queue_block(link.block)
+                                         for link in line[SYNC_BACKLOG + 2:]))
+        assert {r.status for r in results} == {"connected"}
+        assert ledger.tip.hash == line[-1].hash
+        assert ledger.sigpool.checked - before == 5 * (len(line) - SYNC_BACKLOG - 2)
+    finally:
+        await ledger.close()
+
+
 SCRIPT = """
 import asyncio, sys
 from pathlib import Path
-from tuichain.core.ledger import Ledger
+from tuichain.core.ledger import SYNC_BACKLOG, Ledger
 from tuichain.core.params import REGTEST
 
 async def main():

@@ -121,12 +121,17 @@ class Admission:
         checked together, split across the verify threads."""
         if tx.txid in self.sigcache:
             return None
+        return self._join_round((tx,))
+
+    def _join_round(self, txs: Sequence[Transaction]) -> asyncio.Future[None]:
+        """The round of checks `txs` join (submissions, or a small block's payments)."""
         loop = asyncio.get_running_loop()
         if not self._unverified:
             self._verify_round = loop.create_future()
             loop.call_soon(self._start_verify_round)
-        self._unverified.append(tx)
+        self._unverified.extend(txs)
         this_round = self._verify_round
+        assert this_round is not None
         # With worker processes, a round goes out as soon as it is VERIFY_CHUNK long: the
         # writer admits the first while the workers check the next. Threads would only
         # wait for the writer's and the loop's hold on the interpreter: one round a turn.

@@ -45,6 +45,9 @@ BATCH_BLOCKS = 64
 BATCH_SECONDS = 0.5
 # Fewer signatures than this per thread are not worth splitting a block for.
 VERIFY_SHARE_MIN = 32
+# Blocks with payments queued behind the writer that make a sync, worth starting the
+# signature workers for even when each block is small.
+SYNC_BACKLOG = 8
 
 
 @dataclass
@@ -305,6 +308,12 @@ class Ledger(Admission, StoreReads):
             done: asyncio.Future[Any] = loop.create_future()
             done.set_result(None)
             return done
+        if len(txs) < WORKER_MIN:
+            if self.sigpool.ready:
+                # A sync's small blocks: those of one loop turn go to the workers together.
+                return self._join_round(txs)
+            if len(self._queue) >= SYNC_BACKLOG:
+                self.sigpool.start()
         return self._check_ahead(txs, VERIFY_SHARE_MIN)
 
     def _check_ahead(self, txs: Sequence[Transaction], share_min: int) -> asyncio.Future[Any]:
