@@ -231,3 +231,24 @@ async def test_undialable_host_names_are_refused_up_front(start_node: StartNode)
     other = await start_node("other")
     assert node.net.book.add(other.listen_url, "test")
     await wait_for(lambda: len(node.net.peer_infos()) == 1, "the outbound slot to be used")
+
+
+async def test_one_getheaders_in_flight_a_peer_whoever_asks(start_node: StartNode,
+                                                             session) -> None:
+    # A full batch's follow-up and a request of the block path (an orphan's) raced:
+    # each answer of 2,000 asked for the next, so every race added a walk over the
+    # headers (a 100,000-block sync received 1.9 million headers in its first 40 s).
+    node = await start_node("a")
+    h = Hostile(session, node)
+    await h.connect()
+    await wait_for(lambda: any(q.node_id == h.node_id for q in node.net.ready_peers()),
+                   "the hand-spoken peer to be ready")
+    peer = next(q for q in node.net.ready_peers() if q.node_id == h.node_id)
+    await node.net.sync.request_headers(peer)
+    await node.net.sync.request_headers(peer, after=genesis_block(REGTEST).hash)
+    asked = [c for c, _ in await _until_pong(h, 1) if c == p.Cmd.GETHEADERS]
+    assert len(asked) == 1
+    # Its answer in, the request held back goes out.
+    await h.send(p.encode_headers([]))
+    asked = [c for c, _ in await _until_pong(h, 2) if c == p.Cmd.GETHEADERS]
+    assert len(asked) == 1

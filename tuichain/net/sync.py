@@ -255,8 +255,10 @@ class SyncEngine:
             self.m.spawn(self.fetch_blocks())
 
     async def request_headers(self, peer: Peer, after: bytes | None = None) -> None:
-        """One getheaders in flight per peer; asks again afterwards if more was announced."""
-        if peer.headers_requested_at is not None and after is None:
+        """One getheaders in flight per peer, a full batch's follow-up (`after`) too;
+        asks again afterwards if more was wanted meanwhile. Two in flight had each
+        answer of 2,000 ask for the next: every race added a walk over the headers."""
+        if peer.headers_requested_at is not None:
             peer.headers_again = True
             return
         locator = await self.ledger.locator()
