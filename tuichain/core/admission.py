@@ -118,7 +118,7 @@ class Admission:
 
     def _preverify_tx(self, tx: Transaction) -> asyncio.Future[None] | None:
         """The round of signature checks `tx` joins: submissions of one loop turn are
-        checked together, split across the verify threads."""
+        checked together, by the worker processes or split across the verify threads."""
         if tx.txid in self.sigcache:
             return None
         return self._join_round((tx,))

@@ -45,8 +45,8 @@ BATCH_BLOCKS = 64
 BATCH_SECONDS = 0.5
 # Fewer signatures than this per thread are not worth splitting a block for.
 VERIFY_SHARE_MIN = 32
-# Blocks with payments queued behind the writer that make a sync, worth starting the
-# signature workers for even when each block is small.
+# Blocks queued behind the writer when one with payments arrives: a sync, worth
+# starting the signature workers for even when each block is small.
 SYNC_BACKLOG = 8
 
 

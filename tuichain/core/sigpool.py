@@ -88,8 +88,8 @@ class SigPool:
                                 for i, w in enumerate(by_load[:shares])))
 
     def start(self) -> None:
-        """Start the workers now rather than at the first big round (a node does at its
-        start: the first seconds of a sync then need not wait for them)."""
+        """Start the workers now rather than at the first big round (a backlog of small
+        blocks, or a bench that must not time their start)."""
         if not self._workers:
             self._start_soon()
 
@@ -111,9 +111,11 @@ class SigPool:
         w.pending.append((done, txs))
         w.items += len(txs)
         if w.watchdog is None:
-            w.watchdog = asyncio.get_running_loop().call_later(
-                self.stall_seconds, self._stalled, w)
+            self._arm(w)
         return done
+
+    def _arm(self, w: _Worker) -> None:
+        w.watchdog = asyncio.get_running_loop().call_later(self.stall_seconds, self._stalled, w)
 
     def _stalled(self, w: _Worker) -> None:
         w.watchdog = None
@@ -172,8 +174,7 @@ class SigPool:
                     w.watchdog.cancel()
                     w.watchdog = None
                 if w.pending:
-                    w.watchdog = asyncio.get_running_loop().call_later(
-                        self.stall_seconds, self._stalled, w)
+                    self._arm(w)
                 self.sigcache.record([(tx.txid, ok == CHECKED_OK)
                                       for tx, ok in zip(txs, reply, strict=True)
                                       if ok != UNCHECKED])
