@@ -237,6 +237,10 @@ class TuichainApp(NodeActionsApp):
         self._broadcast(NodeStart(self.node.port))
         self.refresh_status()
         self._schedule_balance_check()
+        # Textual imports its widgets on first use, after the entry point's freeze: once
+        # the screens have drawn with the node's data, their objects go out of later
+        # collections too (a full one during a sync froze the screen for 40-77 ms).
+        self.call_after_refresh(freeze_imports)
 
     def _show_start_error(self, reason: str) -> None:
         self._broadcast(NodeFailure(reason))

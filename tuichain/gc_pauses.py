@@ -14,6 +14,8 @@ import gc
 
 def freeze_imports() -> None:
     """Collect what start-up left behind, then keep everything alive now out of later
-    collections (called once, in the process's entry point, before the node runs)."""
+    collections (called in the process's entry point, before the node runs, and by
+    the dashboard again once its first screens are up). Frozen objects are still
+    freed when nothing refers to them; only a cycle among them is never collected."""
     gc.collect()
     gc.freeze()

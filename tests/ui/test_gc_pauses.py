@@ -1,0 +1,34 @@
+"""The dashboard keeps its start-up objects out of later garbage collections."""
+
+from __future__ import annotations
+
+import gc
+
+from tuichain.app import TuichainApp
+
+from .conftest import MakeConfig, app_started, until
+
+SIZE = (80, 24)
+
+
+def collected(obj: object) -> bool:
+    """Whether a full collection would walk `obj` (frozen objects are left out)."""
+    return any(o is obj for o in gc.get_objects())
+
+
+async def test_the_first_screen_and_the_node_are_frozen_once_up(
+    make_config: MakeConfig,
+) -> None:
+    # A full collection walks every tracked object on the screen's thread: during a
+    # sync, one that also walked the widgets and the node froze the screen 40-77 ms.
+    gc.unfreeze()
+    app = TuichainApp(make_config("a"))
+    async with app.run_test(size=SIZE) as pilot:
+        node = await app_started(pilot)
+        screen = app.screen
+        await until(pilot, lambda: not collected(screen), "the screen to be frozen")
+        assert not collected(node.ledger)
+        assert gc.get_freeze_count() > 0
+        # Objects made after the freeze are collected as usual.
+        later: list[object] = []
+        assert collected(later)
