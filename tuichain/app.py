@@ -40,7 +40,7 @@ from .core.events import (
 )
 from .datadir import DataDirLock
 from .display.plural import plural
-from .gc_pauses import freeze_imports
+from .gc_pauses import freeze_imports, thaw
 from .logsetup import setup_logging, shutdown_logging
 from .messages import NodeEvent, NodeFailure, NodeMessage, NodeStart, message_for
 from .node import Node
@@ -295,6 +295,9 @@ class TuichainApp(NodeActionsApp):
                 logging.getLogger(name).removeHandler(self._log_handler)
             self._log_handler = None
         shutdown_logging()
+        # What this app froze is garbage from now on: a host that runs the app again in
+        # the same process (the tests do) must get it back.
+        thaw()
 
     # ---- modes and chrome ---------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

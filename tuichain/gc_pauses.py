@@ -19,3 +19,9 @@ def freeze_imports() -> None:
     freed when nothing refers to them; only a cycle among them is never collected."""
     gc.collect()
     gc.freeze()
+
+
+def thaw() -> None:
+    """Put the frozen objects back in reach of the collector (an app leaving a process
+    that goes on: what it froze is garbage now, some of it in cycles)."""
+    gc.unfreeze()

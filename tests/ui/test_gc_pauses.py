@@ -32,3 +32,18 @@ async def test_the_first_screen_and_the_node_are_frozen_once_up(
         # Objects made after the freeze are collected as usual.
         later: list[object] = []
         assert collected(later)
+
+
+async def test_leaving_the_app_gives_its_objects_back_to_the_collector(
+    make_config: MakeConfig,
+) -> None:
+    # Frozen objects in a cycle are never freed: a process that runs the app again
+    # (as the tests do) would keep every earlier app's screens and node.
+    gc.unfreeze()
+    app = TuichainApp(make_config("a"))
+    async with app.run_test(size=SIZE) as pilot:
+        await app_started(pilot)
+        screen = app.screen
+        await until(pilot, lambda: not collected(screen), "the screen to be frozen")
+    assert gc.get_freeze_count() == 0
+    assert collected(screen)
