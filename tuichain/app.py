@@ -240,7 +240,11 @@ class TuichainApp(NodeActionsApp):
         # Textual imports its widgets on first use, after the entry point's freeze: once
         # the screens have drawn with the node's data, their objects go out of later
         # collections too (a full one during a sync froze the screen for 40-77 ms).
-        self.call_after_refresh(freeze_imports)
+        self.call_after_refresh(self._freeze_started)
+
+    def _freeze_started(self) -> None:
+        if not self._stopping:  # a freeze after on_unmount's thaw would never be undone
+            freeze_imports()
 
     def _show_start_error(self, reason: str) -> None:
         self._broadcast(NodeFailure(reason))
