@@ -234,6 +234,13 @@ def test_busy_port_is_refused_clearly_and_starts_nothing(devnet3: DevnetRun) -> 
 
 
 @pytest.mark.slow
+def as_in_a_terminal() -> None:
+    """In the child before it runs: Ctrl-C as a terminal's foreground job gets it. A
+    test run started in the background (`pytest &` in a script) ignores SIGINT, every
+    child inherits that, and Python then installs no KeyboardInterrupt for it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_foreground_shows_prefixed_log_and_ctrl_c_stops_nodes(tmp_path: Path) -> None:
     run = DevnetRun(tmp_path, 2)
     proc = subprocess.Popen(
@@ -243,6 +250,7 @@ def test_foreground_shows_prefixed_log_and_ctrl_c_stops_nodes(tmp_path: Path) ->
         stdin=subprocess.DEVNULL,
         env=cli_env(run.home),
         text=True,
+        preexec_fn=as_in_a_terminal,
     )
     try:
         seen: list[str] = []
