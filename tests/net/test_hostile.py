@@ -40,6 +40,10 @@ class Hostile:
         self.identity = NodeIdentity.of(PrivateKey.generate())
         self.claimed: bytes | None = None
         self.ws: aiohttp.ClientWebSocketResponse | None = None
+        # The tip its version message claims (an honest peer ahead of the node claims
+        # its own).
+        self.height = 0
+        self.chainwork = 0
 
     @property
     def node_id(self) -> str:
@@ -59,8 +63,8 @@ class Hostile:
             p.PROTOCOL_VERSION,
             self.node_id,
             self.listen_url,
-            0,
-            0,
+            self.height,
+            self.chainwork,
             self.claimed or self.identity.public_key,
             challenge,
         )

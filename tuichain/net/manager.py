@@ -59,6 +59,8 @@ ADDR_RELAY_PEERS = 2
 MAX_INBOUND = 32
 BAN_SECONDS = 86_400.0
 BAN_SCORE = 100
+# Requests: past the message bucket they wait for it to refill rather than being dropped.
+PACED = frozenset({Cmd.GETDATA, Cmd.GETHEADERS})
 PING_INTERVAL = 20.0
 IDLE_TIMEOUT = 90.0
 TICK = 0.5
@@ -550,8 +552,13 @@ class PeerManager:
         try:
             cmd, payload = split(data, self.params)
             if not self.sync.solicited(peer, cmd, payload) and not peer.bucket.take():
-                await self.misbehave(peer, 1, "message flood")
-                return
+                if cmd not in PACED:
+                    await self.misbehave(peer, 1, "message flood")
+                    return
+                # A request dropped leaves its asker waiting for good (a sync stalled
+                # until the block timeout): it waits its turn, the peer's later
+                # messages with it, and a peer asking too fast is slowed, not lost.
+                await asyncio.sleep(peer.bucket.borrow())
             if self.sync.handles(cmd):
                 await self.sync.handle(peer, cmd, payload)
             else:

@@ -73,6 +73,13 @@ class TokenBucket:
         self.tokens -= n
         return True
 
+    def borrow(self, n: float = 1.0) -> float:
+        """Take `n` tokens even if they are not there yet; seconds until they would be."""
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate) - n
+        self.stamp = now
+        return max(0.0, -self.tokens / self.rate)
+
 
 class Peer:
     def __init__(

@@ -155,6 +155,7 @@ class SyncEngine:
         # with a shallow window and deepens it as small blocks arrive.
         self._block_size = float(ledger.params.max_block_size)
         self._fetch_paused = False  # the import queue was full: fetch again once it drains
+        self._tip_to_announce: NewTip | None = None  # the latest, until the loop's next turn
         self._handlers = {
             Cmd.INV: self._on_inv,
             Cmd.GETDATA: self._on_getdata,
@@ -208,15 +209,29 @@ class SyncEngine:
                 self.m.txlife.announced(event.txid, told)
         elif isinstance(event, NewTip):
             self.recent_rejects.clear()  # a new tip can make a rejected tx valid
-            targets = []
             for p in self.m.ready_peers():
                 if p.knows(event.hash):
                     p.claim_best(event.hash, event.height, event.chainwork)  # it sent us this
-                    continue
-                p.learn(event.hash)
-                targets.append(p)
-            if targets:
-                self.m.spawn(self._announce_header(event.hash, targets))
+            # A batch publishes a NewTip for each of its blocks at once: only the last
+            # is announced (a peer that cannot place it asks for the headers before).
+            # One a block was a flood past the peer's message bucket during a sync.
+            if self._tip_to_announce is None:
+                asyncio.get_running_loop().call_soon(self._announce_tip)
+            self._tip_to_announce = event
+
+    def _announce_tip(self) -> None:
+        event, self._tip_to_announce = self._tip_to_announce, None
+        if event is None:
+            return
+        targets = []
+        for p in self.m.ready_peers():
+            # Not news to a peer with as much work, such as the one a sync downloads from.
+            if p.knows(event.hash) or p.chainwork >= event.chainwork:
+                continue
+            p.learn(event.hash)
+            targets.append(p)
+        if targets:
+            self.m.spawn(self._announce_header(event.hash, targets))
 
     async def _announce_header(self, block_hash: bytes, peers: list[Peer]) -> None:
         """Announce a new tip by its header: the peer checks its work and asks for the

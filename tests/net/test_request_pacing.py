@@ -1,0 +1,121 @@
+"""A peer's requests are answered, however fast they come; a node does not flood a peer.
+
+A sync once stalled for the 20 s block timeout, and the syncing node was then banned
+for a day: its source had dialed it back, and on that connection the syncing node
+announced each new tip (one headers message a batch) to the peer it was downloading
+the chain from. Those announcements, past the message bucket's burst, were dropped
+with a point of score each, and so was a getdata among them: its blocks never came.
+A tip is news only to a peer with less work; a request dropped would leave the asker
+waiting, so requests past the bucket wait their turn instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import aiohttp
+
+from tests.builders import extend, genesis_link, wait_for
+from tuichain.core.params import REGTEST
+from tuichain.core.pow import work_from_bits
+from tuichain.net import protocol as p
+from tuichain.net.peer import BUCKET_CAPACITY
+
+from .conftest import StartNode, serving, slow_writer
+from .test_hostile import Hostile
+
+BLOCKS = 300
+
+
+async def _received(h: Hostile, into: list[p.Cmd]) -> None:
+    """Every message the raw peer is sent, until its connection ends. It claims more
+    work than it has: what it is asked for it answers with nothing (no headers past
+    the locator, notfound for bodies), so the sync goes on without it."""
+    assert h.ws is not None
+    async for msg in h.ws:
+        if msg.type != aiohttp.WSMsgType.BINARY:
+            continue
+        cmd = p.Cmd(msg.data[0])
+        into.append(cmd)
+        if cmd == p.Cmd.GETHEADERS:
+            await h.send(p.encode_headers([]))
+        elif cmd == p.Cmd.GETDATA:
+            await h.send(p.encode_inv(p.Cmd.NOTFOUND, p.decode_inv(msg.data[1:])))
+
+
+async def test_a_syncing_node_announces_no_tip_to_a_peer_with_more_work(
+    start_node: StartNode, session: aiohttp.ClientSession
+) -> None:
+    chain = extend(REGTEST, genesis_link(), BLOCKS)
+    source = await serving(start_node, chain)
+    node = await start_node("node")
+    sizes: list[int] = []
+    slow_writer(node, 0.005, sizes)  # many batches: a new tip each
+    ahead = Hostile(session, node)
+    ahead.height = BLOCKS
+    ahead.chainwork = sum(work_from_bits(link.bits) for link in [genesis_link(), *chain])
+    await ahead.connect()
+    got: list[p.Cmd] = []
+    reader = asyncio.create_task(_received(ahead, got))
+    try:
+        await node.net.connect(source.listen_url)
+        await wait_for(lambda: node.ledger.tip.hash == chain[-1].hash,  # type: ignore[union-attr]
+                       "the whole chain", limit=60)
+        await asyncio.sleep(0.3)  # an announcement of the last tip would be here by now
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+    assert len(sizes) > 5, sizes
+    assert p.Cmd.HEADERS not in got, (
+        f"{got.count(p.Cmd.HEADERS)} tips announced to a peer claiming more work "
+        f"({len(sizes)} batches)")
+
+
+async def test_getdata_past_the_message_bucket_is_answered_not_dropped(
+    start_node: StartNode, session: aiohttp.ClientSession
+) -> None:
+    chain = extend(REGTEST, genesis_link(), 3)
+    source = await serving(start_node, chain)
+    h = Hostile(session, source)
+    await h.connect()
+    await wait_for(lambda: any(i.node_id == h.node_id for i in source.net.peer_infos()),
+                   "the peer to be registered")
+    asks = int(BUCKET_CAPACITY) + 300  # far more than a burst, sent at once
+    for i in range(asks):
+        link = chain[i % len(chain)]
+        await h.send(p.encode_inv(p.Cmd.GETDATA, [(p.InvType.BLOCK, link.hash)]))
+    blocks = 0
+    while blocks < asks:
+        cmd, _ = await h.recv()
+        blocks += cmd == p.Cmd.BLOCK
+    assert not h.banned()
+    assert h.score() == 0
+
+
+async def test_a_syncing_node_announces_one_tip_a_batch_to_a_peer_behind(
+    start_node: StartNode, session: aiohttp.ClientSession
+) -> None:
+    chain = extend(REGTEST, genesis_link(), BLOCKS)
+    source = await serving(start_node, chain)
+    node = await start_node("node")
+    sizes: list[int] = []
+    slow_writer(node, 0.005, sizes)
+    behind = Hostile(session, node)  # at genesis: every new tip is news to it
+    await behind.connect()
+    got: list[p.Cmd] = []
+    reader = asyncio.create_task(_received(behind, got))
+    try:
+        await node.net.connect(source.listen_url)
+        await wait_for(lambda: node.ledger.tip.hash == chain[-1].hash,  # type: ignore[union-attr]
+                       "the whole chain", limit=60)
+        await asyncio.sleep(0.3)
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+    announced = got.count(p.Cmd.HEADERS)
+    # Each batch is committed at once: its last block is the tip to announce (a peer
+    # that cannot place it asks for the headers before it).
+    assert 1 <= announced <= len(sizes), f"{announced} tips announced for {len(sizes)} batches"
