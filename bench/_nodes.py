@@ -4,6 +4,7 @@ fast libsodium signing and the machine's raw verify limit on one and two cores."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import multiprocessing
 import os
@@ -24,9 +25,20 @@ from tuichain.core.tx import Transaction
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` distinct free ports on 127.0.0.1. All are held until all are chosen: one at
+    a time, a port closed could come back for the next (two nodes of scale_net once
+    got the same one; the second could not listen, and the first answered for both)."""
+    with contextlib.ExitStack() as held:
+        ports = []
+        for _ in range(n):
+            s = held.enter_context(socket.socket())
+            s.bind(("127.0.0.1", 0))
+            ports.append(int(s.getsockname()[1]))
+        return ports
 
 
 def signed(unsigned: Transaction, secret: bytes) -> Transaction:

@@ -31,7 +31,7 @@ from typing import Any
 
 import _repo  # noqa: F401  (the repository root on sys.path)
 import aiohttp
-from _nodes import NodeProcess, cpu_count, free_port, raw_verify_rates, signed
+from _nodes import NodeProcess, cpu_count, free_ports, raw_verify_rates, signed
 from nacl.bindings import crypto_sign_seed_keypair
 
 from tests.builders import block_on, open_chain
@@ -171,7 +171,7 @@ async def propagate_block(session: aiohttp.ClientSession, nodes: list[NodeProces
 async def run(n: int, degree: int, n_blocks: int, seed: int, work: Path) -> dict[str, Any]:
     rng = random.Random(seed)
     edges = random_regular_graph(n, degree, rng)
-    ports = [free_port() for _ in range(n)]
+    ports = free_ports(n)
     seed_chain(work / "seed")
     dials: dict[int, list[str]] = {i: [] for i in range(n)}
     for a, b in edges:  # the lower-numbered node dials
