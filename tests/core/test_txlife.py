@@ -3,6 +3,7 @@ persistence of the wallet's own lives; and the rejection log's one-line entries.
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 
 from tests.builders import block_on, pay
 from tests.ui.fixed_chain import KEY_A, KEY_B, next_block
+from tuichain.core.block import Block
+from tuichain.core.chainstate import ImportResult
 from tuichain.core.genesis import genesis_block
 from tuichain.core.ledger import Ledger
 from tuichain.core.params import COIN, REGTEST
@@ -169,3 +172,71 @@ async def test_blocks_imported_in_one_batch_give_each_payment_its_height_and_one
                 assert [e.kind for e in line.events].count("confirmed") <= 2
     finally:
         await ledger.close()
+
+
+def _paid_blocks(count: int, per_block: int) -> list[Block]:
+    """Block 1 funds KEY_A; blocks 2.. carry `per_block` payments each (not imported:
+    TxLife only reads what an import hands it)."""
+    parent = genesis_block(REGTEST).header
+    blocks = []
+    nonce = 0
+    for height in range(1, count + 1):
+        txs = []
+        if height > 1:
+            for _ in range(per_block):
+                txs.append(pay(KEY_A, KEY_B.address_digest, 1000, nonce))
+                nonce += 1
+        block = block_on(REGTEST, parent, height, txs, time=parent.time + 1,
+                         miner=KEY_A.address_digest if height == 1 else MINER)
+        blocks.append(block)
+        parent = block.header
+    return blocks
+
+
+def test_a_synced_batch_of_payments_never_met_costs_the_collector_nothing_until_read() -> None:
+    """A sync's batch brought thousands of payments this node never met: a timeline of
+    objects each (the line, its lists, its events) made every full collection on the
+    loop longer, for lives nobody may ever look at. They are kept as plain values and
+    told as a timeline when asked for."""
+    blocks = _paid_blocks(21, 32)
+    payments = [(tx.txid, height) for height, b in enumerate(blocks, start=1)
+                for tx in b.txs[1:]]
+    life = TxLife()
+    gc.collect()
+    before = len(gc.get_objects())
+    life.on_import(ImportResult(blocks[-1].hash, "connected", connected=blocks), len(blocks))
+    gc.collect()
+    grown = len(gc.get_objects()) - before
+    assert grown < len(payments) // 10, f"{grown} tracked objects for {len(payments)} payments"
+    assert len(life) == len(payments)
+    tip = len(blocks)
+    for txid, height in payments:
+        line = life.get(txid)
+        assert line is not None
+        assert line.height == height
+        texts = [e.text for e in line.events]
+        assert texts[0] == f"included in block {height}"
+        confirmations = min(tip - height + 1, 6)
+        if confirmations > 1:
+            reached = height + confirmations - 1
+            assert texts[1:] == [f"{confirmations} confirmations (tip {reached})"]
+        else:
+            assert texts == [f"included in block {height}"]
+    # Read once, a life goes on as any other: the next block adds its confirmation.
+    last = payments[-1][0]
+    nxt = block_on(REGTEST, blocks[-1].header, tip + 1, [], time=blocks[-1].header.time + 1,
+                   miner=MINER)
+    life.on_import(ImportResult(nxt.hash, "connected", connected=[nxt]), tip + 1)
+    assert [e.text for e in life.get(last).events][-1] == f"2 confirmations (tip {tip + 1})"  # type: ignore[union-attr]
+
+
+def test_a_reorg_tells_a_quietly_kept_life_as_included_then_disconnected() -> None:
+    blocks = _paid_blocks(3, 2)
+    life = TxLife()
+    life.on_import(ImportResult(blocks[-1].hash, "connected", connected=blocks), 3)
+    txid = blocks[-1].txs[1].txid
+    life.on_import(ImportResult(blocks[1].hash, "connected", disconnected=[blocks[-1]]), 2)
+    assert kinds(life, txid) == ["included", "disconnected"]
+    line = life.get(txid)
+    assert line is not None
+    assert line.height is None
