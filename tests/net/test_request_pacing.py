@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import aiohttp
 
@@ -119,3 +120,46 @@ async def test_a_syncing_node_announces_one_tip_a_batch_to_a_peer_behind(
     # Each batch is committed at once: its last block is the tip to announce (a peer
     # that cannot place it asks for the headers before it).
     assert 1 <= announced <= len(sizes), f"{announced} tips announced for {len(sizes)} batches"
+
+
+async def test_a_window_of_blocks_is_sent_in_slices_the_loop_runs_between(
+    start_node: StartNode, session: aiohttp.ClientSession
+) -> None:
+    """A node serving a sync wrote a whole window of blocks in one step of its loop (a
+    send that fits the socket's buffer does not suspend): its dashboard froze for as
+    long, 9-15 ms a window measured while syncing blocks of 10 payments."""
+    chain = extend(REGTEST, genesis_link(), 200)
+    source = await serving(start_node, chain)
+    h = Hostile(session, source)
+    await h.connect()
+    await wait_for(lambda: any(i.node_id == h.node_id for i in source.net.peer_infos()),
+                   "the peer to be registered")
+    peer = next(p for p in source.net.ready_peers() if p.node_id == h.node_id)
+    real = peer.ws.send_bytes
+
+    async def costly(data: bytes, *args: object, **kwargs: object) -> None:
+        time.sleep(0.0005)  # framing a big block: CPU, not a wait  # noqa: ASYNC251
+        await real(data, *args, **kwargs)  # type: ignore[arg-type]
+
+    peer.ws.send_bytes = costly  # type: ignore[method-assign]
+    seen: list[int] = []
+
+    async def watch() -> None:
+        while True:
+            seen.append(peer.messages_sent)
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        before = peer.messages_sent
+        await h.send(p.encode_inv(p.Cmd.GETDATA, [(p.InvType.BLOCK, link.hash) for link in chain]))
+        blocks = 0
+        while blocks < len(chain):
+            cmd, _ = await h.recv()
+            blocks += cmd == p.Cmd.BLOCK
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    between = {n for n in seen if before < n < before + len(chain)}
+    assert len(between) >= 5, f"the loop ran between {sorted(between)} of {len(chain)} sends"

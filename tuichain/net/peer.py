@@ -29,6 +29,8 @@ KNOWN_INVENTORY = 50_000
 INV_INTERVAL = 0.01  # seconds between coalesced announcements to one peer
 BUCKET_CAPACITY = 500.0  # messages a peer may send in a burst
 BUCKET_RATE = 200.0  # messages per second sustained
+# Longest a peer's write loop runs on before letting the loop serve others (seconds).
+WRITE_SLICE = 0.004
 
 WebSocket = web.WebSocketResponse | ClientWebSocketResponse
 _ids = itertools.count(1)
@@ -219,8 +221,19 @@ class Peer:
         self._inv_event.set()
 
     async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
         while True:
-            item = await self._queue.get()
+            if self._queue.empty():
+                item = await self._queue.get()
+                began = loop.time()
+            else:
+                # A send that fits the socket's buffer does not suspend: a window of
+                # blocks would be written in one step of the loop, a frozen screen.
+                if loop.time() - began > WRITE_SLICE:
+                    await asyncio.sleep(0)
+                    began = loop.time()
+                item = self._queue.get_nowait()
             if item is None:
                 return
             queued_at, data = item
