@@ -45,20 +45,17 @@ async def _received(h: Hostile, into: list[p.Cmd]) -> None:
             await h.send(p.encode_inv(p.Cmd.NOTFOUND, p.decode_inv(msg.data[1:])))
 
 
-async def test_a_syncing_node_announces_no_tip_to_a_peer_with_more_work(
-    start_node: StartNode, session: aiohttp.ClientSession
-) -> None:
+async def _sync_watched_by(start_node: StartNode, watcher: Hostile) -> tuple[list[p.Cmd], int]:
+    """A fresh node, with `watcher` connected to it, syncs BLOCKS blocks from a source
+    in many batches: what the watcher was sent, and the number of batches."""
     chain = extend(REGTEST, genesis_link(), BLOCKS)
     source = await serving(start_node, chain)
-    node = await start_node("node")
+    node = watcher.node
     sizes: list[int] = []
     slow_writer(node, 0.005, sizes)  # many batches: a new tip each
-    ahead = Hostile(session, node)
-    ahead.height = BLOCKS
-    ahead.chainwork = sum(work_from_bits(link.bits) for link in [genesis_link(), *chain])
-    await ahead.connect()
+    await watcher.connect()
     got: list[p.Cmd] = []
-    reader = asyncio.create_task(_received(ahead, got))
+    reader = asyncio.create_task(_received(watcher, got))
     try:
         await node.net.connect(source.listen_url)
         await wait_for(lambda: node.ledger.tip.hash == chain[-1].hash,  # type: ignore[union-attr]
@@ -69,10 +66,20 @@ async def test_a_syncing_node_announces_no_tip_to_a_peer_with_more_work(
         with contextlib.suppress(asyncio.CancelledError):
             await reader
     assert len(sizes) > 5, sizes
+    return got, len(sizes)
+
+
+async def test_a_syncing_node_announces_no_tip_to_a_peer_with_more_work(
+    start_node: StartNode, session: aiohttp.ClientSession
+) -> None:
+    ahead = Hostile(session, await start_node("node"))
+    ahead.height = BLOCKS
+    ahead.chainwork = sum(work_from_bits(link.bits) for link in [
+        genesis_link(), *extend(REGTEST, genesis_link(), BLOCKS)])
+    got, batches = await _sync_watched_by(start_node, ahead)
     assert p.Cmd.HEADERS not in got, (
         f"{got.count(p.Cmd.HEADERS)} tips announced to a peer claiming more work "
-        f"({len(sizes)} batches)")
-
+        f"({batches} batches)")
 
 async def test_getdata_past_the_message_bucket_is_answered_not_dropped(
     start_node: StartNode, session: aiohttp.ClientSession
@@ -98,29 +105,12 @@ async def test_getdata_past_the_message_bucket_is_answered_not_dropped(
 async def test_a_syncing_node_announces_one_tip_a_batch_to_a_peer_behind(
     start_node: StartNode, session: aiohttp.ClientSession
 ) -> None:
-    chain = extend(REGTEST, genesis_link(), BLOCKS)
-    source = await serving(start_node, chain)
-    node = await start_node("node")
-    sizes: list[int] = []
-    slow_writer(node, 0.005, sizes)
-    behind = Hostile(session, node)  # at genesis: every new tip is news to it
-    await behind.connect()
-    got: list[p.Cmd] = []
-    reader = asyncio.create_task(_received(behind, got))
-    try:
-        await node.net.connect(source.listen_url)
-        await wait_for(lambda: node.ledger.tip.hash == chain[-1].hash,  # type: ignore[union-attr]
-                       "the whole chain", limit=60)
-        await asyncio.sleep(0.3)
-    finally:
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
+    behind = Hostile(session, await start_node("node"))  # at genesis: every tip is news
+    got, batches = await _sync_watched_by(start_node, behind)
     announced = got.count(p.Cmd.HEADERS)
     # Each batch is committed at once: its last block is the tip to announce (a peer
     # that cannot place it asks for the headers before it).
-    assert 1 <= announced <= len(sizes), f"{announced} tips announced for {len(sizes)} batches"
-
+    assert 1 <= announced <= batches, f"{announced} tips announced for {batches} batches"
 
 async def test_a_window_of_blocks_is_sent_in_slices_the_loop_runs_between(
     start_node: StartNode, session: aiohttp.ClientSession
