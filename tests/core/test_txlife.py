@@ -30,6 +30,16 @@ def wire(ledger: Ledger, life: TxLife) -> None:
     ledger.admit_hooks.append(life.on_admit)
 
 
+def _included_texts(life: TxLife, txid: bytes, height: int) -> list[str]:
+    """The texts of a payment's life, checked to begin with its inclusion at `height`."""
+    line = life.get(txid)
+    assert line is not None
+    assert line.height == height
+    texts = [e.text for e in line.events]
+    assert texts[0] == f"included in block {height}"
+    return texts
+
+
 def kinds(life: TxLife, txid: bytes) -> list[str]:
     line = life.get(txid)
     assert line is not None
@@ -160,16 +170,12 @@ async def test_blocks_imported_in_one_batch_give_each_payment_its_height_and_one
         assert [r.status for r in results] == ["connected"] * 10
         assert max(batches) > 1, batches  # imported together, heard together
         for txid, height in payments:
-            line = life.get(txid)
-            assert line is not None
-            assert line.height == height
-            texts = [e.text for e in line.events]
-            assert texts[0] == f"included in block {height}"
+            texts = _included_texts(life, txid, height)
             confirmations = min(10 - height + 1, 6)
             if confirmations > 1:
                 assert texts[-1] == (f"{confirmations} confirmations "
                                      f"(tip {height + confirmations - 1})")
-                assert [e.kind for e in line.events].count("confirmed") <= 2
+                assert kinds(life, txid).count("confirmed") <= 2
     finally:
         await ledger.close()
 
@@ -211,11 +217,7 @@ def test_a_synced_batch_of_payments_never_met_costs_the_collector_nothing_until_
     assert len(life) == len(payments)
     tip = len(blocks)
     for txid, height in payments:
-        line = life.get(txid)
-        assert line is not None
-        assert line.height == height
-        texts = [e.text for e in line.events]
-        assert texts[0] == f"included in block {height}"
+        texts = _included_texts(life, txid, height)
         confirmations = min(tip - height + 1, 6)
         if confirmations > 1:
             reached = height + confirmations - 1
