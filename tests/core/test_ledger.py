@@ -259,11 +259,12 @@ async def test_locator_and_headers_after(tmp_path: Path, ledger_db: str | None) 
         assert loc[0] == links[-1].hash
         assert loc[-1] == genesis_link().hash
         assert len(loc) < 20
-        got = await ledger.headers_after_locator([links[9].hash], None, 5)
-        assert [h.hash for h in got] == [link.hash for link in links[10:15]]
-        assert [h.encoded for h in got] == [link.header.encoded for link in links[10:15]]
-        to_stop = await ledger.headers_after_locator([links[9].hash], links[12].hash, 2000)
-        assert [h.hash for h in to_stop] == [link.hash for link in links[10:13]]
+        got = await ledger.header_bytes_after_locator([links[9].hash], None, 5)
+        assert got == [link.header.encoded for link in links[10:15]]
+        to_stop = await ledger.header_bytes_after_locator([links[9].hash], links[12].hash, 2000)
+        assert to_stop == [link.header.encoded for link in links[10:13]]
+        unknown = await ledger.header_bytes_after_locator([bytes(32)], None, 3)
+        assert unknown == [link.header.encoded for link in links[:3]]  # from genesis
         block = await ledger.get_block(links[3].hash)
         assert isinstance(block, Block)
         assert block.hash == links[3].hash

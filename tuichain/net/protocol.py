@@ -295,7 +295,12 @@ def decode_getheaders(payload: bytes) -> tuple[list[bytes], bytes | None]:
 
 
 def encode_headers(headers: list[BlockHeader]) -> bytes:
-    return frame(Cmd.HEADERS, _COUNT.pack(len(headers)) + b"".join(h.encoded for h in headers))
+    return encode_header_bytes([h.encoded for h in headers])
+
+
+def encode_header_bytes(encoded: list[bytes]) -> bytes:
+    """A headers message of headers already encoded (80 bytes each, as stored)."""
+    return frame(Cmd.HEADERS, _COUNT.pack(len(encoded)) + b"".join(encoded))
 
 
 def decode_headers(payload: bytes) -> list[BlockHeader]:

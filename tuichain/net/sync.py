@@ -45,6 +45,7 @@ from .protocol import (
     decode_headers,
     decode_inv,
     encode_getheaders,
+    encode_header_bytes,
     encode_headers,
     encode_inv,
     frame,
@@ -664,8 +665,8 @@ class SyncEngine:
     # ---- headers ----------------------------------------------------------------
     async def _on_getheaders(self, peer: Peer, payload: bytes) -> None:
         locator, stop = decode_getheaders(payload)
-        headers = await self.ledger.headers_after_locator(locator, stop, MAX_HEADERS)
-        peer.send(encode_headers(headers))
+        headers = await self.ledger.header_bytes_after_locator(locator, stop, MAX_HEADERS)
+        peer.send(encode_header_bytes(headers))
 
     async def _on_headers(self, peer: Peer, payload: bytes) -> None:
         headers = decode_headers(payload)
