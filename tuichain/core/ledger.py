@@ -41,7 +41,9 @@ log = logging.getLogger(__name__)
 
 # A batch of queued blocks imported in one SQL transaction: at most this many, and
 # no more blocks started once this long has passed (so events and readers lag little).
-BATCH_BLOCKS = 64
+# Not fewer: each commit rewrites the pages of the hash-keyed tables it touched, about
+# one a block, and at 64 a 2,000-block sync kept the writer 35 % longer.
+BATCH_BLOCKS = 256
 BATCH_SECONDS = 0.5
 # Fewer signatures than this per thread are not worth splitting a block for.
 VERIFY_SHARE_MIN = 32
