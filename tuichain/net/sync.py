@@ -325,7 +325,10 @@ class SyncEngine:
         self.tx_announcers.pop(txid, None)
 
     # ---- announcements and requests ----------------------------------------------
-    async def _within_inv_budget(self, peer: Peer, items: int) -> bool:
+    async def _within_inv_budget(self, peer: Peer, items: int,
+                                 what: str = "announcement flood") -> bool:
+        """Take `items` from the peer's budget of inventory lookups (its announcements,
+        and what it asked for that we lack); past it, a point of score and False."""
         budget = self.inv_budgets.get(peer.peer_id)
         if budget is None:
             policy = self.ledger.policy
@@ -334,7 +337,7 @@ class SyncEngine:
         if budget.take(items):
             return True
         self.stats.invs_rate_limited += 1
-        reason = f"announcement flood: {items} items over this peer's budget, ignored"
+        reason = f"{what}: {items} items over this peer's budget, ignored"
         if self.m.rejections is not None:
             label = peer.url or peer.label
             self.m.rejections.record("message", label, None, Code.RATE_LIMITED, reason,
@@ -427,6 +430,10 @@ class SyncEngine:
             peer.learn(h)
         if missing:
             peer.send(encode_inv(Cmd.NOTFOUND, missing))
+            # Each was a lookup for nothing. Requests past the message bucket wait
+            # rather than being dropped, so this budget is what stops a peer asking
+            # for a thousand unknown items a message.
+            await self._within_inv_budget(peer, len(missing), "requests for unknown items")
 
     async def _on_notfound(self, peer: Peer, payload: bytes) -> None:
         blocks = False
