@@ -17,11 +17,12 @@ import time
 
 import aiohttp
 
-from tests.builders import extend, genesis_link, wait_for
+from tests.builders import Link, extend, genesis_link, wait_for
 from tuichain.core.params import REGTEST
 from tuichain.core.pow import work_from_bits
 from tuichain.net import protocol as p
 from tuichain.net.peer import BUCKET_CAPACITY
+from tuichain.node import Node
 
 from .conftest import StartNode, serving, slow_writer
 from .test_hostile import Hostile
@@ -43,6 +44,18 @@ async def _received(h: Hostile, into: list[p.Cmd]) -> None:
             await h.send(p.encode_headers([]))
         elif cmd == p.Cmd.GETDATA:
             await h.send(p.encode_inv(p.Cmd.NOTFOUND, p.decode_inv(msg.data[1:])))
+
+
+async def _raw_peer_of_source(start_node: StartNode, session: aiohttp.ClientSession,
+                              blocks: int) -> tuple[list[Link], Node, Hostile]:
+    """A node serving `blocks` blocks, and a raw peer it has registered."""
+    chain = extend(REGTEST, genesis_link(), blocks)
+    source = await serving(start_node, chain)
+    h = Hostile(session, source)
+    await h.connect()
+    await wait_for(lambda: any(i.node_id == h.node_id for i in source.net.peer_infos()),
+                   "the peer to be registered")
+    return chain, source, h
 
 
 async def _sync_watched_by(start_node: StartNode, watcher: Hostile) -> tuple[list[p.Cmd], int]:
@@ -81,15 +94,11 @@ async def test_a_syncing_node_announces_no_tip_to_a_peer_with_more_work(
         f"{got.count(p.Cmd.HEADERS)} tips announced to a peer claiming more work "
         f"({batches} batches)")
 
+
 async def test_getdata_past_the_message_bucket_is_answered_not_dropped(
     start_node: StartNode, session: aiohttp.ClientSession
 ) -> None:
-    chain = extend(REGTEST, genesis_link(), 3)
-    source = await serving(start_node, chain)
-    h = Hostile(session, source)
-    await h.connect()
-    await wait_for(lambda: any(i.node_id == h.node_id for i in source.net.peer_infos()),
-                   "the peer to be registered")
+    chain, source, h = await _raw_peer_of_source(start_node, session, 3)
     asks = int(BUCKET_CAPACITY) + 300  # far more than a burst, sent at once
     for i in range(asks):
         link = chain[i % len(chain)]
@@ -112,18 +121,14 @@ async def test_a_syncing_node_announces_one_tip_a_batch_to_a_peer_behind(
     # that cannot place it asks for the headers before it).
     assert 1 <= announced <= batches, f"{announced} tips announced for {batches} batches"
 
+
 async def test_a_window_of_blocks_is_sent_in_slices_the_loop_runs_between(
     start_node: StartNode, session: aiohttp.ClientSession
 ) -> None:
     """A node serving a sync wrote a whole window of blocks in one step of its loop (a
     send that fits the socket's buffer does not suspend): its dashboard froze for as
     long, 9-15 ms a window measured while syncing blocks of 10 payments."""
-    chain = extend(REGTEST, genesis_link(), 200)
-    source = await serving(start_node, chain)
-    h = Hostile(session, source)
-    await h.connect()
-    await wait_for(lambda: any(i.node_id == h.node_id for i in source.net.peer_infos()),
-                   "the peer to be registered")
+    chain, source, h = await _raw_peer_of_source(start_node, session, 200)
     peer = next(p for p in source.net.ready_peers() if p.node_id == h.node_id)
     real = peer.ws.send_bytes
 

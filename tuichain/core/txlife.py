@@ -191,10 +191,7 @@ class TxLife:
         if line is None:
             if not create:
                 return None
-            line = self._lines[txid] = Timeline(txid)
-            while len(self._lines) > self._max:
-                old, _ = self._lines.popitem(last=False)
-                self._confirming.discard(old)
+            line = self._keep(Timeline(txid))
         else:
             self._lines.move_to_end(txid)
         return line
@@ -215,7 +212,11 @@ class TxLife:
                                          f"(tip {reached})", height=height))
         if line.confirmations_noted < CONFIRMATION_EVENTS:
             self._confirming.add(txid)
-        self._lines[txid] = line
+        return self._keep(line)
+
+    def _keep(self, line: Timeline) -> Timeline:
+        """`line` kept as the newest, the oldest going beyond the bound."""
+        self._lines[line.txid] = line
         while len(self._lines) > self._max:
             old, _ = self._lines.popitem(last=False)
             self._confirming.discard(old)
@@ -340,8 +341,8 @@ class TxLife:
                 line.confirmations_noted = 1
                 included.add(tx.txid)
                 self._add(line, "included", f"included in block {height}",
-                          height=height, block=_hex(block.hash))
-                self._confirming.add(tx.txid)
+                          height=height, block=block_hex)
+                self._confirming.add(txid)
         while len(quiet) > self._max:
             quiet.popitem(last=False)
         if result.connected or result.disconnected:

@@ -66,10 +66,13 @@ class TokenBucket:
         self.tokens = capacity
         self.stamp = time.monotonic()
 
-    def take(self, n: float = 1.0) -> bool:
+    def _refill(self) -> None:
         now = time.monotonic()
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
+
+    def take(self, n: float = 1.0) -> bool:
+        self._refill()
         if self.tokens < n:
             return False
         self.tokens -= n
@@ -77,9 +80,8 @@ class TokenBucket:
 
     def borrow(self, n: float = 1.0) -> float:
         """Take `n` tokens even if they are not there yet; seconds until they would be."""
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate) - n
-        self.stamp = now
+        self._refill()
+        self.tokens -= n
         return max(0.0, -self.tokens / self.rate)
 
 
